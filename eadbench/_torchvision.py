@@ -1,0 +1,84 @@
+"""Make ``import torchvision`` work beside a CPU-only torch.
+
+The registry's torchvision wheel pinned to torch 2.13.0 is a CUDA build. Its compiled ops
+library cannot load next to the CPU torch wheel, and torchvision's import then fails while
+registering fake kernels for ``torchvision::nms`` (an operator that was never defined).
+Declaring the two operator schemas ourselves, with a plain-torch NMS, lets the rest of
+torchvision (models, transforms) import and work. The patch is applied only when the
+compiled library really cannot load; a machine whose torchvision works is left untouched.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+
+import torch
+
+#: Set to True once the fallback operators were registered in this process.
+PATCHED = False
+
+
+def _compiled_ops_load() -> bool:
+    spec = importlib.util.find_spec("torchvision")
+    if spec is None or not spec.submodule_search_locations:
+        return True  # not installed: nothing to patch, the import error will speak for itself
+    folder = list(spec.submodule_search_locations)[0]
+    libs = [f for f in os.listdir(folder) if f.startswith("_C") and f.endswith((".so", ".pyd"))]
+    if not libs:
+        return False
+    try:
+        torch.ops.load_library(os.path.join(folder, libs[0]))
+    except (OSError, RuntimeError):
+        return False
+    return True
+
+
+def nms_reference(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torch.Tensor:
+    """Greedy non-maximum suppression in plain torch (same contract as torchvision.ops.nms)."""
+    if boxes.numel() == 0:
+        return torch.empty(0, dtype=torch.int64, device=boxes.device)
+    x1, y1, x2, y2 = boxes.unbind(1)
+    areas = (x2 - x1).clamp(min=0) * (y2 - y1).clamp(min=0)
+    order = scores.argsort(descending=True, stable=True)
+    suppressed = torch.zeros(boxes.shape[0], dtype=torch.bool, device=boxes.device)
+    keep = []
+    for idx in order.tolist():
+        if suppressed[idx]:
+            continue
+        keep.append(idx)
+        xx1 = torch.maximum(x1[idx], x1)
+        yy1 = torch.maximum(y1[idx], y1)
+        xx2 = torch.minimum(x2[idx], x2)
+        yy2 = torch.minimum(y2[idx], y2)
+        inter = (xx2 - xx1).clamp(min=0) * (yy2 - yy1).clamp(min=0)
+        iou = inter / (areas[idx] + areas - inter)
+        suppressed |= iou > iou_threshold
+    return torch.tensor(keep, dtype=torch.int64, device=boxes.device)
+
+
+def ensure_torchvision_importable() -> bool:
+    """Register fallback ``torchvision::nms``/``qnms`` when the compiled ops cannot load.
+
+    Returns True when the fallback was installed (now or earlier in this process).
+    """
+    global PATCHED
+    if PATCHED:
+        return True
+    if "torchvision" in sys.modules or os.environ.get("EADBENCH_NO_TORCHVISION_PATCH") == "1":
+        return False
+    if _compiled_ops_load():
+        return False
+    lib = torch.library.Library("torchvision", "DEF")  # noqa: F841 - kept alive below
+    lib.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+    lib.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+    impl = torch.library.Library("torchvision", "IMPL", "CompositeExplicitAutograd")
+    impl.impl("nms", nms_reference)
+    impl.impl("qnms", nms_reference)
+    _KEEP_ALIVE.extend([lib, impl])
+    PATCHED = True
+    return True
+
+
+_KEEP_ALIVE: list = []

@@ -1,0 +1,15 @@
+"""`eadbench datasets ...` (stub: implemented in issue 2)."""
+
+from __future__ import annotations
+
+import typer
+
+from eadbench.cli.common import not_implemented
+
+app = typer.Typer(help="Not implemented yet (issue 2).", no_args_is_help=True)
+
+
+@app.command("todo")
+def _todo():
+    """Not implemented yet."""
+    not_implemented("datasets", 2)

