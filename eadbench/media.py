@@ -1,0 +1,310 @@
+"""Video and audio I/O on PyAV: streaming reads, 25 fps / 16 kHz resampling, atomic mp4 writes.
+
+Everything that can go wrong with a user's file (missing, empty, truncated, not a video, no
+frames, no audio, audio shorter than the video, unknown container) surfaces as a MediaError
+naming the file and the problem, never as a codec traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import av
+import numpy as np
+
+from eadbench.errors import MediaError
+
+VIDEO_FPS = 25.0
+AUDIO_RATE = 16000
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".flv", ".mpg", ".mpeg")
+AUDIO_EXTENSIONS = (".wav", ".m4a", ".mp3", ".aac", ".flac", ".ogg", ".opus")
+
+av.logging.set_level(av.logging.PANIC)  # our errors say what went wrong; silence FFmpeg's chatter
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    path: str
+    fps: float
+    n_frames: int  # container's count, or duration * fps when the container has none
+    width: int
+    height: int
+    duration: float
+    has_audio: bool
+    audio_rate: int | None
+
+
+def _open(path: str | Path):
+    p = Path(path)
+    if not p.exists():
+        raise MediaError(p, "file does not exist")
+    if p.is_dir():
+        raise MediaError(p, "is a folder, expected a media file")
+    if p.stat().st_size == 0:
+        raise MediaError(p, "empty file (0 bytes)")
+    try:
+        return av.open(str(p))
+    except av.error.InvalidDataError:
+        raise MediaError(p, "not a readable media file: truncated, corrupt, or unknown container") from None
+    except av.FFmpegError as exc:
+        raise MediaError(p, f"cannot open ({exc.strerror or type(exc).__name__})") from None
+
+
+def _video_stream(container, path):
+    if not container.streams.video:
+        raise MediaError(path, "has no video stream")
+    return container.streams.video[0]
+
+
+def probe(path: str | Path) -> VideoInfo:
+    with _open(path) as c:
+        vs = _video_stream(c, path)
+        rate = vs.average_rate or vs.guessed_rate or vs.base_rate
+        fps = float(rate) if rate else 0.0
+        if vs.duration is not None and vs.time_base is not None:
+            duration = float(vs.duration * vs.time_base)
+        elif c.duration is not None:
+            duration = c.duration / 1_000_000
+        else:
+            duration = 0.0
+        n = vs.frames or int(round(duration * fps))
+        audio = c.streams.audio[0] if c.streams.audio else None
+        return VideoInfo(str(path), fps, int(n), vs.codec_context.width, vs.codec_context.height,
+                         duration, audio is not None, audio.rate if audio else None)
+
+
+def _decoded(path) -> Iterator[tuple[float, av.VideoFrame]]:
+    """(time in seconds from the first frame, frame) for every decodable source frame."""
+    with _open(path) as c:
+        vs = _video_stream(c, path)
+        vs.thread_type = "AUTO"
+        t0 = None
+        n = 0
+        try:
+            for frame in c.decode(vs):
+                t = frame.time if frame.time is not None else n / float(vs.average_rate or VIDEO_FPS)
+                if t0 is None:
+                    t0 = t
+                n += 1
+                yield t - t0, frame
+        except av.FFmpegError as exc:
+            if n == 0:
+                raise MediaError(path, f"no decodable video frame ({exc.strerror or 'decoder error'})") from None
+            raise MediaError(path, f"decoding failed after {n} frames: file truncated or corrupt") from None
+        if n == 0:
+            raise MediaError(path, "video stream has no frames")
+
+
+def iter_frames(path: str | Path, fps: float | None = VIDEO_FPS,
+                max_frames: int | None = None) -> Iterator[np.ndarray]:
+    """Stream RGB uint8 frames; with ``fps`` set, resample by nearest timestamp (as ffmpeg's fps filter)."""
+    emitted = 0
+    if fps is None:
+        for _, frame in _decoded(path):
+            if max_frames is not None and emitted >= max_frames:
+                return
+            yield frame.to_ndarray(format="rgb24")
+            emitted += 1
+        return
+    step = 1.0 / fps
+    prev: tuple[float, av.VideoFrame] | None = None
+    prev_rgb = None
+    src_step = None
+    for t, frame in _decoded(path):
+        if prev is not None:
+            src_step = t - prev[0]
+            midpoint = (prev[0] + t) / 2
+            # every output instant closer to prev than to this frame gets prev
+            while emitted * step < midpoint - 1e-9:
+                if max_frames is not None and emitted >= max_frames:
+                    return
+                if prev_rgb is None:
+                    prev_rgb = prev[1].to_ndarray(format="rgb24")
+                yield prev_rgb
+                emitted += 1
+        prev, prev_rgb = (t, frame), None
+    if prev is None:
+        return
+    end = prev[0] + (src_step if src_step else step)
+    while emitted * step < end - step / 2 - 1e-9 or emitted == 0:
+        if max_frames is not None and emitted >= max_frames:
+            return
+        if prev_rgb is None:
+            prev_rgb = prev[1].to_ndarray(format="rgb24")
+        yield prev_rgb
+        emitted += 1
+
+
+def read_frames(path: str | Path, fps: float | None = VIDEO_FPS, max_frames: int | None = None) -> np.ndarray:
+    frames = list(iter_frames(path, fps=fps, max_frames=max_frames))
+    if not frames:
+        raise MediaError(path, "video stream has no frames")
+    return np.stack(frames)
+
+
+def read_audio(path: str | Path, sr: int = AUDIO_RATE) -> np.ndarray:
+    """Mono float32 samples in [-1, 1] at ``sr`` from a video's track or an audio file."""
+    with _open(path) as c:
+        if not c.streams.audio:
+            raise MediaError(path, "has no audio track")
+        stream = c.streams.audio[0]
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=sr)
+        chunks: list[np.ndarray] = []
+        try:
+            for frame in c.decode(stream):
+                for out in resampler.resample(frame):
+                    chunks.append(out.to_ndarray().reshape(-1))
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray().reshape(-1))
+        except av.FFmpegError as exc:
+            if not chunks:
+                raise MediaError(path, f"audio track cannot be decoded ({exc.strerror or 'decoder error'})") from None
+            raise MediaError(path, "audio decoding failed part-way: file truncated or corrupt") from None
+    if not chunks:
+        raise MediaError(path, "audio track has no samples")
+    return np.clip(np.concatenate(chunks).astype(np.float32), -1.0, 1.0)
+
+
+def check_audio_covers(path: str | Path, audio: np.ndarray, n_frames: int, fps: float = VIDEO_FPS,
+                       sr: int = AUDIO_RATE, tolerance_frames: float = 1.0) -> None:
+    """Refuse driving audio that ends more than ``tolerance_frames`` before the video does."""
+    need = (n_frames - tolerance_frames) / fps
+    have = len(audio) / sr
+    if have < need:
+        raise MediaError(path, f"audio is shorter than the video ({have:.2f} s of audio for "
+                               f"{n_frames / fps:.2f} s of video)")
+
+
+def _atomic_target(path: str | Path) -> tuple[Path, str]:
+    dest = Path(path)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.stem}.", suffix=dest.suffix + ".part")
+    os.close(fd)
+    return dest, tmp
+
+
+def _even(frame: np.ndarray) -> np.ndarray:
+    """H.264 4:2:0 needs even sides: pad one edge row/column by replication when odd."""
+    h, w = frame.shape[:2]
+    if h % 2 or w % 2:
+        frame = np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+    return frame
+
+
+def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = VIDEO_FPS,
+                audio: np.ndarray | None = None, sr: int = AUDIO_RATE, crf: int = 18) -> Path:
+    """Write RGB uint8 frames as H.264 (yuv420p) mp4, with mono AAC audio muxed when given.
+
+    Written to a temporary name and renamed, so a crash never leaves a half-written file.
+    Encoder threads are pinned to 1 so the same frames give the same bytes.
+    """
+    dest, tmp = _atomic_target(path)
+    rate = Fraction(fps).limit_denominator(1001)
+    try:
+        with av.open(tmp, mode="w", format="mp4") as c:
+            vs = None
+            astream = None
+            if audio is not None:
+                audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+            a_pos = 0
+            n = 0
+            for frame in frames:
+                frame = _even(np.ascontiguousarray(frame, dtype=np.uint8))
+                if frame.ndim != 3 or frame.shape[2] != 3:
+                    raise MediaError(dest, f"frames must be (H, W, 3) RGB, got {frame.shape}")
+                if vs is None:
+                    vs = c.add_stream("libx264", rate=rate)
+                    vs.width, vs.height = frame.shape[1], frame.shape[0]
+                    vs.pix_fmt = "yuv420p"
+                    vs.options = {"crf": str(crf), "preset": "veryfast", "threads": "1"}
+                    if audio is not None:
+                        astream = c.add_stream("aac", rate=sr, layout="mono")
+                        astream.options = {"b": "96k"}
+                vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
+                vf.pts = n
+                vf.time_base = 1 / rate
+                for pkt in vs.encode(vf):
+                    c.mux(pkt)
+                n += 1
+                if astream is not None:
+                    a_pos = _encode_audio(c, astream, audio, a_pos, int(round(n / fps * sr)), sr)
+            if vs is None:
+                raise MediaError(dest, "no frames to write")
+            for pkt in vs.encode(None):
+                c.mux(pkt)
+            if astream is not None:
+                a_pos = _encode_audio(c, astream, audio, a_pos, len(audio), sr)
+                for pkt in astream.encode(None):
+                    c.mux(pkt)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return dest
+
+
+def _encode_audio(c, astream, audio: np.ndarray, start: int, stop: int, sr: int, chunk: int = 1024) -> int:
+    stop = min(stop, len(audio))
+    while start < stop:
+        end = min(start + chunk, stop)
+        af = av.AudioFrame.from_ndarray(audio[None, start:end], format="flt", layout="mono")
+        af.sample_rate = sr
+        af.pts = start
+        af.time_base = Fraction(1, sr)
+        for pkt in astream.encode(af):
+            c.mux(pkt)
+        start = end
+    return start
+
+
+def write_wav(path: str | Path, audio: np.ndarray, sr: int = AUDIO_RATE) -> Path:
+    """16-bit PCM mono wav, written atomically."""
+    import soundfile as sf
+
+    dest, tmp = _atomic_target(path)
+    try:
+        sf.write(tmp, np.clip(np.asarray(audio, dtype=np.float32).reshape(-1), -1, 1), sr,
+                 subtype="PCM_16", format="WAV")
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return dest
+
+
+def write_audio(path: str | Path, audio: np.ndarray, sr: int = AUDIO_RATE) -> Path:
+    """Audio file by extension: .wav (PCM16) or .m4a/.aac/.mp4 (AAC), atomically."""
+    p = Path(path)
+    if p.suffix.lower() == ".wav":
+        return write_wav(p, audio, sr)
+    dest, tmp = _atomic_target(p)
+    audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+    try:
+        with av.open(tmp, mode="w", format="ipod" if p.suffix.lower() == ".m4a" else "mp4") as c:
+            astream = c.add_stream("aac", rate=sr, layout="mono")
+            _encode_audio(c, astream, audio, 0, len(audio), sr)
+            for pkt in astream.encode(None):
+                c.mux(pkt)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return dest
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    p = Path(path)
+    if not p.exists():
+        raise MediaError(p, "file does not exist")
+    try:
+        with Image.open(p) as im:
+            return np.asarray(im.convert("RGB"))
+    except (UnidentifiedImageError, OSError):
+        raise MediaError(p, "not a readable image") from None
