@@ -1,10 +1,81 @@
-"""`eadbench run` (stub: implemented in issue 4)."""
+"""`eadbench run`: generate with every method on a dataset split and score with the metric suite."""
 
 from __future__ import annotations
 
-from eadbench.cli.common import not_implemented
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from eadbench.cli.common import friendly, split_csv
 
 
-def run():
-    """Not implemented yet."""
-    not_implemented("run", 4)
+@friendly
+def run(
+    dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="hdtf, mead, ravdess or synth "
+                                           "(built-in data; the default)."),
+    root: Optional[Path] = typer.Option(None, "--root", help="Dataset root. Omit for synth: the built-in "
+                                        "synthetic data is generated into the cache."),
+    split: Optional[str] = typer.Option(None, "--split", help="Split to evaluate (default test)."),
+    split_file: Optional[Path] = typer.Option(None, "--split-file", help="Your own split list (HDTF)."),
+    methods: Optional[str] = typer.Option(None, "--methods", "-m", help="Comma-separated methods, e.g. "
+                                          "eadnet,wav2lip,ground_truth,static (options per method in --config)."),
+    metrics: Optional[str] = typer.Option(None, "--metrics", help="Comma-separated metrics (default: every "
+                                          "metric whose weights are present)."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML run config; command-line "
+                                          "options override it."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder (default runs/<dataset>-<split>)."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N clips (sorted by id)."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-j", help="Local worker processes over clips."),
+    resume: Optional[bool] = typer.Option(None, "--resume/--no-resume", help="Reuse finished videos and "
+                                          "scores whose inputs are unchanged (default on)."),
+    strict: Optional[bool] = typer.Option(None, "--strict/--no-strict", help="Exit 1 when any clip failed."),
+    weights_dir: Optional[Path] = typer.Option(None, "--weights-dir", envvar="EADBENCH_WEIGHTS",
+                                               help="Folder with pretrained weight files."),
+    trust_weights: Optional[bool] = typer.Option(None, "--trust-weights", help="Allow full unpickling of "
+                                                 "weight files with unknown hashes (HSEmotion)."),
+    fvd_protocol: Optional[str] = typer.Option(None, "--fvd-protocol", help="stylegan-v (default) or latentsync."),
+    fvd_clips_per_video: Optional[int] = typer.Option(None, "--fvd-clips-per-video",
+                                                      help="FVD clips per video (stylegan-v protocol)."),
+    syncnet: Optional[Path] = typer.Option(None, "--syncnet", help="SyncNet weights trained by "
+                                           "`eadbench syncnet train` (instead of syncnet_v2.model)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed for generation and bootstrap CIs."),
+    quiet: Optional[bool] = typer.Option(None, "--quiet", "-q", help="No progress bar (CI logs)."),
+):
+    """Generate videos with each method for every clip of a split and score them.
+
+    Writes manifest.json, per_clip.csv/.parquet, summary.json, failures.csv and
+    videos/<method>/<clip>.mp4 into the run folder. A killed run resumes where it stopped.
+    Under torchrun each rank takes its shard of clips and rank 0 writes the results.
+    """
+    from eadbench import config as config_mod
+    from eadbench import runner
+
+    cfg = config_mod.resolve(
+        config, dataset=dataset, root=_s(root),
+        split=split, split_file=_s(split_file), methods=split_csv(methods),
+        metrics=split_csv(metrics), out=_s(out), limit=limit, workers=workers, resume=resume,
+        strict=strict, weights_dir=_s(weights_dir), trust_weights=trust_weights, seed=seed, quiet=quiet,
+    )
+    if fvd_protocol:
+        cfg.protocols["fvd"] = fvd_protocol
+    if fvd_clips_per_video:
+        cfg.metric_options.setdefault("fvd", {})["clips_per_video"] = fvd_clips_per_video
+    if syncnet:
+        cfg.metric_options.setdefault("lse", {})["syncnet_path"] = str(syncnet)
+    result = runner.run(cfg, echo=lambda s: typer.echo(s, err=True))
+    if not result.summary:
+        return
+    typer.echo(runner.format_summary(result.summary))
+    if result.failures:
+        typer.echo(f"{len(result.failures)} failure(s) (see {result.out / 'failures.csv'}):", err=True)
+        for f in result.failures[:20]:
+            typer.echo(f"  {f}", err=True)
+        if len(result.failures) > 20:
+            typer.echo(f"  ... and {len(result.failures) - 20} more", err=True)
+    typer.echo(f"results in {result.out}")
+    raise typer.Exit(runner.failures_exit_code(result, cfg.strict))
+
+
+def _s(p):
+    return None if p is None else str(p)

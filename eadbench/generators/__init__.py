@@ -1,1 +1,27 @@
-"""."""
+"""Generators (the methods being compared); importing this package fills GENERATORS."""
+
+from __future__ import annotations
+
+import importlib
+
+from eadbench.generators.base import (
+    GENERATORS, GenerationError, GenerationRequest, GenerationResult, Generator, register_generator,
+)
+
+for _m in ("eadbench.generators.ground_truth", "eadbench.generators.static",
+           "eadbench.generators.precomputed", "eadbench.generators.command",
+           "eadbench.generators.eadnet",
+           "eadbench_baselines.wav2lip", "eadbench_baselines.ip_lap", "eadbench_baselines.musetalk"):
+    try:
+        importlib.import_module(_m)
+    except ModuleNotFoundError as exc:
+        if exc.name != _m:
+            raise
+
+
+def build(name: str, **config) -> Generator:
+    return GENERATORS.get(name)(**config)
+
+
+__all__ = ["GENERATORS", "GenerationError", "GenerationRequest", "GenerationResult", "Generator",
+           "register_generator", "build"]

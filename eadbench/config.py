@@ -1,0 +1,118 @@
+"""Run configuration: a YAML file, then command-line overrides, resolved into one RunConfig.
+
+The resolved config is written whole into the run's manifest, so a run can be repeated from
+its folder alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from eadbench.errors import ConfigError
+
+
+@dataclass
+class MethodSpec:
+    """One compared method: ``label`` (table name) driven by generator ``method`` with options."""
+
+    label: str
+    method: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, entry: Any) -> "MethodSpec":
+        if isinstance(entry, str):
+            return cls(entry, entry, {})
+        if isinstance(entry, dict):
+            entry = dict(entry)
+            method = entry.pop("method", None) or entry.get("name")
+            label = entry.pop("name", None) or entry.pop("label", None) or method
+            if not method:
+                raise ConfigError(f"method entry {entry!r} needs a name or method")
+            return cls(str(label), str(method), entry)
+        raise ConfigError(f"method entry must be a name or a mapping, got {entry!r}")
+
+
+DEFAULT_METHODS = ("ground_truth", "static", "eadnet")
+
+
+@dataclass
+class RunConfig:
+    dataset: str = "synth"
+    root: str | None = None
+    split: str | None = "test"
+    split_file: str | None = None
+    view: str | None = None
+    calm: str | None = None
+    methods: list[MethodSpec] = field(default_factory=lambda: [MethodSpec.parse(m) for m in DEFAULT_METHODS])
+    metrics: list[str] | None = None  # None = every registered metric whose weights are present
+    out: str | None = None
+    limit: int | None = None
+    workers: int = 1
+    resume: bool = True
+    strict: bool = False
+    quiet: bool = False
+    seed: int = 0
+    weights_dir: str | None = None
+    trust_weights: bool = False
+    device: str = "cpu"
+    #: per-metric protocol choice, e.g. {"fvd": "latentsync"}
+    protocols: dict[str, str] = field(default_factory=dict)
+    #: per-metric options, e.g. {"fvd": {"clips_per_video": 2}, "lse": {"syncnet_path": ...}}
+    metric_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: built-in synthetic data settings (dataset synth without --root)
+    synth: dict[str, Any] = field(default_factory=lambda: {"layout": "mead", "speakers": 4, "clips": 2,
+                                                          "seconds": 3.0, "size": 256, "seed": 0})
+    #: bootstrap resamples for confidence intervals
+    bootstrap: int = 1000
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["methods"] = [{"name": m.label, "method": m.method, **m.options} for m in self.methods]
+        return d
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"config file {p} does not exist")
+    try:
+        data = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: the top level must be a mapping of options")
+    return data
+
+
+def resolve(config_file: str | Path | None = None, **overrides: Any) -> RunConfig:
+    """YAML first, then every override that is not None (the command line wins)."""
+    data: dict[str, Any] = load_yaml(config_file) if config_file else {}
+    known = {f.name for f in fields(RunConfig)}
+    unknown = set(data) - known
+    if unknown:
+        raise ConfigError(f"unknown option(s) in config: {', '.join(sorted(unknown))}; "
+                          f"known: {', '.join(sorted(known))}")
+    yaml_methods = [MethodSpec.parse(m) for m in data.pop("methods", [])] if "methods" in data else None
+    cfg = RunConfig(**{k: v for k, v in data.items()})
+    if yaml_methods is not None:
+        cfg.methods = yaml_methods
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key not in known:
+            raise ConfigError(f"unknown option {key}")
+        if key == "methods":
+            by_label = {m.label: m for m in (yaml_methods or [])}
+            value = [by_label.get(v) or MethodSpec.parse(v) for v in value]
+        setattr(cfg, key, value)
+    if cfg.workers < 1:
+        raise ConfigError("--workers must be at least 1")
+    labels = [m.label for m in cfg.methods]
+    if len(set(labels)) != len(labels):
+        raise ConfigError(f"method names must be unique, got {labels}")
+    return cfg

@@ -1,0 +1,95 @@
+"""Shared driver for baselines run from their official repositories as subprocesses.
+
+Each baseline lives in ``baselines/<name>/`` (package ``eadbench_baselines.<name>``) and only
+says how to build its command line and where its output lands. This class checks the
+configuration, mirrors the repository into a private working directory per job, runs the
+job with the repository's own interpreter, normalises the output and records provenance
+(git commit, checkpoint hashes, command line, duration, log tail).
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from eadbench.generators.base import (
+    GenerationError, GenerationRequest, GenerationResult, Generator, normalise_output,
+)
+from eadbench.generators.subprocess_job import git_commit, mirror_repo, run_job
+from eadbench.weights import file_sha256
+
+
+class OfficialRepoGenerator(Generator):
+    #: checkpoint option names this baseline needs, e.g. ("checkpoint",)
+    checkpoints: tuple[str, ...] = ()
+    #: a file that must exist in the repository (sanity check of the `repo` option)
+    entry_point: str = ""
+    default_timeout = 1800.0
+    common_options = {
+        "repo": "path of the official repository checkout",
+        "python": "interpreter of the repository's own environment (default: this Python)",
+        "extra_args": "extra command-line arguments (list, or a string split like a shell)",
+        "timeout": "seconds before a job is killed",
+        "label": "name shown in tables",
+    }
+
+    def __init__(self, **config: Any):
+        self.options = {**self.common_options, **{c: f"{c} file" for c in self.checkpoints}, **self.options}
+        super().__init__(**config)
+        if "repo" not in config:
+            raise GenerationError(f"method {self.name} needs option repo=<path of its official repository> "
+                                  f"(see baselines/{self.name}/README.md)")
+        self.repo = Path(config["repo"]).expanduser().resolve()
+        if not (self.repo / self.entry_point).exists():
+            raise GenerationError(f"method {self.name}: {self.repo} has no {self.entry_point}; "
+                                  "is repo= the official checkout?")
+        self.python = str(config.get("python") or sys.executable)
+        self.ckpts: dict[str, Path] = {}
+        for name in self.checkpoints:
+            if name not in config:
+                raise GenerationError(f"method {self.name} needs option {name}=<file>")
+            p = Path(config[name]).expanduser()
+            if not p.is_absolute():
+                p = (self.repo / p).resolve()
+            if not p.exists():
+                raise GenerationError(f"method {self.name}: checkpoint {p} does not exist")
+            self.ckpts[name] = p
+        extra = config.get("extra_args") or []
+        self.extra = shlex.split(extra) if isinstance(extra, str) else [str(a) for a in extra]
+        self.timeout = float(config.get("timeout", self.default_timeout))
+
+    def provenance(self) -> dict[str, Any]:
+        return {
+            "method": self.name, "repo": str(self.repo), "commit": git_commit(self.repo),
+            "python": self.python, "extra_args": self.extra,
+            "checkpoints": {k: {"path": str(p), "sha256": file_sha256(p)} for k, p in self.ckpts.items()},
+        }
+
+    def fingerprint(self) -> dict[str, Any]:
+        return self.provenance()
+
+    # --- what each baseline defines ------------------------------------------------------
+    def build_argv(self, req: GenerationRequest) -> list[str]:
+        raise NotImplementedError
+
+    def find_output(self, req: GenerationRequest) -> Path:
+        raise NotImplementedError
+
+    def prepare_inputs(self, req: GenerationRequest) -> None:
+        """Hook for baselines that need extra files (e.g. MuseTalk's task YAML)."""
+
+    # --------------------------------------------------------------------------------------
+    def generate(self, req: GenerationRequest) -> GenerationResult:
+        mirror_repo(self.repo, req.workdir)
+        self.prepare_inputs(req)
+        argv = [self.python, *self.build_argv(req), *self.extra]
+        job = run_job(argv, req.workdir, self.timeout, env={"PYTHONPATH": str(self.repo)})
+        out = self.find_output(req)
+        if out is None or not Path(out).exists():
+            raise GenerationError(f"{self.name} finished but its output video was not found; "
+                                  f"last output: {job.log_tail.splitlines()[-1] if job.log_tail else '(none)'}")
+        normalise_output(Path(out), req)
+        return GenerationResult(req.out, job.seconds, argv, job.log_tail,
+                                info={"commit": git_commit(self.repo)})

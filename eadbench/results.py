@@ -1,0 +1,116 @@
+"""Per-clip records -> per_clip.csv/.parquet, failures.csv and summary.json.
+
+Schema of a per-clip row (one per method x clip x metric output):
+``method, clip_id, speaker, emotion, intensity, metric, output, value, status, reason``
+where status is ``ok``, ``failed`` (generation or scoring failed: reason says why) or
+``excluded`` (the metric cannot judge this clip, e.g. a contempt clip with a 7-class
+classifier; reason says why). Nothing is ever dropped without a row.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROW_FIELDS = ("method", "clip_id", "speaker", "emotion", "intensity", "metric", "output", "value",
+              "status", "reason")
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+def _json_default(o):
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def bootstrap_ci(values: list[float], n_resamples: int = 1000, seed: int = 0,
+                 level: float = 0.95) -> tuple[float, float] | None:
+    """Percentile bootstrap CI of the mean over clips (deterministic for a seed)."""
+    x = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=np.float64)
+    if len(x) < 2:
+        return None
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(x), size=(n_resamples, len(x)))
+    means = x[idx].mean(axis=1)
+    lo, hi = np.quantile(means, [(1 - level) / 2, 1 - (1 - level) / 2])
+    return float(lo), float(hi)
+
+
+def _round(v: Any) -> Any:
+    """Round floats to 10 significant digits so summaries compare byte-for-byte across
+    processes whose float summation order differs in the last bits."""
+    if isinstance(v, float) and math.isfinite(v):
+        return float(f"{v:.10g}")
+    return v
+
+
+def write_tables(out: Path, rows: list[dict[str, Any]]) -> None:
+    import pandas as pd
+
+    df = pd.DataFrame(rows, columns=list(ROW_FIELDS))
+    df = df.sort_values(["method", "clip_id", "metric", "output"], kind="stable").reset_index(drop=True)
+    df["value"] = df["value"].map(lambda v: _round(v) if isinstance(v, float) else v).astype("float64")
+    atomic_write_text(out / "per_clip.csv", df.to_csv(index=False))
+    fd, tmp = tempfile.mkstemp(dir=out, prefix=".per_clip.", suffix=".parquet.part")
+    os.close(fd)
+    df.to_parquet(tmp, index=False)
+    os.replace(tmp, out / "per_clip.parquet")
+    fails = df[df["status"] != "ok"].drop_duplicates(["method", "clip_id", "metric", "status", "reason"])
+    atomic_write_text(out / "failures.csv",
+                      fails[["method", "clip_id", "metric", "status", "reason"]].to_csv(index=False))
+
+
+def summarise(rows: list[dict[str, Any]], set_values: dict[tuple[str, str], dict[str, Any]],
+              metric_infos: dict[str, Any], n_resamples: int, seed: int) -> dict[str, Any]:
+    """summary.json content: per method and metric output: value, n used, n failed, CI."""
+    summary: dict[str, Any] = {}
+    by_key: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        if r["metric"] in ("generate",):
+            continue
+        by_key.setdefault((r["method"], r["metric"], r["output"]), []).append(r)
+    for (method, metric, output), rs in sorted(by_key.items()):
+        info = metric_infos.get(metric)
+        ok = [r for r in rs if r["status"] == "ok" and r["value"] is not None]
+        entry: dict[str, Any] = {
+            "n_used": len(ok),
+            "n_failed": sum(r["status"] == "failed" for r in rs),
+            "n_excluded": sum(r["status"] == "excluded" for r in rs),
+            "direction": info.direction_of(output) if info else None,
+            "protocol": f"{info.protocol}@{info.protocol_version}" if info else None,
+            "level": info.level if info else None,
+        }
+        if info is not None and info.level == "set":
+            sv = set_values.get((method, metric), {})
+            entry["value"] = _round(sv.get(output))
+            entry["ci95"] = None
+            entry.update({k: _round(v) for k, v in sv.items() if k != output and not isinstance(v, (list, dict))})
+        else:
+            vals = [float(r["value"]) for r in ok]
+            fin = [v for v in vals if math.isfinite(v)]
+            entry["value"] = _round(float(np.mean(fin))) if fin else None
+            ci = bootstrap_ci(vals, n_resamples, seed)
+            entry["ci95"] = [_round(ci[0]), _round(ci[1])] if ci else None
+        summary.setdefault(method, {}).setdefault(metric, {})[output] = entry
+    return summary
