@@ -1,0 +1,188 @@
+"""`eadbench check`: a regression gate comparing a run folder with a baseline file.
+
+A value regresses only when it moved in the *bad* direction of its metric (a lower FID is an
+improvement) by more than its tolerance; with ``bootstrap`` on, a per-clip metric must also
+have a paired-bootstrap 95% interval of the mean change that lies wholly on the bad side, so
+clip noise does not fail CI. Comparing across splits or protocols is refused (exit 2).
+
+Baseline file (JSON)::
+
+    {"format": "eadbench-baseline/1", "dataset": ..., "split_name": ..., "split_hash": ...,
+     "tolerance": {"default": {"rel": 0.05}, "fvd": {"abs": 25}, "lse_c": {"abs": 0.3}},
+     "bootstrap": true,
+     "values": {"<method>": {"<metric>/<output>": {"value": v, "direction": "higher",
+                                                  "protocol": "...", "per_clip": {clip: v}}}}}
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from eadbench.errors import EadbenchError
+from eadbench.results import atomic_write_json
+
+FORMAT = "eadbench-baseline/1"
+DEFAULT_TOLERANCE = {"rel": 0.05}
+
+
+class CheckInputError(EadbenchError):
+    exit_code = 2
+
+
+@dataclass
+class Verdict:
+    method: str
+    key: str
+    baseline: float | None
+    current: float | None
+    change: float | None
+    tolerance: str
+    verdict: str  # ok | improved | REGRESSED
+    note: str = ""
+
+
+def load_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, dict[str, dict[str, float]]]]:
+    run_dir = Path(run_dir)
+    path = run_dir / "summary.json"
+    if not path.exists():
+        raise CheckInputError(f"{run_dir} is not a finished run folder (no summary.json)")
+    summary = json.loads(path.read_text())
+    per_clip: dict[str, dict[str, dict[str, float]]] = {}
+    csv = run_dir / "per_clip.csv"
+    if csv.exists():
+        import pandas as pd
+
+        df = pd.read_csv(csv)
+        df = df[(df["status"] == "ok") & df["value"].notna()]
+        for (m, metric, out), g in df.groupby(["method", "metric", "output"]):
+            per_clip.setdefault(m, {})[f"{metric}/{out}"] = dict(zip(g["clip_id"], g["value"].astype(float)))
+    return summary, per_clip
+
+
+def baseline_from_run(run_dir: Path, previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    summary, per_clip = load_run(run_dir)
+    values: dict[str, Any] = {}
+    for method, metrics in summary["methods"].items():
+        for metric, outs in metrics.items():
+            for out, e in outs.items():
+                if e.get("value") is None:
+                    continue
+                values.setdefault(method, {})[f"{metric}/{out}"] = {
+                    "value": e["value"], "direction": e.get("direction"), "protocol": e.get("protocol"),
+                    "per_clip": per_clip.get(method, {}).get(f"{metric}/{out}"),
+                }
+    prev = previous or {}
+    return {
+        "format": FORMAT, "dataset": summary.get("dataset"), "split": summary.get("split"),
+        "split_name": summary.get("split_name"), "split_hash": summary.get("split_hash"),
+        "tolerance": prev.get("tolerance", {"default": DEFAULT_TOLERANCE}),
+        "bootstrap": prev.get("bootstrap", True),
+        "values": values,
+    }
+
+
+def parse_tolerances(items: list[str]) -> dict[str, dict[str, float]]:
+    """``metric=0.5`` (absolute) or ``metric=5%`` (relative)."""
+    out: dict[str, dict[str, float]] = {}
+    for item in items:
+        if "=" not in item:
+            raise CheckInputError(f"--tolerance expects metric=value or metric=value%, got {item!r}")
+        k, v = item.split("=", 1)
+        try:
+            out[k.strip()] = {"rel": float(v[:-1]) / 100} if v.endswith("%") else {"abs": float(v)}
+        except ValueError:
+            raise CheckInputError(f"--tolerance {item!r}: not a number") from None
+    return out
+
+
+def _tolerance_for(key: str, tol: dict[str, Any]) -> dict[str, float]:
+    metric, _, output = key.partition("/")
+    for k in (key, output, metric):
+        if k in tol:
+            return tol[k]
+    return tol.get("default", DEFAULT_TOLERANCE)
+
+
+def _paired_bootstrap(base: dict[str, float], cur: dict[str, float], seed: int = 0,
+                      n: int = 2000) -> tuple[float, float] | None:
+    common = sorted(set(base) & set(cur))
+    if len(common) < 3:
+        return None
+    d = np.array([cur[c] - base[c] for c in common], dtype=np.float64)
+    d = d[np.isfinite(d)]
+    if len(d) < 3:
+        return None
+    rng = np.random.default_rng(seed)
+    means = d[rng.integers(0, len(d), size=(n, len(d)))].mean(axis=1)
+    lo, hi = np.quantile(means, [0.025, 0.975])
+    return float(lo), float(hi)
+
+
+def compare(run_dir: Path, baseline: dict[str, Any], tolerances: dict[str, dict[str, float]] | None = None,
+            bootstrap: bool | None = None) -> list[Verdict]:
+    if baseline.get("format") != FORMAT:
+        raise CheckInputError(f"baseline is not an eadbench baseline file (format {baseline.get('format')!r})")
+    summary, per_clip = load_run(run_dir)
+    for field in ("dataset", "split_hash"):
+        if baseline.get(field) != summary.get(field):
+            raise CheckInputError(
+                f"run and baseline differ in {field} ({summary.get(field)!r} vs {baseline.get(field)!r}): "
+                "results on different data are not comparable")
+    tol = {**baseline.get("tolerance", {}), **(tolerances or {})}
+    use_boot = baseline.get("bootstrap", True) if bootstrap is None else bootstrap
+    verdicts: list[Verdict] = []
+    for method, entries in sorted(baseline["values"].items()):
+        for key, b in sorted(entries.items()):
+            metric, _, output = key.partition("/")
+            cur_e = summary["methods"].get(method, {}).get(metric, {}).get(output)
+            if cur_e is None or cur_e.get("value") is None:
+                raise CheckInputError(f"the run has no value for {method} {key} that the baseline has "
+                                      "(metric missing or unavailable in this run)")
+            if b.get("protocol") and cur_e.get("protocol") and b["protocol"] != cur_e["protocol"]:
+                raise CheckInputError(f"{method} {key}: protocol {cur_e['protocol']} in the run vs "
+                                      f"{b['protocol']} in the baseline; comparing across protocols is refused")
+            bv, cv = float(b["value"]), float(cur_e["value"])
+            direction = b.get("direction") or cur_e.get("direction")
+            t = _tolerance_for(key, tol)
+            allowed = t.get("abs", 0.0) + t.get("rel", 0.0) * abs(bv)
+            tol_s = (f"±{t['abs']:g}" if "abs" in t else "") + (f"±{100 * t['rel']:g}%" if "rel" in t else "")
+            change = cv - bv
+            worse = -change if direction == "higher" else change if direction == "lower" else abs(change)
+            verdict, note = "ok", ""
+            if not math.isfinite(cv):
+                verdict, note = "REGRESSED", "value is not finite"
+            elif worse > allowed:
+                verdict = "REGRESSED"
+                if use_boot and b.get("per_clip") and key in per_clip.get(method, {}):
+                    ci = _paired_bootstrap(b["per_clip"], per_clip[method][key])
+                    if ci is not None:
+                        bad_side = ci[1] < 0 if direction == "higher" else ci[0] > 0
+                        note = f"paired bootstrap CI of change [{ci[0]:.4g}, {ci[1]:.4g}]"
+                        if not bad_side:
+                            verdict, note = "ok", note + ": within clip noise"
+            elif worse < -allowed:
+                verdict = "improved"
+            verdicts.append(Verdict(method, key, bv, cv, change, tol_s, verdict, note))
+    return verdicts
+
+
+def format_table(verdicts: list[Verdict]) -> str:
+    head = f"{'method':<14} {'metric':<22} {'baseline':>10} {'current':>10} {'change':>10} {'tol':>9}  verdict"
+    lines = [head, "-" * len(head)]
+    for v in verdicts:
+        lines.append(f"{v.method:<14} {v.key:<22} {v.baseline:>10.4g} {v.current:>10.4g} {v.change:>+10.4g} "
+                     f"{v.tolerance:>9}  {v.verdict}{'  (' + v.note + ')' if v.note else ''}")
+    return "\n".join(lines)
+
+
+def update_baseline(run_dir: Path, baseline_path: Path) -> dict[str, Any]:
+    previous = json.loads(baseline_path.read_text()) if baseline_path.exists() else None
+    data = baseline_from_run(run_dir, previous)
+    atomic_write_json(baseline_path, data)
+    return data
