@@ -37,7 +37,7 @@ class MethodSpec:
         raise ConfigError(f"method entry must be a name or a mapping, got {entry!r}")
 
 
-DEFAULT_METHODS = ("ground_truth", "static", "eadnet")
+DEFAULT_METHODS = ("ground_truth", "static")
 
 
 @dataclass

@@ -39,6 +39,8 @@ def run(
                                                       help="FVD clips per video (stylegan-v protocol)."),
     syncnet: Optional[Path] = typer.Option(None, "--syncnet", help="SyncNet weights trained by "
                                            "`eadbench syncnet train` (instead of syncnet_v2.model)."),
+    eadnet_checkpoint: Optional[Path] = typer.Option(None, "--eadnet-checkpoint", help="EAD-Net checkpoint; "
+                                                     "adds method eadnet when --methods does not name it."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed for generation and bootstrap CIs."),
     quiet: Optional[bool] = typer.Option(None, "--quiet", "-q", help="No progress bar (CI logs)."),
 ):
@@ -57,6 +59,14 @@ def run(
         metrics=split_csv(metrics), out=_s(out), limit=limit, workers=workers, resume=resume,
         strict=strict, weights_dir=_s(weights_dir), trust_weights=trust_weights, seed=seed, quiet=quiet,
     )
+    if eadnet_checkpoint:
+        from eadbench.config import MethodSpec
+
+        spec = next((m for m in cfg.methods if m.method == "eadnet"), None)
+        if spec is None:
+            cfg.methods.append(MethodSpec("eadnet", "eadnet", {"checkpoint": str(eadnet_checkpoint)}))
+        else:
+            spec.options["checkpoint"] = str(eadnet_checkpoint)
     if fvd_protocol:
         cfg.protocols["fvd"] = fvd_protocol
     if fvd_clips_per_video:

@@ -1,0 +1,65 @@
+"""EAD-Net, the reference model (``models/eadnet``, package ``eadnet``), in the harness.
+
+Loads the pipeline once per process and generates each clip from the real clip's frames
+(identity reference), the driving audio and the clip's emotion/intensity (or text).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from eadbench import media
+from eadbench.generators.base import (
+    GenerationError, GenerationRequest, GenerationResult, Generator, register_generator,
+)
+from eadbench.weights import file_sha256
+
+
+@register_generator
+class EADNet(Generator):
+    name = "eadnet"
+    description = "EAD-Net reference model (models/eadnet): latent diffusion with STDA, TFRM, text"
+    options = {
+        "checkpoint": "checkpoint file written by `eadbench eadnet train`",
+        "steps": "DDIM steps (default: the checkpoint config's)",
+        "guidance": "classifier-free guidance scale (default: the checkpoint config's)",
+        "device": "cpu, cuda, ... (default: cuda when available)",
+        "seed": "sampling seed (default 0)",
+        "label": "name shown in tables",
+    }
+
+    def __init__(self, **config):
+        super().__init__(**config)
+        ckpt = config.get("checkpoint")
+        if not ckpt:
+            raise GenerationError("method eadnet needs option checkpoint=<file from `eadbench eadnet train`> "
+                                  "(or use `eadbench ablate`, which trains one on the synthetic data)")
+        self.checkpoint = Path(ckpt).expanduser()
+        if not self.checkpoint.exists():
+            raise GenerationError(f"EAD-Net checkpoint {self.checkpoint} does not exist")
+        self._pipe = None
+
+    def fingerprint(self):
+        return {**super().fingerprint(), "sha256": file_sha256(self.checkpoint)}
+
+    def provenance(self):
+        return self.fingerprint()
+
+    def pipeline(self):
+        if self._pipe is None:
+            from eadnet.inference import EADNetPipeline
+
+            self._pipe = EADNetPipeline.from_checkpoint(self.checkpoint, device=self.config.get("device"))
+        return self._pipe
+
+    def generate(self, req: GenerationRequest) -> GenerationResult:
+        t = time.perf_counter()
+        ref = media.read_frames(req.reference_video)
+        audio = media.read_audio(req.audio)
+        kwargs = {k: self.config[k] for k in ("steps", "guidance") if k in self.config}
+        frames = self.pipeline().generate(ref, audio, emotion=req.emotion, intensity=req.intensity,
+                                          text=req.text, seed=int(self.config.get("seed", 0)), **kwargs)
+        n = min(len(frames), int(len(audio) / media.AUDIO_RATE * media.VIDEO_FPS + 1e-6))
+        media.write_video(req.out, frames[:n], audio=audio[: int(round(n / media.VIDEO_FPS * media.AUDIO_RATE))])
+        return GenerationResult(req.out, time.perf_counter() - t)

@@ -1,0 +1,285 @@
+"""Paper tables from run folders: the main comparison and per-emotion / per-intensity breakdowns.
+
+A table is built once as a ``Table`` (cells with their numeric values and ranks) and rendered
+to Markdown, LaTeX (booktabs) and CSV, so the three formats always agree. Best value per
+column in bold, second underlined, among the compared methods; the ground-truth and static
+bounds are shown but never ranked.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+#: metric/output -> (column label, decimals, scale). Order = column order.
+DISPLAY: dict[str, tuple[str, int, float]] = {
+    "ssim/ssim": ("SSIM", 4, 1.0),
+    "psnr/psnr": ("PSNR", 2, 1.0),
+    "lpips/lpips": ("LPIPS", 4, 1.0),
+    "fid/fid": ("FID", 2, 1.0),
+    "fvd/fvd": ("FVD", 2, 1.0),
+    "lse/lse_c": ("Sync (LSE-C)", 2, 1.0),
+    "lse/lse_d": ("LSE-D", 2, 1.0),
+    "emotion/acc_emo": ("Acc$_{emo}$ (%)", 2, 100.0),
+    "lmd/lmd": ("M-LMD", 3, 1.0),
+    "lmd/f_lmd": ("F-LMD", 3, 1.0),
+    "csim/csim": ("CSIM", 4, 1.0),
+}
+BOUNDS = ("ground_truth", "static")
+
+
+@dataclass
+class Run:
+    path: Path
+    summary: dict[str, Any]
+    manifest: dict[str, Any]
+    per_clip: pd.DataFrame
+    details: list[dict[str, Any]]
+
+    @property
+    def label(self) -> str:
+        return str(self.summary.get("dataset", self.path.name)).upper()
+
+
+def load_run(path: str | Path) -> Run:
+    p = Path(path)
+    if not (p / "summary.json").exists():
+        from eadbench.errors import EadbenchError
+
+        raise EadbenchError(f"{p} is not a finished run folder (no summary.json); run `eadbench run` first")
+    summary = json.loads((p / "summary.json").read_text())
+    manifest = json.loads((p / "manifest.json").read_text()) if (p / "manifest.json").exists() else {}
+    per_clip = pd.read_csv(p / "per_clip.csv") if (p / "per_clip.csv").exists() else pd.DataFrame()
+    details = []
+    if (p / "clip_details.jsonl").exists():
+        details = [json.loads(line) for line in (p / "clip_details.jsonl").read_text().splitlines() if line]
+    return Run(p, summary, manifest, per_clip, details)
+
+
+@dataclass
+class Cell:
+    value: float | None
+    text: str
+    rank: int | None = None  # 1 best, 2 second
+
+
+@dataclass
+class Table:
+    title: str
+    columns: list[tuple[str, str]]  # (group, header)
+    rows: list[tuple[str, list[Cell]]]
+    footnotes: list[str] = field(default_factory=list)
+
+
+def _fmt(v: float | None, decimals: int, scale: float, ci: list[float] | None = None) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "–"
+    s = f"{v * scale:.{decimals}f}"
+    if ci:
+        s += f" ± {(ci[1] - ci[0]) * scale / 2:.{decimals}f}"
+    return s
+
+
+def _arrow(direction: str | None) -> str:
+    return {"higher": "↑", "lower": "↓"}.get(direction or "", "")
+
+
+def _rank(cells: list[Cell], methods: list[str], direction: str | None) -> None:
+    if direction not in ("higher", "lower"):
+        return
+    scored = [(c.value, i) for i, c in enumerate(cells)
+              if c.value is not None and math.isfinite(c.value) and methods[i] not in BOUNDS]
+    if len(scored) < 2:
+        return
+    scored.sort(reverse=direction == "higher")
+    cells[scored[0][1]].rank = 1
+    cells[scored[1][1]].rank = 2
+
+
+def main_table(runs: list[Run], metrics: list[str] | None = None, with_ci: bool = False) -> Table:
+    methods: list[str] = []
+    for r in runs:
+        for m in r.summary["methods"]:
+            if m not in methods:
+                methods.append(m)
+    columns: list[tuple[str, str]] = []
+    col_cells: list[list[Cell]] = []
+    footnotes: list[str] = []
+    for run in runs:
+        keys = [k for k in DISPLAY if _has(run, k) and (metrics is None or k.split("/")[0] in metrics
+                                                        or k in metrics)]
+        for key in keys:
+            metric, out = key.split("/")
+            label, dec, scale = DISPLAY[key]
+            entries = [run.summary["methods"].get(m, {}).get(metric, {}).get(out, {}) for m in methods]
+            direction = next((e.get("direction") for e in entries if e.get("direction")), None)
+            proto = next((e.get("protocol") for e in entries if e.get("protocol")), "")
+            cells = [Cell(e.get("value"), _fmt(e.get("value"), dec, scale, e.get("ci95") if with_ci else None))
+                     for e in entries]
+            _rank(cells, methods, direction)
+            columns.append((run.label, f"{label} {_arrow(direction)}".strip()))
+            col_cells.append(cells)
+            if proto:
+                footnotes.append(f"{run.label} {label}: protocol {proto}")
+        footnotes.append(_split_note(run))
+        footnotes.extend(_n_notes(run, methods))
+    rows = [(m, [col[i] for col in col_cells]) for i, m in enumerate(methods)]
+    return Table("Main comparison", columns, rows, _dedupe(footnotes))
+
+
+def _has(run: Run, key: str) -> bool:
+    metric, out = key.split("/")
+    return any(out in run.summary["methods"][m].get(metric, {}) for m in run.summary["methods"])
+
+
+def _split_note(run: Run) -> str:
+    s = run.summary
+    classifier = ""
+    for d in run.details:
+        if d.get("metric") == "emotion" and d.get("classifier"):
+            classifier = f"; emotion classifier {d['classifier']}"
+            break
+    return (f"{run.label}: split {s.get('split')} ({s.get('split_name') or 'default'}, hash "
+            f"{s.get('split_hash')}), {s.get('n_clips')} clips{classifier}")
+
+
+def _n_notes(run: Run, methods: list[str]) -> list[str]:
+    notes = []
+    for m in methods:
+        ms = run.summary["methods"].get(m, {})
+        used = [e.get("n_used", 0) for outs in ms.values() for e in outs.values()]
+        failed = [e.get("n_failed", 0) for outs in ms.values() for e in outs.values()]
+        excl = [e.get("n_excluded", 0) for outs in ms.values() for e in outs.values()]
+        if used:
+            notes.append(f"{run.label} {m}: n used {min(used)}–{max(used)}, n failed {max(failed)}"
+                         + (f", n excluded {max(excl)}" if max(excl) else ""))
+    return notes
+
+
+def _dedupe(items: list[str]) -> list[str]:
+    seen, out = set(), []
+    for i in items:
+        if i not in seen:
+            seen.add(i)
+            out.append(i)
+    return out
+
+
+def breakdown_table(run: Run, by: str) -> Table | None:
+    """Per-emotion or per-intensity means of the per-clip metrics (Acc_emo, Sync, ...)."""
+    df = run.per_clip
+    if df.empty or by not in df:
+        return None
+    df = df[(df["status"] == "ok") & df["value"].notna() & df[by].notna()]
+    keys = [k for k in ("emotion/acc_emo", "lse/lse_c", "ssim/ssim", "lmd/lmd") if k.split("/")[1] in set(df["output"])]
+    if not keys:
+        return None
+    groups = sorted(df[by].astype(str).unique())
+    methods = sorted(df["method"].unique())
+    columns, cols = [], []
+    for key in keys:
+        metric, out = key.split("/")
+        label, dec, scale = DISPLAY[key]
+        sub = df[(df["metric"] == metric) & (df["output"] == out)]
+        means = sub.groupby(["method", sub[by].astype(str)])["value"].mean()
+        for g in groups:
+            columns.append((label, g))
+            cols.append([Cell(means.get((m, g)), _fmt(means.get((m, g)), dec, scale)) for m in methods])
+    rows = [(m, [c[i] for c in cols]) for i, m in enumerate(methods)]
+    return Table(f"Per-{by} breakdown ({run.label})", columns, rows, [_split_note(run)])
+
+
+def confusion(run: Run, method: str) -> pd.DataFrame | None:
+    """Target vs predicted emotion counts for one method (from the emotion metric's details)."""
+    recs = [d for d in run.details if d.get("metric") == "emotion" and d.get("method") == method
+            and d.get("pred") is not None and d.get("emotion")]
+    if not recs:
+        return None
+    df = pd.DataFrame([(d["emotion"], d["pred"]) for d in recs], columns=["target", "predicted"])
+    return pd.crosstab(df["target"], df["predicted"])
+
+
+# ------------------------------------------------------------------------------------------
+# renderers
+# ------------------------------------------------------------------------------------------
+def to_markdown(t: Table) -> str:
+    groups = [g for g, _ in t.columns]
+    multi = len(set(groups)) > 1
+    header = ["Method"] + [f"{g} {h}" if multi else h for g, h in t.columns]
+    lines = [f"### {t.title}", "", "| " + " | ".join(header) + " |",
+             "|" + "|".join(["---"] + ["---:"] * len(t.columns)) + "|"]
+    for name, cells in t.rows:
+        out = []
+        for c in cells:
+            s = c.text
+            if c.rank == 1:
+                s = f"**{s}**"
+            elif c.rank == 2:
+                s = f"<u>{s}</u>"
+            out.append(s)
+        lines.append("| " + " | ".join([_md_escape(name)] + out) + " |")
+    if t.footnotes:
+        lines.append("")
+        lines += [f"- {f}" for f in t.footnotes]
+    return "\n".join(lines) + "\n"
+
+
+def _md_escape(s: str) -> str:
+    return s.replace("_", r"\_")
+
+
+def _tex_escape(s: str) -> str:
+    for a, b in (("\\", r"\textbackslash{}"), ("_", r"\_"), ("%", r"\%"), ("&", r"\&"), ("#", r"\#")):
+        s = s.replace(a, b)
+    return s.replace("↑", r"$\uparrow$").replace("↓", r"$\downarrow$").replace("±", r"$\pm$")
+
+
+def _tex_header(h: str) -> str:
+    # headers may carry math ($...$) on purpose: escape only outside it
+    parts = h.split("$")
+    return "$".join(_tex_escape(p) if i % 2 == 0 else p for i, p in enumerate(parts))
+
+
+def to_latex(t: Table) -> str:
+    n = len(t.columns)
+    lines = [r"\begin{table}[t]", r"\centering", r"\begin{tabular}{l" + "r" * n + "}", r"\toprule"]
+    groups = [g for g, _ in t.columns]
+    if len(set(groups)) > 1:
+        spans, start = [], 0
+        for i in range(1, n + 1):
+            if i == n or groups[i] != groups[start]:
+                spans.append((groups[start], start, i))
+                start = i
+        lines.append(" & " + " & ".join(rf"\multicolumn{{{b - a}}}{{c}}{{{_tex_escape(g)}}}" for g, a, b in spans)
+                     + r" \\")
+        lines.append("".join(rf"\cmidrule(lr){{{a + 2}-{b + 1}}}" for _, a, b in spans))
+    lines.append("Method & " + " & ".join(_tex_header(h) for _, h in t.columns) + r" \\")
+    lines.append(r"\midrule")
+    for name, cells in t.rows:
+        out = []
+        for c in cells:
+            s = _tex_escape(c.text)
+            if c.rank == 1:
+                s = rf"\textbf{{{s}}}"
+            elif c.rank == 2:
+                s = rf"\underline{{{s}}}"
+            out.append(s)
+        lines.append(_tex_escape(name) + " & " + " & ".join(out) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{_tex_escape(t.title)}.}}"]
+    if t.footnotes:
+        lines.append(r"\par\footnotesize " + r"\\ ".join(_tex_escape(f) for f in t.footnotes))
+    lines.append(r"\end{table}")
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(t: Table) -> str:
+    groups = [g for g, _ in t.columns]
+    multi = len(set(groups)) > 1
+    header = ["method"] + [f"{g} {h}" if multi else h for g, h in t.columns]
+    df = pd.DataFrame([[name] + [c.value for c in cells] for name, cells in t.rows], columns=header)
+    return df.to_csv(index=False)
