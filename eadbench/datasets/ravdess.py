@@ -35,6 +35,8 @@ class RAVDESS(DatasetAdapter):
         for f in sorted(root.rglob("*")):
             if f.is_dir() or any(p.startswith(("_", ".")) for p in f.relative_to(root).parts):
                 continue
+            if f.name == "eadbench-synth.json":  # the synthetic data's marker, not a clip
+                continue
             if f.suffix.lower() not in VIDEO_EXTENSIONS + (".wav",):
                 skipped.append(Skipped(str(f), f"not a RAVDESS media file ({f.suffix or 'no extension'})"))
                 continue
