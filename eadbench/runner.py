@@ -236,6 +236,9 @@ def process_clip(shard: Shard, clip: Clip, progress=None) -> list[str]:
     except EadbenchError as exc:
         for label in shard.methods:
             _record_generation(out, label, clip, None, f"input: {exc}")
+            for name in shard.evaluators:
+                _save_output(out / "scores" / label / clip.clip_id / f"{name}.json", "", None,
+                             f"input unusable: {exc}", "failed")
             failures.append(f"{label}/{clip.clip_id}: {exc}")
             if progress:
                 progress(label, failed=True)

@@ -1,0 +1,53 @@
+"""PSNR, protocol ``psnr-frame-mean``: data range 255, computed per frame then averaged over
+the clip's frames; a frame identical to its reference is capped at 100 dB (instead of an
+infinite value that would swallow the mean). Equal to scikit-image's
+``peak_signal_noise_ratio(real, fake, data_range=255)`` per frame."""
+
+from __future__ import annotations
+
+import torch
+from torchmetrics import Metric
+
+from eadbench.metrics._frames import paired
+from eadbench.metrics.base import HIGHER, ClipInput, Evaluator, register_metric
+
+CAP_DB = 100.0
+
+
+def psnr_frames(fake, real) -> torch.Tensor:
+    f, r = paired(fake, real)
+    mse = ((f - r) ** 2).flatten(1).mean(1)
+    db = 10 * torch.log10(255.0 ** 2 / mse)
+    return torch.where(mse == 0, torch.full_like(db, CAP_DB), db.clamp(max=CAP_DB))
+
+
+def psnr(fake, real) -> float:
+    return float(psnr_frames(fake, real).mean())
+
+
+class PSNR(Metric):
+    higher_is_better = True
+    full_state_update = False
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.add_state("total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("count", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+
+    def update(self, fake, real) -> None:
+        v = psnr_frames(fake, real)
+        self.total += v.sum()
+        self.count += v.numel()
+
+    def compute(self) -> torch.Tensor:
+        return self.total / self.count
+
+
+@register_metric(
+    name="psnr", direction=HIGHER, level="clip", outputs=("psnr",), needs=("real",), weights=(),
+    protocol="psnr-frame-mean", protocol_version="1", face=False, crop_protocol=None,
+    description="peak signal-to-noise ratio to the real frames (range 255, per frame, capped at 100 dB)",
+)
+class PSNREvaluator(Evaluator):
+    def clip(self, item: ClipInput) -> dict:
+        return {"psnr": psnr(item.fake, item.real)}

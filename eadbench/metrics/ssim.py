@@ -1,0 +1,94 @@
+"""SSIM, protocol ``ssim-gauss11``: 11x11 Gaussian window (sigma 1.5), K1 0.01, K2 0.03,
+data range 255, mean over RGB channels and over the *valid* area (the 5-pixel border where the
+window leaves the image is cropped), per frame, then averaged over the clip's frames.
+
+This is scikit-image's ``structural_similarity(..., channel_axis=-1, gaussian_weights=True,
+sigma=1.5, use_sample_covariance=False, data_range=255)``. torchmetrics 1.9 averages its
+SSIM map over the whole reflect-padded image instead (a different number near borders);
+its map cropped to the valid area equals ours, which the tests check."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+from torchmetrics import Metric
+
+from eadbench.metrics._frames import paired
+from eadbench.metrics.base import HIGHER, ClipInput, Evaluator, register_metric
+
+
+WINDOW, SIGMA, K1, K2, DATA_RANGE = 11, 1.5, 0.01, 0.03, 255.0
+
+
+def _gauss1d() -> np.ndarray:
+    x = np.arange(WINDOW, dtype=np.float64) - WINDOW // 2
+    g = np.exp(-(x ** 2) / (2 * SIGMA ** 2))
+    return g / g.sum()
+
+
+def _blur_valid(plane: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Separable Gaussian filter keeping only the valid area (window fully inside the image)."""
+    r = WINDOW // 2
+    return cv2.sepFilter2D(plane, cv2.CV_32F, g, g, borderType=cv2.BORDER_REFLECT_101)[r:-r, r:-r]
+
+
+def ssim_frames(fake, real) -> torch.Tensor:
+    """Per-frame SSIM of paired (N, H, W, 3) frames in [0, 255]."""
+    f, r = paired(fake, real)
+    if min(f.shape[2:]) < WINDOW:
+        from eadbench.errors import MetricInputError
+
+        raise MetricInputError(f"frames of {tuple(f.shape[2:])} are smaller than the {WINDOW}x{WINDOW} SSIM window")
+    g = _gauss1d().astype(np.float32)
+    c1, c2 = (K1 * DATA_RANGE) ** 2, (K2 * DATA_RANGE) ** 2
+    fx, ry = f.float().numpy(), r.float().numpy()
+    out = np.empty(len(fx), dtype=np.float64)
+    for i in range(len(fx)):
+        acc = 0.0
+        for c in range(3):
+            x, y = fx[i, c], ry[i, c]
+            # float32 filtering (OpenCV's SIMD path); the SSIM formula itself in float64
+            mx, my = _blur_valid(x, g).astype(np.float64), _blur_valid(y, g).astype(np.float64)
+            vx = _blur_valid(x * x, g) - mx * mx
+            vy = _blur_valid(y * y, g) - my * my
+            cxy = _blur_valid(x * y, g) - mx * my
+            s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+            acc += s.mean()
+        out[i] = acc / 3
+    return torch.from_numpy(out)
+
+
+def ssim(fake, real) -> float:
+    """Functional twin: mean SSIM over frames."""
+    return float(ssim_frames(fake, real).mean())
+
+
+class SSIM(Metric):
+    """Mean per-frame SSIM; states reduce by sum across processes."""
+
+    higher_is_better = True
+    full_state_update = False
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.add_state("total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("count", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+
+    def update(self, fake, real) -> None:
+        v = ssim_frames(fake, real)
+        self.total += v.sum().to(self.total)
+        self.count += v.numel()
+
+    def compute(self) -> torch.Tensor:
+        return self.total / self.count
+
+
+@register_metric(
+    name="ssim", direction=HIGHER, level="clip", outputs=("ssim",), needs=("real",), weights=(),
+    protocol="ssim-gauss11", protocol_version="1", face=False, crop_protocol=None,
+    description="structural similarity to the real frames (Gaussian 11x11, sigma 1.5, range 255)",
+)
+class SSIMEvaluator(Evaluator):
+    def clip(self, item: ClipInput) -> dict:
+        return {"ssim": ssim(item.fake, item.real)}
