@@ -1,0 +1,47 @@
+"""On-disk cache of network features, keyed by input content, weights hash and protocol.
+
+A second run over the same data skips the networks entirely. Entries are written atomically;
+a damaged entry is recomputed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from eadbench.weights import eadbench_cache
+
+
+def cache_dir() -> Path:
+    return eadbench_cache() / "features"
+
+
+def cache_key(data: np.ndarray, weights_sha: str, protocol: str) -> str:
+    h = hashlib.sha256()
+    a = np.ascontiguousarray(data)
+    h.update(str((a.shape, a.dtype.str)).encode())
+    h.update(memoryview(a).cast("B"))
+    h.update(weights_sha.encode())
+    h.update(protocol.encode())
+    return h.hexdigest()
+
+
+def get_or_compute(key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
+    path = cache_dir() / key[:2] / f"{key}.npy"
+    if path.exists():
+        try:
+            return np.load(path, allow_pickle=False)
+        except (OSError, ValueError):
+            path.unlink(missing_ok=True)
+    value = np.asarray(compute())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".f.", suffix=".npy")
+    with os.fdopen(fd, "wb") as fh:
+        np.save(fh, value, allow_pickle=False)
+    os.replace(tmp, path)
+    return value

@@ -1,0 +1,164 @@
+"""SSIM, PSNR, LPIPS and FID against their reference implementations (same inputs, same weights)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import skimage.data
+import torch
+from PIL import Image
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from eadbench import weights
+from eadbench.errors import MetricInputError, WeightsIntegrityError, WeightsMissingError
+from eadbench.metrics import fid as fid_mod
+from eadbench.metrics import lpips as lpips_mod
+from eadbench.metrics import psnr as psnr_mod
+from eadbench.metrics import ssim as ssim_mod
+
+
+def _pairs(n=3, size=(96, 112)):
+    rng = np.random.default_rng(0)
+    base = [skimage.data.astronaut(), skimage.data.chelsea(), skimage.data.coffee()]
+    real = np.stack([np.asarray(Image.fromarray(b).resize(size[::-1])) for b in base[:n]])
+    fake = np.clip(real.astype(int) + rng.normal(0, 18, real.shape), 0, 255).astype(np.uint8)
+    return fake, real
+
+
+def test_ssim_equals_scikit_image_and_torchmetrics_valid_area():
+    from torchmetrics.functional.image import structural_similarity_index_measure as tm
+
+    fake, real = _pairs()
+    ours = ssim_mod.ssim_frames(fake, real).numpy()
+    for i in range(len(fake)):
+        ref = structural_similarity(real[i], fake[i], channel_axis=-1, gaussian_weights=True, sigma=1.5,
+                                    use_sample_covariance=False, data_range=255)
+        assert abs(ours[i] - ref) < 1e-4
+        _, full = tm(torch.tensor(fake[i]).permute(2, 0, 1)[None].double(),
+                     torch.tensor(real[i]).permute(2, 0, 1)[None].double(), gaussian_kernel=True, sigma=1.5,
+                     data_range=255.0, return_full_image=True)
+        assert abs(ours[i] - full[..., 5:-5, 5:-5].mean().item()) < 1e-4
+    m = ssim_mod.SSIM()
+    m.update(fake[:2], real[:2])
+    m.update(fake[2:], real[2:])
+    assert abs(m.compute().item() - ours.mean()) < 1e-9
+
+
+def test_psnr_equals_scikit_image_and_caps_identical_frames():
+    fake, real = _pairs()
+    ours = psnr_mod.psnr_frames(fake, real).numpy()
+    for i in range(len(fake)):
+        assert abs(ours[i] - peak_signal_noise_ratio(real[i], fake[i], data_range=255)) < 1e-4
+    assert psnr_mod.psnr(real, real) == psnr_mod.CAP_DB
+
+
+def test_image_metrics_refuse_mismatched_sizes():
+    fake, real = _pairs()
+    with pytest.raises(MetricInputError, match="differ in size"):
+        ssim_mod.ssim(fake[:, :90], real)
+    with pytest.raises(MetricInputError, match="smaller than"):
+        ssim_mod.ssim(fake[:, :8, :8], real[:, :8, :8])
+
+
+def _standin_hub(tmp_path, monkeypatch, name):
+    """A temporary TORCH_HOME whose hub cache both eadbench and the reference package read."""
+    home = tmp_path / "torch_home"
+    (home / "hub" / "checkpoints").mkdir(parents=True)
+    monkeypatch.setenv("TORCH_HOME", str(home))
+    # stand-in weights cannot carry the official hash: relax the check for this entry only
+    spec = weights.WEIGHTS.get(name)
+    monkeypatch.setitem(weights.WEIGHTS._items, name, dataclasses.replace(spec, sha256_prefix=None))
+    return home / "hub" / "checkpoints" / spec.filename
+
+
+def test_lpips_equals_lpips_package_with_same_weights(tmp_path, monkeypatch):
+    import lpips
+    import torchvision
+
+    path = _standin_hub(tmp_path, monkeypatch, "alexnet")
+    torch.manual_seed(0)
+    torch.save(torchvision.models.alexnet(weights=None).state_dict(), path)
+    lpips_mod._NETS.clear()
+    ref_net = lpips.LPIPS(net="alex", verbose=False).eval()  # torchvision loads the same file from the hub cache
+    fake, real = _pairs()
+    ours = lpips_mod.lpips_frames(fake, real, lpips_mod.lpips_net()).numpy()
+    with torch.no_grad():
+        ref = ref_net(torch.tensor(fake).permute(0, 3, 1, 2).float() / 127.5 - 1,
+                      torch.tensor(real).permute(0, 3, 1, 2).float() / 127.5 - 1).flatten().numpy()
+    assert np.abs(ours - ref).max() < 1e-5
+    assert ours.min() > 0
+
+
+def test_lpips_missing_backbone_is_one_clear_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty"))
+    monkeypatch.setenv("EADBENCH_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(WeightsMissingError, match="alexnet-owt-7be5be79.pth .* put it at .*download.pytorch.org"):
+        lpips_mod.lpips_net()
+
+
+def _fid_standin(path):
+    import pytorch_fid.inception as pi
+
+    torch.manual_seed(0)
+    inc = pi._inception_v3(num_classes=1008, aux_logits=False, weights=None)
+    inc.Mixed_5b = pi.FIDInceptionA(192, pool_features=32)
+    inc.Mixed_5c = pi.FIDInceptionA(256, pool_features=64)
+    inc.Mixed_5d = pi.FIDInceptionA(288, pool_features=64)
+    inc.Mixed_6b = pi.FIDInceptionC(768, channels_7x7=128)
+    inc.Mixed_6c = pi.FIDInceptionC(768, channels_7x7=160)
+    inc.Mixed_6d = pi.FIDInceptionC(768, channels_7x7=160)
+    inc.Mixed_6e = pi.FIDInceptionC(768, channels_7x7=192)
+    inc.Mixed_7b = pi.FIDInceptionE_1(1280)
+    inc.Mixed_7c = pi.FIDInceptionE_2(2048)
+    torch.save(inc.state_dict(), path)
+
+
+def _image_folder(d, seed, n=12, size=64):
+    d.mkdir()
+    rng = np.random.default_rng(seed)
+    src = [skimage.data.astronaut(), skimage.data.chelsea(), skimage.data.coffee(), skimage.data.rocket()]
+    frames = []
+    for i in range(n):
+        im = src[i % len(src)]
+        y, x = rng.integers(0, im.shape[0] - 128), rng.integers(0, im.shape[1] - 128)
+        crop = np.asarray(Image.fromarray(im[y:y + 128, x:x + 128]).resize((size, size)))
+        crop = np.clip(crop.astype(int) + rng.normal(0, 10 * seed, crop.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(crop).save(d / f"{i:03d}.png")
+        frames.append(crop)
+    return np.stack(frames)
+
+
+def test_fid_equals_pytorch_fid_on_the_same_folders(tmp_path, monkeypatch):
+    from pytorch_fid.fid_score import calculate_fid_given_paths
+
+    path = _standin_hub(tmp_path, monkeypatch, "inception-fid")
+    _fid_standin(path)
+    a = _image_folder(tmp_path / "a", 1)
+    b = _image_folder(tmp_path / "b", 3)
+    fid_mod._MODELS.clear()
+    ours = fid_mod.fid(a, b)
+    ref = calculate_fid_given_paths([str(tmp_path / "a"), str(tmp_path / "b")], batch_size=8, device="cpu",
+                                    dims=2048, num_workers=0)
+    assert abs(ours - ref) / abs(ref) < 1e-3
+    assert fid_mod.fid(a, a) == pytest.approx(0.0, abs=1e-3)
+    with pytest.raises(MetricInputError, match="at least 2"):
+        fid_mod.fid(a[:1], b)
+
+
+def test_corrupted_weight_file_is_refused(tmp_path, monkeypatch):
+    path = _standin_hub(tmp_path, monkeypatch, "inception-fid")
+    path.write_bytes(b"not a zip archive")
+    fid_mod._MODELS.clear()
+    with pytest.raises(WeightsIntegrityError, match="cannot read"):
+        fid_mod.inception()
+
+
+def test_hash_mismatch_is_refused(tmp_path, monkeypatch):
+    home = tmp_path / "th"
+    (home / "hub" / "checkpoints").mkdir(parents=True)
+    monkeypatch.setenv("TORCH_HOME", str(home))
+    (home / "hub" / "checkpoints" / "pt_inception-2015-12-05-6726825d.pth").write_bytes(b"x" * 100)
+    with pytest.raises(WeightsIntegrityError, match="does not match the published"):
+        weights.verified("inception-fid")
