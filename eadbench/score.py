@@ -1,0 +1,157 @@
+"""Score existing files with any registered metric (the library behind `eadbench score`).
+
+Inputs: a folder of images (one set of frames; paired with the other folder by sorted file
+name for paired metrics, unpaired for FID), a single video, or a folder of videos (paired by
+file name; FVD over all of them). ``crop``: ``auto`` crops faces for the face metrics (LSE,
+emotion, LMD, CSIM) with their own protocol and gives image metrics the inputs as they are;
+``none`` takes every input as an already-cropped face; a protocol name crops everything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from eadbench import media
+from eadbench.errors import EadbenchError, MetricInputError
+from eadbench.metrics import METRICS
+from eadbench.metrics.base import ClipInput, MetricContext
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+
+
+@dataclass
+class Item:
+    name: str
+    frames: np.ndarray
+    path: Path
+    audio: np.ndarray | None = None
+
+
+def _image_set(folder: Path) -> Item:
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+    imgs = [media.read_image(p) for p in files]
+    sizes = {im.shape for im in imgs}
+    if len(sizes) > 1:
+        raise MetricInputError(f"{folder}: images of different sizes {sorted(sizes)[:3]}; resize or crop them first")
+    return Item(folder.name, np.stack(imgs), folder)
+
+
+def load_items(path: str | Path, audio: str | Path | None = None) -> list[Item]:
+    p = Path(path)
+    if not p.exists():
+        raise MetricInputError(f"{p} does not exist")
+    if p.is_file():
+        return [_video_item(p, audio)]
+    vids = sorted(q for q in p.iterdir() if q.suffix.lower() in media.VIDEO_EXTENSIONS)
+    imgs = [q for q in p.iterdir() if q.suffix.lower() in IMAGE_EXTENSIONS]
+    if vids and imgs:
+        raise MetricInputError(f"{p} mixes videos and images; give one kind per folder")
+    if vids:
+        return [_video_item(v, None) for v in vids]
+    if imgs:
+        return [_image_set(p)]
+    raise MetricInputError(f"{p} is empty: no images ({', '.join(IMAGE_EXTENSIONS)}) or videos found")
+
+
+def _video_item(p: Path, audio) -> Item:
+    frames = media.read_frames(p)
+    a = None
+    try:
+        a = media.read_audio(audio or p)
+    except EadbenchError:
+        if audio:
+            raise
+    return Item(p.stem, frames, p, a)
+
+
+def pair(fake: list[Item], real: list[Item] | None, paired: bool) -> list[tuple[Item, Item | None]]:
+    if real is None:
+        return [(f, None) for f in fake]
+    if len(fake) == 1 and len(real) == 1:
+        if paired and len(fake[0].frames) != len(real[0].frames) and fake[0].path.is_dir():
+            raise MetricInputError(f"{len(fake[0].frames)} generated vs {len(real[0].frames)} real images: "
+                                   "paired metrics need the same count")
+        return [(fake[0], real[0])]
+    by_name = {r.name: r for r in real}
+    missing = [f.name for f in fake if f.name not in by_name]
+    if missing:
+        raise MetricInputError(f"no real counterpart for {len(missing)} file(s), e.g. {missing[0]}; "
+                               "videos are paired by file name")
+    return [(f, by_name[f.name]) for f in fake]
+
+
+def score(metrics: list[str], fake, real=None, audio=None, emotion: str | None = None, protocol: str | None = None,
+          crop: str = "auto", weights_dir: str | None = None, trust_weights: bool = False) -> list[dict[str, Any]]:
+    from eadbench import faces
+    from eadbench.labels import canonical
+
+    fake_items = load_items(fake, audio)
+    real_items = load_items(real) if real else None
+    target = canonical(emotion) if emotion else None
+    results = []
+    for name in metrics:
+        info = METRICS.get(name)
+        if "real" in info.needs and real_items is None:
+            raise MetricInputError(f"metric {name} compares with real frames: give --real")
+        if "emotion" in info.needs and target is None:
+            raise MetricInputError(f"metric {name} needs the target emotion: give --emotion")
+        ev = info.factory(MetricContext(weights_dir=weights_dir, trust_weights=trust_weights, protocol=protocol,
+                                        options={"crop": crop}))
+        outputs, per_item, failures = [], {}, {}
+        for f, r in pair(fake_items, real_items, info.level == "clip"):
+            fk, rl = f.frames, r.frames if r is not None else None
+            if crop not in ("auto", "none"):
+                fk = faces.crop_clip(fk, crop).frames
+                rl = faces.crop_clip(rl, crop).frames if rl is not None else None
+            if rl is not None and info.level == "clip" and f.path.is_file():
+                n = min(len(fk), len(rl))
+                fk, rl = fk[:n], rl[:n]
+            item = ClipInput(clip_id=f.name, fake=fk, real=rl, audio=f.audio, emotion=target,
+                             faces=_faces(fk, rl, crop))
+            try:
+                out = ev.clip(item)
+            except EadbenchError as exc:
+                failures[f.name] = str(exc)
+                continue
+            outputs.append(out)
+            if info.level == "clip":
+                per_item[f.name] = {k: v for k, v in out.items() if not isinstance(v, np.ndarray)}
+        if not outputs:
+            raise MetricInputError(f"{name}: no item could be scored; first reason: {next(iter(failures.values()))}")
+        if info.level == "set":
+            reduced = ev.reduce(outputs) if len(outputs) > 1 or fake_items[0].path.is_dir() else \
+                _single_set(ev, outputs)
+        else:
+            reduced = ev.reduce(outputs)
+        value = reduced.get(info.outputs[0])
+        results.append({
+            "metric": name, "value": value, "values": {k: v for k, v in reduced.items()},
+            "protocol": reduced.get("protocol") or f"{info.protocol}@{info.protocol_version}",
+            "n": len(outputs), "n_failed": len(failures), "failures": failures, "per_item": per_item,
+            "weights": ev.weights_used(),
+        })
+    return results
+
+
+def _single_set(ev, outputs):
+    return ev.reduce(outputs)
+
+
+def _faces(fake, real, crop):
+    from eadbench import faces
+
+    memo = {}
+
+    def get(which: str, protocol: str) -> np.ndarray:
+        frames = fake if which == "fake" else real
+        if crop != "auto":  # already cropped (none) or cropped above with the chosen protocol
+            return frames
+        if (which, protocol) not in memo:
+            memo[(which, protocol)] = faces.crop_clip(frames, protocol).frames
+        return memo[(which, protocol)]
+
+    return get
