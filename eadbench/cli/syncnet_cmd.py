@@ -1,15 +1,28 @@
-"""`eadbench syncnet ...` (stub: implemented in issue 3)."""
+"""`eadbench syncnet train`: a sync expert for LSE and EAD-Net's sync loss on your data."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
-from eadbench.cli.common import not_implemented
+from eadbench.cli.common import friendly
 
-app = typer.Typer(help="Not implemented yet (issue 3).", no_args_is_help=True)
+app = typer.Typer(help="Train a SyncNet sync expert on prepared clips.", no_args_is_help=True)
 
 
-@app.command("todo")
-def _todo():
-    """Not implemented yet."""
-    not_implemented("syncnet", 3)
+@app.command("train")
+@friendly
+def train(
+    data: Path = typer.Option(..., "--data", help="Prepared clips (output of `eadbench prepare`)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Weights file to write (use with `eadbench run --syncnet`)."),
+    steps: int = typer.Option(1500, "--steps", help="Training steps (batches of 64 windows)."),
+    seed: int = typer.Option(0, "--seed"),
+    resume: bool = typer.Option(True, "--resume/--no-resume", help="Continue from OUT.ckpt when present."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+):
+    """Contrastive training on in-sync vs shifted 5-frame windows (small CPU variant); prints the
+    held-out sync accuracy and offset accuracy."""
+    from eadbench.syncnet_train import train as run
+
+    run(data, out, steps=steps, seed=seed, resume=resume, progress=not quiet, echo=typer.echo)

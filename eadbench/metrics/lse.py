@@ -20,14 +20,14 @@ from torchmetrics import Metric
 from eadbench.errors import MetricInputError
 from eadbench.metrics.base import HIGHER, LOWER, ClipInput, Evaluator, register_metric
 from eadbench.metrics.mfcc import mfcc
-from eadbench.metrics.syncnet import SyncNetV2, load_syncnet
+from eadbench.metrics.syncnet import load_syncnet
 from eadbench.weights import file_sha256, verified
 
 VSHIFT = 15
 SAMPLES_PER_FRAME = 640
 
 
-def lse_features(net: SyncNetV2, crops: np.ndarray, audio: np.ndarray, sr: int = 16000,
+def lse_features(net, crops: np.ndarray, audio: np.ndarray, sr: int = 16000,
                  batch: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
     """(lip features, audio features), one row per window."""
     if sr != 16000:
@@ -41,9 +41,9 @@ def lse_features(net: SyncNetV2, crops: np.ndarray, audio: np.ndarray, sr: int =
         raise MetricInputError(f"too short for LSE: {length} usable frames (need at least 6 frames of video and audio)")
     pcm = np.clip(np.round(np.asarray(audio, dtype=np.float64) * 32768), -32768, 32767)
     cc = torch.from_numpy(mfcc(pcm, sr).T.astype(np.float32))  # (13, n)
-    bgr = torch.from_numpy(np.ascontiguousarray(crops[:length, :, :, ::-1])).float().permute(3, 0, 1, 2)
+    lips = net.prepare_lips(crops[: n_win + 4])
     with torch.inference_mode():
-        lip = net.lip_sequence(bgr[:, : n_win + 4])
+        lip = net.lip_sequence(lips)
         blocks = torch.stack([cc[:, 4 * i:4 * i + 20] for i in range(n_win)])[:, None]
         aud = torch.cat([net.forward_aud(blocks[i:i + batch]) for i in range(0, n_win, batch)])
     return lip, aud

@@ -50,6 +50,13 @@ class SyncNetV2(nn.Module):
     def forward_aud(self, x: torch.Tensor) -> torch.Tensor:
         return self.netfcaud(self.netcnnaud(x).flatten(1))
 
+    @staticmethod
+    def prepare_lips(crops) -> torch.Tensor:
+        """(T, 224, 224, 3) RGB crops -> (3, T, 224, 224) BGR raw 0-255 floats, as cv2 reads them."""
+        import numpy as np
+
+        return torch.from_numpy(np.ascontiguousarray(crops[:, :, :, ::-1])).float().permute(3, 0, 1, 2)
+
     def forward_lip(self, x: torch.Tensor) -> torch.Tensor:
         return self.netfclip(self.netcnnlip(x).flatten(1))
 
@@ -72,18 +79,17 @@ _LOCK = threading.Lock()
 _NETS: dict[str, SyncNetV2] = {}
 
 
-def load_syncnet(weights_dir: str | None = None, path: str | None = None) -> SyncNetV2:
+def load_syncnet(weights_dir: str | None = None, path: str | None = None) -> torch.nn.Module:
     """SyncNet v2 from syncnet_v2.model (weight store) or an explicit state-dict file."""
     key = path or str(verified("syncnet-v2", weights_dir).path)
     with _LOCK:
         if key not in _NETS:
             if path:
-                try:
-                    state = torch.load(path, map_location="cpu", weights_only=True)
-                except Exception as exc:  # noqa: BLE001
-                    raise WeightsIntegrityError(f"{path}: cannot read SyncNet weights ({type(exc).__name__})") from None
-            else:
-                state = load_state_dict("syncnet-v2", weights_dir)
+                from eadbench.syncnet_train import load_expert
+
+                _NETS[key] = load_expert(path)
+                return _NETS[key]
+            state = load_state_dict("syncnet-v2", weights_dir)
             net = SyncNetV2()
             own = net.state_dict()
             missing = [k for k in own if k not in state and not k.endswith("num_batches_tracked")]

@@ -1,0 +1,228 @@
+"""Train a sync expert (SyncNet) on prepared clips: contrastive in-sync vs shifted windows.
+
+``--arch small`` (the CPU variant, documented here) sees the lower half of the ``syncnet``
+face crop, grey, resized to 48x96, 5 frames; the audio stream takes the same 13x20 MFCC block
+as SyncNet v2. Embeddings are L2-normalised so LSE's Euclidean distances stay comparable
+across training runs. ``--arch v2`` trains the full SyncNet v2 (GPU scale). Training pairs a
+5-frame window with the audio block of the same time (label 1) or one shifted by 3-12 frames
+(label 0); the loss is binary cross-entropy on a learned affine map of the cosine similarity.
+
+The output file is a state dict with ``arch`` and ``meta`` entries; the LSE metric loads it
+through ``--syncnet PATH`` (``load_expert``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from eadbench import media
+from eadbench.errors import EadbenchError, WeightsIntegrityError
+from eadbench.metrics.mfcc import mfcc
+
+SMALL_H, SMALL_W = 48, 96
+
+
+class SyncNetSmall(nn.Module):
+    """Small CPU sync expert. Same interface as SyncNetV2 (prepare_lips / lip_sequence / forward_aud)."""
+
+    arch = "small"
+
+    def __init__(self, embed: int = 128):
+        super().__init__()
+
+        def c3(cin, cout, k, s, p):
+            return [nn.Conv3d(cin, cout, k, s, p), nn.BatchNorm3d(cout), nn.ReLU(inplace=True)]
+
+        self.lip = nn.Sequential(
+            *c3(1, 32, (5, 5, 5), (1, 2, 2), (0, 2, 2)),      # the only layer that looks across time
+            *c3(32, 64, (1, 3, 3), (1, 2, 2), (0, 1, 1)),
+            *c3(64, 128, (1, 3, 3), (1, 2, 2), (0, 1, 1)),
+            *c3(128, 192, (1, 3, 3), (1, 2, 2), (0, 1, 1)),
+        )
+        self.lip_fc = nn.Linear(192, embed)
+        self.aud = nn.Sequential(
+            nn.Conv2d(1, 32, 3, 1, 1), nn.BatchNorm2d(32), nn.ReLU(inplace=True),
+            nn.Conv2d(32, 64, 3, (1, 2), 1), nn.BatchNorm2d(64), nn.ReLU(inplace=True),
+            nn.Conv2d(64, 128, 3, 2, 1), nn.BatchNorm2d(128), nn.ReLU(inplace=True),
+            nn.Conv2d(128, 192, 3, 2, 1), nn.BatchNorm2d(192), nn.ReLU(inplace=True),
+        )
+        self.aud_fc = nn.Linear(192, embed)
+        self.scale = nn.Parameter(torch.tensor(5.0))
+        self.bias = nn.Parameter(torch.tensor(-2.0))
+
+    @staticmethod
+    def prepare_lips(crops: np.ndarray) -> torch.Tensor:
+        """(T, 224, 224, 3) RGB syncnet crops -> (1, T, 48, 96) grey lower halves in [-1, 1]."""
+        h = crops.shape[1]
+        out = [cv2.resize(cv2.cvtColor(np.ascontiguousarray(f[h // 2:]), cv2.COLOR_RGB2GRAY), (SMALL_W, SMALL_H),
+                          interpolation=cv2.INTER_AREA) for f in crops]
+        return torch.from_numpy(np.stack(out)).float()[None] / 127.5 - 1.0
+
+    def lip_windows(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 1, 5+n-1, 48, 96) -> (B, n, D) normalised embeddings of each 5-frame window."""
+        y = self.lip(x).mean(dim=(3, 4)).transpose(1, 2)  # (B, n, 192)
+        return F.normalize(self.lip_fc(y), dim=-1)
+
+    def lip_sequence(self, prepared: torch.Tensor, chunk: int = 64) -> torch.Tensor:
+        t = prepared.shape[1]
+        outs = [self.lip_windows(prepared[:, s:min(t, s + chunk + 4)][None])[0] for s in range(0, t - 4, chunk)]
+        return torch.cat(outs)
+
+    def forward_aud(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.aud_fc(self.aud(x).mean(dim=(2, 3))), dim=-1)
+
+    def logit(self, v: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        return self.scale * (v * a).sum(-1) + self.bias
+
+
+def load_expert(path: str | Path) -> nn.Module:
+    """A sync expert written by the trainer (or a plain SyncNet v2 state dict)."""
+    from eadbench.metrics.syncnet import SyncNetV2
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001
+        raise WeightsIntegrityError(f"{path}: cannot read sync expert weights ({type(exc).__name__})") from None
+    arch = state.pop("arch", "v2") if isinstance(state, dict) else "v2"
+    state.pop("meta", None)
+    net = SyncNetSmall() if arch == "small" else SyncNetV2()
+    try:
+        net.load_state_dict(state, strict=arch == "small")
+    except RuntimeError as exc:
+        raise WeightsIntegrityError(f"{path}: weights do not fit the {arch} sync expert "
+                                    f"({str(exc).splitlines()[0][:150]})") from None
+    return net.eval()
+
+
+@dataclass
+class ClipData:
+    lips: torch.Tensor  # (1, T, H, W)
+    mfcc: torch.Tensor  # (13, n)
+    n_win: int
+
+
+def load_clip(crops_path: Path, audio_path: Path, net: nn.Module) -> ClipData | None:
+    crops = media.read_frames(crops_path)
+    audio = media.read_audio(audio_path)
+    length = min(len(crops), len(audio) // 640)
+    if length < 6:
+        return None
+    pcm = np.clip(np.round(audio.astype(np.float64) * 32768), -32768, 32767)
+    cc = torch.from_numpy(mfcc(pcm).T.astype(np.float32))
+    lips = net.prepare_lips(crops[:length])
+    return ClipData(lips, cc, length - 5)
+
+
+def _batch(clips: list[ClipData], rng: np.random.Generator, size: int, min_shift: int = 3, max_shift: int = 12):
+    lips, auds, labels = [], [], []
+    for _ in range(size):
+        c = clips[rng.integers(len(clips))]
+        t = int(rng.integers(c.n_win))
+        y = int(rng.integers(2))
+        a = t
+        if not y:
+            choices = [t + s for s in range(-max_shift, max_shift + 1) if abs(s) >= min_shift and 0 <= t + s < c.n_win]
+            if not choices:
+                y = 1
+            else:
+                a = int(rng.choice(choices))
+        lips.append(c.lips[:, t:t + 5])
+        auds.append(c.mfcc[None, :, 4 * a:4 * a + 20])
+        labels.append(float(y))
+    return torch.stack(lips), torch.stack(auds), torch.tensor(labels)
+
+
+def _atomic_save(obj, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    os.close(fd)
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def train(data: str | Path, out: str | Path, steps: int = 1500, batch: int = 64, lr: float = 2e-3,
+          seed: int = 0, resume: bool = True, holdout: float = 0.25, progress: bool = True,
+          echo=print) -> dict:
+    """Train the small expert on prepared clips (``eadbench prepare`` output). Returns held-out stats."""
+    from tqdm import tqdm
+
+    from eadbench.prepare import iter_prepared
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    net = SyncNetSmall()
+    prepared = [p for p in iter_prepared(data) if "syncnet" in p.crops]
+    if len(prepared) < 2:
+        raise EadbenchError(f"{data}: need at least 2 prepared clips with syncnet crops (run `eadbench prepare`)")
+    speakers = sorted({p.meta["clip"]["speaker"] for p in prepared})
+    n_hold = max(1, int(round(len(speakers) * holdout))) if len(speakers) > 1 else 0
+    held_spk = set(speakers[-n_hold:]) if n_hold else set()
+    train_clips, held_clips = [], []
+    for p in prepared:
+        c = load_clip(p.crops["syncnet"], p.audio, net)
+        if c is not None:
+            (held_clips if p.meta["clip"]["speaker"] in held_spk else train_clips).append(c)
+    if not held_clips:  # one speaker only: hold out the last clip
+        held_clips = train_clips[-1:]
+        train_clips = train_clips[:-1] or held_clips
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    ckpt = Path(str(out) + ".ckpt")
+    start = 0
+    if resume and ckpt.exists():
+        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+        net.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        start = int(state["step"])
+        rng = np.random.default_rng([seed, start])
+    net.train()
+    bar = tqdm(range(start, steps), desc="syncnet train", disable=not progress, initial=start, total=steps)
+    for step in bar:
+        lips, auds, y = _batch(train_clips, rng, batch)
+        v = net.lip_windows(lips)[:, 0]
+        a = net.forward_aud(auds)
+        loss = F.binary_cross_entropy_with_logits(net.logit(v, a), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % 20 == 0:
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+        if (step + 1) % 250 == 0 or step + 1 == steps:
+            _atomic_save({"model": net.state_dict(), "opt": opt.state_dict(), "step": step + 1}, ckpt)
+            rng = np.random.default_rng([seed, step + 1])
+    net.eval()
+    stats = evaluate(net, held_clips, seed)
+    state = net.state_dict()
+    state["arch"] = "small"
+    state["meta"] = json.dumps({"steps": steps, "seed": seed, "train_clips": len(train_clips),
+                                "heldout_clips": len(held_clips), **stats})
+    _atomic_save(state, Path(out))
+    echo(f"held-out sync accuracy {stats['sync_accuracy']:.3f}, offset accuracy {stats['offset_accuracy']:.3f} "
+         f"({len(held_clips)} clips)")
+    return stats
+
+
+def evaluate(net: SyncNetSmall, clips: list[ClipData], seed: int = 0) -> dict:
+    """Pair accuracy on held-out windows, and the fraction of clips whose LSE offset is 0."""
+    from eadbench.metrics.lse import lse_from_features
+
+    rng = np.random.default_rng(seed + 1)
+    with torch.inference_mode():
+        lips, auds, y = _batch(clips, rng, 512)
+        pred = (net.logit(net.lip_windows(lips)[:, 0], net.forward_aud(auds)) > 0).float()
+        acc = float((pred == y).float().mean())
+        ok = 0
+        for c in clips:
+            lip = net.lip_sequence(c.lips[:, : c.n_win + 4])
+            blocks = torch.stack([c.mfcc[:, 4 * i:4 * i + 20] for i in range(c.n_win)])[:, None]
+            ok += int(lse_from_features(lip, net.forward_aud(blocks))["av_offset"] == 0)
+    return {"sync_accuracy": acc, "offset_accuracy": ok / max(1, len(clips))}
