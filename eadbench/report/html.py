@@ -69,6 +69,19 @@ JS = """
   if(fe){fe.addEventListener('change',applyFilters);}
   document.querySelectorAll('input.f-method').forEach(function(c){c.addEventListener('change',applyFilters);});
   window.eadbenchReady=true;
+  // ?selftest: play the first clip's videos through the shared control and report in the DOM
+  // (used by the headless-browser test; harmless otherwise).
+  if(location.search.indexOf('selftest')>=0){
+    var b=document.body; b.dataset.selftest='started';
+    b.dataset.tables=String(document.querySelectorAll('table.metrics').length);
+    b.dataset.h264=document.createElement('video').canPlayType('video/mp4; codecs="avc1.640028"')||'no';
+    var g=document.querySelector('.clip');
+    if(!g){b.dataset.selftest='no-clips';return;}
+    var v=g.querySelector('video');
+    v.addEventListener('timeupdate',function(){if(v.currentTime>0.2){b.dataset.selftest='played '+v.currentTime.toFixed(2);}});
+    v.addEventListener('error',function(){b.dataset.selftest='error '+(v.error?v.error.code:'?');});
+    g.querySelector('button.play').click();
+  }
 })();
 """
 
