@@ -92,7 +92,8 @@ def summarise(rows: list[dict[str, Any]], set_values: dict[tuple[str, str], dict
         by_key.setdefault((r["method"], r["metric"], r["output"]), []).append(r)
     for (method, metric, output), rs in sorted(by_key.items()):
         info = metric_infos.get(metric)
-        ok = [r for r in rs if r["status"] == "ok" and r["value"] is not None]
+        set_level = info is not None and info.level == "set"
+        ok = [r for r in rs if r["status"] == "ok" and (set_level or r["value"] is not None)]
         entry: dict[str, Any] = {
             "n_used": len(ok),
             "n_failed": sum(r["status"] == "failed" for r in rs),

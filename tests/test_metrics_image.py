@@ -115,7 +115,7 @@ def _fid_standin(path):
     torch.save(inc.state_dict(), path)
 
 
-def _image_folder(d, seed, n=12, size=64):
+def _image_folder(d, seed, n=8, size=64):
     d.mkdir()
     rng = np.random.default_rng(seed)
     src = [skimage.data.astronaut(), skimage.data.chelsea(), skimage.data.coffee(), skimage.data.rocket()]

@@ -47,7 +47,7 @@ def test_tables_figures_and_page(run_dir, tmp_path):
     out = tmp_path / "rep"
     written = write_report([run_dir], out, with_ci=True)
     md = (out / "main.md").read_text()
-    assert "SSIM ↑" in md and "Acc$_{emo}$ (%)" in md
+    assert "SSIM ↑" in md and "Acc_emo (%)" in md
     assert md.count("**") >= 2 and "<u>" in md  # best bold, second underlined among blur/noisy
     assert "split test (synth-mead-seed2" in md and "n failed 0" in md and "±" in md
     tex = (out / "main.tex").read_text()

@@ -31,7 +31,7 @@ def _save(fig, out: Path, name: str) -> list[Path]:
 
 
 def _plain(label: str) -> str:
-    return label.replace("$_{emo}$", "_emo")
+    return label
 
 
 def metric_bars(run: Run, out: Path) -> list[Path]:

@@ -89,7 +89,7 @@ JS = """
 def table_html(t: Table) -> str:
     groups = [g for g, _ in t.columns]
     multi = len(set(groups)) > 1
-    head = "".join(f"<th>{html.escape((g + ' ') if multi else '')}{html.escape(h.replace('$_{emo}$', '_emo'))}</th>"
+    head = "".join(f"<th>{html.escape((g + ' ') if multi else '')}{html.escape(h)}</th>"
                    for g, h in t.columns)
     body = []
     for name, cells in t.rows:

@@ -25,7 +25,7 @@ DISPLAY: dict[str, tuple[str, int, float]] = {
     "fvd/fvd": ("FVD", 2, 1.0),
     "lse/lse_c": ("Sync (LSE-C)", 2, 1.0),
     "lse/lse_d": ("LSE-D", 2, 1.0),
-    "emotion/acc_emo": ("Acc$_{emo}$ (%)", 2, 100.0),
+    "emotion/acc_emo": ("Acc_emo (%)", 2, 100.0),
     "lmd/lmd": ("M-LMD", 3, 1.0),
     "lmd/f_lmd": ("F-LMD", 3, 1.0),
     "csim/csim": ("CSIM", 4, 1.0),
