@@ -66,3 +66,22 @@ def apply_calm_policy(label: str, policy: str) -> str | None:
 def classifier_labels(classifier_to_canonical: dict[str, str]) -> set[str]:
     """Canonical labels a classifier can predict (anything else must be excluded and counted)."""
     return set(classifier_to_canonical.values())
+
+
+EMOTION_LOOKS = {
+    "neutral": "with a relaxed, neutral face", "calm": "calmly, with a soft relaxed face",
+    "happy": "smiling, with raised mouth corners", "sad": "with lowered mouth corners and raised inner brows",
+    "angry": "frowning, with lowered brows", "fear": "with raised brows and wide eyes, stretched lips",
+    "disgusted": "with a raised upper lip and wrinkled nose", "surprised": "with raised brows, wide eyes, open mouth",
+    "contempt": "with one mouth corner raised",
+}
+
+
+def describe_emotion(emotion: str | None, intensity: float | None, who: str = "a person") -> str:
+    """Template emotion text (what a vision-language model might say of the clip), used when a
+    clip has no description file: the same wording for the synthetic data and for EAD-Net."""
+    if not emotion:
+        return f"{who} speaking"
+    i = 0.5 if intensity is None else intensity
+    level = "slightly" if i < 0.4 else "clearly" if i < 0.8 else "intensely"
+    return f"{who} speaking, {level} {emotion}, {EMOTION_LOOKS.get(emotion, '')}".rstrip(", ")

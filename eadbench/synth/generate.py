@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from eadbench import __version__, media
-from eadbench.labels import EMOTIONS, RAVDESS_CODE_TO_CANONICAL
+from eadbench.labels import EMOTIONS, RAVDESS_CODE_TO_CANONICAL, describe_emotion
 from eadbench.synth import speech
 from eadbench.synth.face import FaceAnimator, portrait
 
@@ -30,17 +30,7 @@ RAVDESS_EMOTIONS = ("neutral", "calm", "happy", "sad", "angry", "fear", "disgust
 
 
 def describe(emotion: str, intensity: float, gender: str) -> str:
-    """Template emotion text, as a vision-language model might describe the clip."""
-    who = "a woman" if gender == "female" else "a man"
-    level = "slightly" if intensity < 0.4 else "clearly" if intensity < 0.8 else "intensely"
-    looks = {
-        "neutral": "with a relaxed, neutral face", "calm": "calmly, with a soft relaxed face",
-        "happy": "smiling, with raised mouth corners", "sad": "with lowered mouth corners and raised inner brows",
-        "angry": "frowning, with lowered brows", "fear": "with raised brows and wide eyes, stretched lips",
-        "disgusted": "with a raised upper lip and wrinkled nose", "surprised": "with raised brows, wide eyes, open mouth",
-        "contempt": "with one mouth corner raised",
-    }[emotion]
-    return f"{who} speaking, {level} {emotion}, {looks}"
+    return describe_emotion(emotion, intensity, "a woman" if gender == "female" else "a man")
 
 
 def _plan(layout: str, speakers: int, clips: int) -> list[dict]:

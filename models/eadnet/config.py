@@ -1,0 +1,111 @@
+"""EAD-Net configuration: presets, ablation switches, loss weights.
+
+``tiny`` runs in pixel space (64x64 face crops, no VAE: stated here on purpose) and trains on
+the built-in synthetic data on 2 CPU cores; ``paper`` follows LatentSync's scale (SD-1.5 block
+widths 320/640/1280/1280, 16 frames, sd-vae-ft-mse latents at 1/8 resolution, scale 0.18215).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+
+@dataclass
+class EADNetConfig:
+    preset: str = "tiny"
+    # data
+    size: int = 64  # face-crop size in pixels
+    frames: int = 8  # frames per training window
+    latent: str = "pixel"  # "pixel" (tiny) or "vae" (paper: diffusers AutoencoderKL sd-vae-ft-mse)
+    vae_scale: float = 0.18215
+    # network
+    channels: tuple[int, ...] = (32, 64, 96)
+    attention_levels: tuple[bool, ...] = (False, True, True)
+    heads: int = 4
+    cond_dim: int = 128
+    groups: int = 8
+    # switches (ablations): each off = the plain counterpart
+    stda: bool = True  # off: full spatio-temporal self-attention
+    tfrm: bool = True  # off: nothing
+    text: bool = True  # off: audio-only conditioning
+    intensity: bool = True  # continuous intensity condition
+    tfrm_rounds: int = 2
+    tfrm_window: int = 2  # temporal neighbours linked on each side
+    # conditioning
+    n_mels: int = 40
+    audio_window: int = 2  # video frames of audio context on each side
+    text_encoder: str = "minilm"  # "minilm" (offline default) or "t5" (paper)
+    # diffusion
+    train_timesteps: int = 1000
+    prediction: str = "epsilon"  # or "v_prediction"
+    beta_schedule: str = "scaled_linear"
+    infer_steps: int = 20
+    guidance: float = 1.5
+    cond_dropout: float = 0.1  # classifier-free guidance training
+    # losses (LatentSync's weights as defaults)
+    w_noise: float = 1.0
+    w_sync: float = 0.05
+    w_lpips: float = 0.1
+    w_trepa: float = 10.0
+    syncnet_path: str | None = None  # sync expert from `eadbench syncnet train`
+    lpips_pretrained: bool = True  # False only in tests (random backbone, stated)
+    # optimisation
+    lr: float = 2e-4
+    batch_size: int = 2
+    grad_accum: int = 1
+    ema_decay: float = 0.999
+    checkpoint_every: int = 100
+    seed: int = 0
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def preset_config(cls, name: str, **overrides) -> "EADNetConfig":
+        if name == "tiny":
+            base = cls()
+        elif name == "paper":
+            base = cls(preset="paper", size=256, frames=16, latent="vae", channels=(320, 640, 1280, 1280),
+                       attention_levels=(True, True, True, False), heads=8, cond_dim=768, groups=32,
+                       n_mels=80, text_encoder="t5", batch_size=1, checkpoint_every=1000, lr=1e-5)
+        else:
+            raise ValueError(f"unknown preset {name!r}; choose tiny or paper")
+        for k, v in overrides.items():
+            if not hasattr(base, k):
+                raise ValueError(f"unknown config key {k!r}")
+            setattr(base, k, type(getattr(base, k))(v) if isinstance(getattr(base, k), tuple) else v)
+        return base
+
+    @property
+    def in_channels(self) -> int:
+        c = 3 if self.latent == "pixel" else 4
+        return c + 1 + c + c  # noisy + mask + masked frame + reference
+
+    @property
+    def out_channels(self) -> int:
+        return 3 if self.latent == "pixel" else 4
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "EADNetConfig":
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown config keys: {', '.join(sorted(unknown))}")
+        kw = {k: tuple(v) if isinstance(getattr(cls(), k), tuple) else v for k, v in d.items()}
+        return cls(**kw)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "EADNetConfig":
+        p = Path(path)
+        import yaml
+
+        data = yaml.safe_load(p.read_text()) or {}
+        preset = data.pop("preset", "tiny")
+        return cls.preset_config(preset, **data)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2))

@@ -1,0 +1,83 @@
+"""Training windows from clips prepared by `eadbench prepare` (face crops, 16 kHz audio)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from eadbench import media
+from eadbench.labels import describe_emotion
+from eadbench.metrics.mfcc import mfcc
+from eadnet.conditioning import audio_windows, log_mel
+from eadnet.config import EADNetConfig
+
+
+@dataclass
+class ClipTensors:
+    clip_id: str
+    frames: torch.Tensor  # (3, T, S, S) in [-1, 1]
+    audio_tokens: torch.Tensor  # (T, n_tok, n_mels)
+    mfcc: torch.Tensor  # (13, n) for the sync loss
+    text: str
+    intensity: float
+
+
+def frames_to_tensor(frames: np.ndarray, size: int) -> torch.Tensor:
+    x = np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in frames])
+    return torch.from_numpy(x).permute(3, 0, 1, 2).float() / 127.5 - 1.0
+
+
+def audio_features(audio: np.ndarray, n_frames: int, cfg: EADNetConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    mel = log_mel(audio, cfg.n_mels)
+    pcm = np.clip(np.round(audio.astype(np.float64) * 32768), -32768, 32767)
+    return audio_windows(mel, n_frames, cfg.audio_window), torch.from_numpy(mfcc(pcm).T.astype(np.float32))
+
+
+def load_prepared(root: str | Path, cfg: EADNetConfig, crop: str = "face256") -> list[ClipTensors]:
+    from eadbench.prepare import iter_prepared
+
+    clips = []
+    for p in iter_prepared(root):
+        if crop not in p.crops:
+            continue
+        frames = media.read_frames(p.crops[crop])
+        audio = media.read_audio(p.audio)
+        n = min(len(frames), len(audio) // 640)
+        if n < cfg.frames:
+            continue
+        tokens, cc = audio_features(audio, n, cfg)
+        c = p.meta["clip"]
+        levels = c.get("intensity_levels") or 0
+        inten = c["intensity"] / levels if c.get("intensity") and levels else 0.5
+        text_file = Path(p.dir) / "emotion.txt"
+        text = text_file.read_text().strip() if text_file.exists() else describe_emotion(c.get("emotion"), inten)
+        clips.append(ClipTensors(p.clip_id, frames_to_tensor(frames[:n], cfg.size), tokens, cc, text, inten))
+    if not clips:
+        raise ValueError(f"{root}: no prepared clip with {crop} crops of at least {cfg.frames} frames "
+                         "(run `eadbench prepare` first)")
+    return clips
+
+
+class WindowIndex:
+    """All (clip, start) windows; a deterministic order per epoch so a step maps to its samples
+    (exact resume, identical sharding on every rank)."""
+
+    def __init__(self, clips: list[ClipTensors], frames: int, seed: int):
+        self.items = [(ci, s) for ci, c in enumerate(clips)
+                      for s in range(0, c.frames.shape[1] - frames + 1, max(1, frames // 2))]
+        self.seed = seed
+
+    def batch(self, step: int, batch: int, rank: int = 0, world: int = 1) -> list[tuple[int, int]]:
+        n = len(self.items)
+        per_step = batch * world
+        start = step * per_step
+        out = []
+        for k in range(start + rank * batch, start + rank * batch + batch):
+            epoch, pos = divmod(k, n)
+            perm = np.random.default_rng([self.seed, epoch]).permutation(n)
+            out.append(self.items[perm[pos]])
+        return out
