@@ -1,0 +1,168 @@
+"""EAD-Net on CPU: every switch combination trains a step, parts behave as specified, the tiny
+model overfits one clip, resume is exact, 2-process torchrun ends with identical weights,
+inference produces a video, and errors are one clear line."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+
+from eadbench.errors import ConfigError, EadbenchError, FaceNotFoundError, WeightsMissingError
+from eadbench.prepare import prepare_dataset
+from eadbench.synth import write_dataset
+from eadnet.attention import STDA, FullSpatioTemporalAttention
+from eadnet.config import EADNetConfig
+from eadnet.data import WindowIndex, load_prepared
+from eadnet.inference import EADNetPipeline
+from eadnet.model import EADNet
+from eadnet.tfrm import TFRM
+from eadnet.train import Trainer, make_batch, train
+
+SMALL = dict(size=32, frames=8, channels=(16, 32), attention_levels=(False, True), cond_dim=32, heads=2,
+             groups=4, w_sync=0.0, w_lpips=0.0, w_trepa=0.0, lr=2e-3, batch_size=2, checkpoint_every=2,
+             ema_decay=0.9)
+
+
+def small(**kw) -> EADNetConfig:
+    return EADNetConfig.preset_config("tiny", **{**SMALL, **kw})
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    d = tmp_path_factory.mktemp("eadnet")
+    root = write_dataset(d / "synth", layout="mead", speakers=1, clips=2, seconds=1.2, size=128, seed=4)
+    prepare_dataset("synth", root, d / "prep", protocols=("face256",), progress=False)
+    return d / "prep" / "synth"
+
+
+@pytest.mark.parametrize("stda,tfrm,text", list(itertools.product([True, False], repeat=3)))
+def test_a_training_step_runs_for_every_switch_combination(prepared, stda, tfrm, text):
+    cfg = small(stda=stda, tfrm=tfrm, text=text)
+    tr = Trainer(cfg, device="cpu")
+    clips = load_prepared(prepared, cfg)
+    logs = tr.train_step(clips, WindowIndex(clips, cfg.frames, 0))
+    assert np.isfinite(logs["total"]) and tr.step == 1
+    rep = tr.model.parameter_report()
+    assert (rep["tfrm"] > 0) == tfrm and (("self_attention (STDA)" in rep) == stda)
+
+
+def test_parts_switch_to_their_plain_counterparts():
+    m_on, m_off = EADNet(small()), EADNet(small(stda=False, tfrm=False))
+    assert any(isinstance(m, STDA) for m in m_on.modules()) and any(isinstance(m, TFRM) for m in m_on.modules())
+    assert any(isinstance(m, FullSpatioTemporalAttention) for m in m_off.modules())
+    assert not any(isinstance(m, (STDA, TFRM)) for m in m_off.modules())
+    x = torch.randn(2, 16, 8, 4, 4)
+    assert torch.equal(TFRM(16)(x), torch.zeros_like(x))  # zero-initialised gate: starts as the plain U-Net
+    assert EADNet(small()).parameter_report()["total"] < 5_000_000
+    assert EADNet(EADNetConfig.preset_config("tiny")).parameter_report()["total"] < 5_000_000
+
+
+def test_stda_attends_only_along_strips():
+    torch.manual_seed(0)
+    att = STDA(8, 2).eval()
+    x = torch.randn(1, 8, 3, 5, 5)
+    y = att(x)
+    x2 = x.clone()
+    x2[0, :, 2, 4, 4] += 10.0  # a token that shares no row, column or time line with (0, 0, 0)
+    assert torch.allclose(att(x2)[0, :, 0, 0, 0], y[0, :, 0, 0, 0], atol=1e-6)
+    x3 = x.clone()
+    x3[0, :, 0, 0, 4] += 10.0  # same row
+    assert not torch.allclose(att(x3)[0, :, 0, 0, 0], y[0, :, 0, 0, 0], atol=1e-4)
+
+
+def test_tiny_model_overfits_one_clip(prepared):
+    cfg = small(cond_dropout=0.0, checkpoint_every=10_000)
+    tr = Trainer(cfg, device="cpu")
+    clips = load_prepared(prepared, cfg)[:1]
+    index = WindowIndex(clips, cfg.frames, 0)
+    losses = [tr.train_step(clips, index)["noise"] for _ in range(150)]
+    first, last = np.mean(losses[:15]), np.mean(losses[-15:])
+    assert last < first / 4, (first, last)
+
+
+def test_resume_after_interruption_gives_the_same_weights(prepared, tmp_path):
+    cfg = small()
+    a = train(cfg, prepared, tmp_path / "a", steps=6, progress=False, device="cpu")
+    train(cfg, prepared, tmp_path / "b", steps=6, progress=False, device="cpu", stop_after=3)  # "killed" at 3
+    b = train(cfg, prepared, tmp_path / "b", steps=6, progress=False, device="cpu")  # resumes from step 2
+    for k, v in a.model.state_dict().items():
+        assert torch.equal(v, b.model.state_dict()[k]), k
+    assert (tmp_path / "a" / "metrics.csv").read_text().count("\n") == 7
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_torchrun_two_processes_end_with_identical_weights(prepared, tmp_path):
+    script = tmp_path / "ddp.py"
+    script.write_text(textwrap.dedent(f"""
+        import os, torch, eadbench
+        from eadnet.config import EADNetConfig
+        from eadnet.train import train
+        cfg = EADNetConfig.preset_config("tiny", **{SMALL!r})
+        tr = train(cfg, {str(prepared)!r}, {str(tmp_path / 'ddp')!r}, steps=3, progress=False, device="cpu")
+        torch.save(tr.model.state_dict(), {str(tmp_path)!r} + f"/rank{{os.environ['RANK']}}.pt")
+    """))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port",
+                        str(_free_port()), str(script)], capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    a = torch.load(tmp_path / "rank0.pt", weights_only=True)
+    b = torch.load(tmp_path / "rank1.pt", weights_only=True)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert (tmp_path / "ddp" / "checkpoint.pt").exists()
+
+
+def test_auxiliary_losses(prepared):
+    from eadbench.syncnet_train import SyncNetSmall
+
+    torch.manual_seed(0)
+    cfg = small(w_sync=0.05, w_lpips=0.1, w_trepa=10.0, lpips_pretrained=False)
+    tr = Trainer(cfg, device="cpu", sync_expert=SyncNetSmall())  # stand-in expert (tests only)
+    clips = load_prepared(prepared, cfg)
+    batch = make_batch(clips, WindowIndex(clips, cfg.frames, 0).batch(0, 1), cfg, torch.Generator().manual_seed(0))
+    out = tr.losses(batch, torch.Generator().manual_seed(1))
+    assert {"noise", "sync", "lpips", "trepa", "total"} <= set(out)
+    assert all(torch.isfinite(v) for v in out.values())
+    out["total"].backward()
+    with pytest.raises(WeightsMissingError, match="sync expert"):
+        Trainer(small(w_sync=0.05), device="cpu")
+
+
+def test_inference_from_checkpoint_and_errors(prepared, tmp_path):
+    from eadbench import media
+    from eadbench.prepare import iter_prepared
+
+    cfg = small()
+    train(cfg, prepared, tmp_path / "run", steps=2, progress=False, device="cpu")
+    pipe = EADNetPipeline.from_checkpoint(tmp_path / "run" / "checkpoint.pt", device="cpu")
+    clip = next(iter_prepared(prepared))
+    frames, audio = media.read_frames(clip.video), media.read_audio(clip.audio)
+    out = pipe.generate(frames, audio, emotion="happy", intensity=0.3, steps=2, seed=0)
+    assert out.shape == frames[: len(out)].shape and len(out) >= len(frames) - 1 and out.dtype == np.uint8
+    top = frames.shape[1] // 4
+    assert np.abs(out[:, :top].astype(int) - frames[: len(out), :top].astype(int)).max() == 0  # upper face kept
+    again = pipe.generate(frames, audio, emotion="happy", intensity=0.3, steps=2, seed=0)
+    assert np.array_equal(out, again)
+    with pytest.raises(WeightsMissingError, match="does not exist"):
+        EADNetPipeline.from_checkpoint(tmp_path / "nope.pt")
+    st = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    st["config"]["channels"] = [16, 48]
+    torch.save(st, tmp_path / "bad.pt")
+    with pytest.raises((ConfigError, RuntimeError)):
+        EADNetPipeline.from_checkpoint(tmp_path / "bad.pt")
+    with pytest.raises(EadbenchError, match="silent"):
+        pipe.generate(frames, np.zeros_like(audio))
+    with pytest.raises(FaceNotFoundError):
+        pipe.generate(np.full_like(frames, 127), audio, steps=1)
