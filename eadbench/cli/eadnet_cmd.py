@@ -1,15 +1,102 @@
-"""`eadbench eadnet ...` (stub: implemented in issue 5)."""
+"""`eadbench eadnet train|infer|params`: the EAD-Net reference model."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import List, Optional
+
 import typer
 
-from eadbench.cli.common import not_implemented
+from eadbench.cli.common import fail, friendly
 
-app = typer.Typer(help="Not implemented yet (issue 5).", no_args_is_help=True)
+app = typer.Typer(help="EAD-Net, the reference model: train, generate, inspect.", no_args_is_help=True)
 
 
-@app.command("todo")
-def _todo():
-    """Not implemented yet."""
-    not_implemented("eadnet", 5)
+def _config(config: Optional[Path], preset: str, sets: list[str] | None):
+    from eadnet.config import EADNetConfig
+
+    overrides = {}
+    for item in sets or []:
+        if "=" not in item:
+            fail(f"--set expects key=value, got {item!r}")
+        k, v = item.split("=", 1)
+        import yaml
+
+        overrides[k.strip()] = yaml.safe_load(v)
+    try:
+        if config:
+            cfg = EADNetConfig.load(config)
+            for k, v in overrides.items():
+                setattr(cfg, k, tuple(v) if isinstance(v, list) else v)
+            return cfg
+        return EADNetConfig.preset_config(preset, **overrides)
+    except ValueError as exc:
+        fail(str(exc))
+
+
+@app.command("train")
+@friendly
+def train(
+    data: Path = typer.Option(..., "--data", help="Prepared clips (`eadbench prepare ... --protocols face256`)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Run folder: checkpoint.pt, metrics.csv, config.json."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (preset + overrides)."),
+    preset: str = typer.Option("tiny", "--preset", help="tiny (CPU, pixel space) or paper (LatentSync scale)."),
+    set_: Optional[List[str]] = typer.Option(None, "--set", help="Override a config key, e.g. --set stda=false."),
+    steps: int = typer.Option(1000, "--steps", help="Optimiser steps."),
+    resume: bool = typer.Option(True, "--resume/--no-resume", help="Continue from OUT/checkpoint.pt (exact)."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu or cuda (default: cuda when available)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+):
+    """Train (also under `torchrun --nproc-per-node K -m eadbench.cli.main eadnet train ...`)."""
+    from eadnet.train import train as run
+
+    cfg = _config(config, preset, set_)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg.save(out / "config.json")
+    tr = run(cfg, data, out, steps, resume=resume, device=device, progress=not quiet)
+    if tr.rank == 0:
+        typer.echo(f"trained {tr.step} steps -> {out / 'checkpoint.pt'}")
+
+
+@app.command("infer")
+@friendly
+def infer(
+    checkpoint: Path = typer.Option(..., "--checkpoint", help="checkpoint.pt from `eadbench eadnet train`."),
+    video: Path = typer.Option(..., "--video", help="Reference video (identity)."),
+    audio: Path = typer.Option(..., "--audio", help="Driving audio (any format PyAV reads)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output mp4 (25 fps, driving audio muxed)."),
+    emotion: Optional[str] = typer.Option(None, "--emotion", help="Target emotion (canonical label)."),
+    intensity: Optional[float] = typer.Option(None, "--intensity", help="Emotion intensity in [0, 1] (any value)."),
+    text: Optional[str] = typer.Option(None, "--text", help="Emotion description (instead of --emotion/--intensity)."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="DDIM steps."),
+    guidance: Optional[float] = typer.Option(None, "--guidance", help="Classifier-free guidance scale."),
+    seed: int = typer.Option(0, "--seed"),
+    device: Optional[str] = typer.Option(None, "--device"),
+):
+    """Generate a talking-head video for one reference video and one audio."""
+    from eadbench import media
+    from eadbench.labels import canonical
+    from eadnet.inference import EADNetPipeline
+
+    if intensity is not None and not 0.0 <= intensity <= 1.0:
+        fail("--intensity must be within [0, 1]")
+    pipe = EADNetPipeline.from_checkpoint(checkpoint, device)
+    frames = media.read_frames(video)
+    wav = media.read_audio(audio)
+    res = pipe.generate(frames, wav, canonical(emotion) if emotion else None, intensity, text, steps, guidance, seed)
+    media.write_video(out, res, audio=wav[: int(round(len(res) / 25 * 16000))])
+    typer.echo(f"wrote {out} ({len(res)} frames)")
+
+
+@app.command("params")
+@friendly
+def params(
+    preset: str = typer.Option("tiny", "--preset"),
+    set_: Optional[List[str]] = typer.Option(None, "--set", help="Override a config key."),
+):
+    """Parameter counts per part (U-Net, self-attention, TFRM, cross-attention, conditioning)."""
+    from eadnet.model import EADNet
+
+    rep = EADNet(_config(None, preset, set_)).parameter_report()
+    for k, v in rep.items():
+        typer.echo(f"{k:<26} {v:>12,}")
