@@ -36,26 +36,31 @@ def _compiled_ops_load() -> bool:
 
 
 def nms_reference(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torch.Tensor:
-    """Greedy non-maximum suppression in plain torch (same contract as torchvision.ops.nms)."""
+    """Greedy non-maximum suppression (same contract as torchvision.ops.nms), in numpy: each kept
+    box suppresses, in one vectorised step, every remaining box it overlaps too much."""
+    import numpy as np
+
     if boxes.numel() == 0:
         return torch.empty(0, dtype=torch.int64, device=boxes.device)
-    x1, y1, x2, y2 = boxes.unbind(1)
-    areas = (x2 - x1).clamp(min=0) * (y2 - y1).clamp(min=0)
-    order = scores.argsort(descending=True, stable=True)
-    suppressed = torch.zeros(boxes.shape[0], dtype=torch.bool, device=boxes.device)
+    b = boxes.detach().cpu().double().numpy()
+    order = np.argsort(-scores.detach().cpu().double().numpy(), kind="stable")
+    x1, y1, x2, y2 = b[order].T
+    areas = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    alive = np.ones(len(order), dtype=bool)
     keep = []
-    for idx in order.tolist():
-        if suppressed[idx]:
+    for i in range(len(order)):
+        if not alive[i]:
             continue
-        keep.append(idx)
-        xx1 = torch.maximum(x1[idx], x1)
-        yy1 = torch.maximum(y1[idx], y1)
-        xx2 = torch.minimum(x2[idx], x2)
-        yy2 = torch.minimum(y2[idx], y2)
-        inter = (xx2 - xx1).clamp(min=0) * (yy2 - yy1).clamp(min=0)
-        iou = inter / (areas[idx] + areas - inter)
-        suppressed |= iou > iou_threshold
-    return torch.tensor(keep, dtype=torch.int64, device=boxes.device)
+        keep.append(order[i])
+        rest = np.flatnonzero(alive[i + 1:]) + i + 1
+        if rest.size == 0:
+            break
+        w = np.clip(np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]), 0, None)
+        h = np.clip(np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]), 0, None)
+        inter = w * h
+        iou = inter / (areas[i] + areas[rest] - inter)
+        alive[rest[iou > iou_threshold]] = False
+    return torch.as_tensor(np.asarray(keep, dtype=np.int64), device=boxes.device)
 
 
 def ensure_torchvision_importable() -> bool:

@@ -28,7 +28,9 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
         if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
             raise ValueError(f"imaginary component {np.max(np.abs(covmean.imag))} in sqrtm")
         covmean = covmean.real
-    return float(diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
+    d = float(diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
+    # the distance is >= 0; tiny negative values are sqrtm round-off on identical sets
+    return max(d, 0.0) if d > -1e-3 else d
 
 
 def frechet_distance_from_features(a: np.ndarray, b: np.ndarray) -> float:
