@@ -83,6 +83,7 @@ def baseline_from_run(run_dir: Path, previous: dict[str, Any] | None = None) -> 
         "split_name": summary.get("split_name"), "split_hash": summary.get("split_hash"),
         "tolerance": prev.get("tolerance", {"default": DEFAULT_TOLERANCE}),
         "bootstrap": prev.get("bootstrap", True),
+        "comment": prev.get("comment", ""),
         "values": values,
     }
 
