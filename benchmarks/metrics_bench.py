@@ -54,8 +54,10 @@ def main() -> None:
         for i in range(a.images):
             y, x = rng.integers(0, 256, 2)
             Image.fromarray(src[y:y + 256, x:x + 256]).resize((128, 128)).save(work / side / f"{i:04d}.png")
-    ref = run([sys.executable, "-m", "pytorch_fid", str(work / "a"), str(work / "b"), "--device", "cpu",
-               "--num-workers", "0"], env)
+    # pytorch-fid imports torchvision; on this machine that needs eadbench's CPU shim first
+    ref = run([sys.executable, "-c", "import eadbench, runpy, sys; sys.argv[0] = 'pytorch_fid'; "
+               "runpy.run_module('pytorch_fid', run_name='__main__')", str(work / "a"), str(work / "b"),
+               "--device", "cpu", "--num-workers", "0"], env)
     cmd = [sys.executable, "-c", PATCH, "score", "--metric", "fid", "--fake", str(work / "a"), "--real", str(work / "b")]
     cold = run(cmd, env)
     warm = run(cmd, env)

@@ -122,11 +122,7 @@ def score(metrics: list[str], fake, real=None, audio=None, emotion: str | None =
                 per_item[f.name] = {k: v for k, v in out.items() if not isinstance(v, np.ndarray)}
         if not outputs:
             raise MetricInputError(f"{name}: no item could be scored; first reason: {next(iter(failures.values()))}")
-        if info.level == "set":
-            reduced = ev.reduce(outputs) if len(outputs) > 1 or fake_items[0].path.is_dir() else \
-                _single_set(ev, outputs)
-        else:
-            reduced = ev.reduce(outputs)
+        reduced = ev.reduce(outputs)
         value = reduced.get(info.outputs[0])
         results.append({
             "metric": name, "value": value, "values": {k: v for k, v in reduced.items()},
@@ -135,10 +131,6 @@ def score(metrics: list[str], fake, real=None, audio=None, emotion: str | None =
             "weights": ev.weights_used(),
         })
     return results
-
-
-def _single_set(ev, outputs):
-    return ev.reduce(outputs)
 
 
 def _faces(fake, real, crop):

@@ -166,3 +166,25 @@ def test_inference_from_checkpoint_and_errors(prepared, tmp_path):
         pipe.generate(frames, np.zeros_like(audio))
     with pytest.raises(FaceNotFoundError):
         pipe.generate(np.full_like(frames, 127), audio, steps=1)
+
+
+def test_latent_path_with_a_standin_vae(prepared, tmp_path):
+    """The paper preset's latent diffusion (AutoencoderKL, 1/8 resolution), exercised with a tiny
+    randomly initialised AutoencoderKL saved where the config points (tests only)."""
+    from diffusers import AutoencoderKL
+
+    vae = AutoencoderKL(block_out_channels=(8, 8, 8, 8), layers_per_block=1, latent_channels=4, norm_num_groups=4,
+                        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4)
+    vae.save_pretrained(tmp_path / "vae")
+    cfg = small(latent="vae", size=64, extra={"vae_path": str(tmp_path / "vae")}, w_lpips=0.1, lpips_pretrained=False)
+    assert cfg.in_channels == 13 and cfg.out_channels == 4  # LatentSync's 4 + 1 + 4 + 4
+    tr = Trainer(cfg, device="cpu")
+    clips = load_prepared(prepared, cfg)
+    logs = tr.train_step(clips, WindowIndex(clips, cfg.frames, 0))
+    assert np.isfinite(logs["total"]) and "lpips" in logs
+    tr.save(tmp_path / "ckpt.pt")
+    pipe = EADNetPipeline.from_checkpoint(tmp_path / "ckpt.pt", device="cpu")
+    crops = torch.rand(3, 10, 64, 64) * 2 - 1
+    out = pipe.generate_crops(crops, np.random.default_rng(0).normal(0, 0.1, 16000).astype(np.float32),
+                              "a person speaking", 0.5, steps=1)
+    assert out.shape == crops.shape and torch.allclose(out[:, :, :32], crops[:, :, :32], atol=1e-5)

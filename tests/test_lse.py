@@ -83,3 +83,8 @@ def test_missing_syncnet_is_one_line(tmp_path, monkeypatch):
     syncnet_mod._NETS.clear()
     with pytest.raises(WeightsMissingError, match="syncnet_v2.model .*robots.ox.ac.uk"):
         syncnet_mod.load_syncnet()
+
+
+def test_all_black_crops_and_silence_give_finite_lse(standin):
+    r = lse_mod.lse(np.zeros((10, 224, 224, 3), np.uint8), np.zeros(int(16000 * 0.5), np.float32))
+    assert all(np.isfinite(v) for v in r.values())

@@ -162,3 +162,11 @@ def test_hash_mismatch_is_refused(tmp_path, monkeypatch):
     (home / "hub" / "checkpoints" / "pt_inception-2015-12-05-6726825d.pth").write_bytes(b"x" * 100)
     with pytest.raises(WeightsIntegrityError, match="does not match the published"):
         weights.verified("inception-fid")
+
+
+def test_all_black_frames_give_finite_values():
+    black = np.zeros((3, 64, 64, 3), np.uint8)
+    assert ssim_mod.ssim(black, black) == pytest.approx(1.0)
+    assert np.isfinite(ssim_mod.ssim(black, _pairs(3, (64, 64))[1]))
+    assert psnr_mod.psnr(black, black) == psnr_mod.CAP_DB
+    assert np.isfinite(psnr_mod.psnr(black, _pairs(3, (64, 64))[1]))

@@ -155,3 +155,25 @@ def test_bad_arguments_are_one_line(data, tmp_path):
     r = cli.invoke(app, ["run", "--dataset", "synth", "--root", str(data), "--methods", "nope", "--quiet",
                          "--out", str(tmp_path / "z")])
     assert r.exit_code == 2 and "unknown method 'nope'" in r.output
+
+
+def test_kill_9_then_rerun_equals_uninterrupted(data, tmp_path):
+    import signal
+    import time
+
+    args = [sys.executable, "-m", "eadbench.cli.main", "run", "--dataset", "synth", "--root", str(data),
+            "--methods", "ground_truth,static", "--metrics", "ssim,psnr", "--quiet"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(args + ["--out", str(killed)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list((killed / "scores").glob("*/*/*.json"))) < 3:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "summary.json").exists()  # it really died before the end
+    assert subprocess.run(args + ["--out", str(killed)], env=env, capture_output=True).returncode == 0
+    clean = tmp_path / "clean"
+    assert subprocess.run(args + ["--out", str(clean)], env=env, capture_output=True).returncode == 0
+    assert (killed / "summary.json").read_bytes() == (clean / "summary.json").read_bytes()

@@ -1,4 +1,4 @@
-"""Shared CLI plumbing: one-line errors with exit codes, and "not implemented yet"."""
+"""Shared CLI plumbing: one-line errors with exit codes."""
 
 from __future__ import annotations
 
@@ -31,10 +31,6 @@ def friendly(fn):
             sys.exit(130)
 
     return wrapper
-
-
-def not_implemented(command: str, issue: int) -> None:
-    fail(f"`eadbench {command}` is not implemented yet (tracked in issue {issue})", 2)
 
 
 def split_csv(value: str | None) -> list[str] | None:

@@ -101,8 +101,15 @@ class FID(Metric):
 class FIDEvaluator(Evaluator):
     def __init__(self, ctx):
         super().__init__(ctx)
-        self.net = inception(ctx.weights_dir)
         self.weights_sha = file_sha256(verified("inception-fid", ctx.weights_dir).path)
+        self._net = None
+
+    @property
+    def net(self):
+        """Built on first use: a run whose features are all cached never constructs Inception."""
+        if self._net is None:
+            self._net = inception(self.ctx.weights_dir)
+        return self._net
 
     def weights_used(self) -> dict[str, str]:
         return {"inception-fid": self.weights_sha}

@@ -141,11 +141,17 @@ class FVDEvaluator(Evaluator):
     def weights_used(self):
         return {"i3d-kinetics-400": self.sha}
 
+    def _features(self, clips: list[np.ndarray]) -> np.ndarray:
+        from eadbench.features_cache import cache_key, get_or_compute
+
+        p = self.protocol
+        key = cache_key(np.stack(clips), self.sha, f"fvd-{p.name}@{p.version}")
+        return get_or_compute(key, lambda: i3d_features(clips, p, self.net))
+
     def clip(self, item: ClipInput) -> dict:
         fake = self.protocol.clips(item.fake, self.clips_per_video)
         real = self.protocol.clips(item.real, self.clips_per_video)
-        return {"fake_features": i3d_features(fake, self.protocol, self.net),
-                "real_features": i3d_features(real, self.protocol, self.net)}
+        return {"fake_features": self._features(fake), "real_features": self._features(real)}
 
     def reduce(self, outputs: list[dict]) -> dict:
         fake = np.concatenate([o["fake_features"] for o in outputs])

@@ -20,6 +20,7 @@ import torch
 
 from eadbench.errors import ConfigError, EadbenchError, WeightsMissingError
 from eadbench.labels import describe_emotion
+from eadnet.codec import build_codec, latent_mask
 from eadnet.conditioning import TextEncoder
 from eadnet.config import EADNetConfig
 from eadnet.data import audio_features, frames_to_tensor
@@ -32,6 +33,7 @@ class EADNetPipeline:
         self.cfg = model.cfg
         self.device = device
         self.text = TextEncoder(self.cfg.text_encoder) if self.cfg.text else None
+        self.codec = build_codec(self.cfg).to(device)
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str | None = None, use_ema: bool = True) -> "EADNetPipeline":
@@ -81,11 +83,12 @@ class EADNetPipeline:
         if ov > 0:
             ramp[:ov] = torch.linspace(0.1, 1, ov)
             ramp[-ov:] = torch.minimum(ramp[-ov:], torch.linspace(1, 0.1, ov))
-        mask = lower_face_mask(t, cfg.size, dev)
+        mask_px = lower_face_mask(t, cfg.size, dev)
+        mask = latent_mask(mask_px, self.codec.factor)
         gen = torch.Generator().manual_seed(seed)
         for s in starts:
-            win = crops[:, s:s + t][None].to(dev)
-            masked = win * (1 - mask)
+            win_px = crops[:, s:s + t][None].to(dev)
+            win, masked = self.codec.encode(win_px), self.codec.encode(win_px * (1 - mask_px))
             a = aud[s:s + t][None].to(dev)
             cond = self.model.conditioner(a, text_emb, inten if cfg.intensity else None)
             null = self.model.conditioner(a, text_emb, inten if cfg.intensity else None,
@@ -99,8 +102,8 @@ class EADNetPipeline:
                 u = self.model(x, tt, mask, masked, win, null)
                 return u + guidance * (c - u)
 
-            x = self.model.schedule.ddim(denoise, win.shape, steps, gen, dev)
-            x = mask * x.clamp(-1, 1) + (1 - mask) * win
+            x = self.codec.decode(self.model.schedule.ddim(denoise, win.shape, steps, gen, dev))
+            x = mask_px * x.clamp(-1, 1) + (1 - mask_px) * win_px
             out[:, s:s + t] += (x[0].cpu() * ramp.view(1, t, 1, 1))
             weight[:, s:s + t] += ramp.view(1, t, 1, 1)
         return (out / weight)[:, :n]

@@ -21,12 +21,10 @@ def lower_face_mask(t: int, size: int, device=None) -> torch.Tensor:
 
 
 class EADNet(nn.Module):
+    """Denoiser only: the VAE of the paper preset (eadnet.codec) stays outside, frozen and unsaved."""
+
     def __init__(self, cfg: EADNetConfig):
         super().__init__()
-        if cfg.latent != "pixel":
-            # the paper preset trains on sd-vae-ft-mse latents (diffusers AutoencoderKL); the VAE
-            # is loaded by the training/inference code, not stored in this module
-            pass
         self.cfg = cfg
         self.conditioner = Conditioner(cfg, text_dim=384 if cfg.text_encoder == "minilm" else 768)
         self.unet = UNet3D(cfg)

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from eadnet.codec import build_codec, latent_mask
 from eadnet.conditioning import TextEncoder
 from eadnet.config import EADNetConfig
 from eadnet.data import ClipTensors, WindowIndex, load_prepared
@@ -69,6 +70,7 @@ class Trainer:
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=1e-2)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: min(1.0, (s + 1) / 50))
         self.text = TextEncoder(cfg.text_encoder) if cfg.text else None
+        self.codec = build_codec(cfg).to(self.device)
         self.sync = None
         if cfg.w_sync > 0:
             if sync_expert is None:
@@ -113,22 +115,26 @@ class Trainer:
         x0, ref, aud, cc, texts, inten = batch
         x0, ref, aud, cc, inten = (z.to(dev) for z in (x0, ref, aud, cc, inten))
         b = x0.shape[0]
-        mask = lower_face_mask(cfg.frames, cfg.size, dev)
-        masked = x0 * (1 - mask)
+        mask_px = lower_face_mask(cfg.frames, cfg.size, dev)
+        mask = latent_mask(mask_px, self.codec.factor)
+        with torch.no_grad():
+            z0, ref = self.codec.encode(x0), self.codec.encode(ref)
+            masked = self.codec.encode(x0 * (1 - mask_px))
         t = torch.randint(0, cfg.train_timesteps, (b,), generator=gen).to(dev)
-        noise = torch.randn(x0.shape, generator=gen).to(dev)
+        noise = torch.randn(z0.shape, generator=gen).to(dev)
         drop_a = (torch.rand(b, generator=gen) < cfg.cond_dropout).to(dev)
         drop_t = (torch.rand(b, generator=gen) < cfg.cond_dropout).to(dev)
         sched = self.model.schedule
-        noisy = sched.add_noise(x0, noise, t)
+        noisy = sched.add_noise(z0, noise, t)
         text_emb = self.text(texts).to(dev) if self.text is not None else None
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
             cond = self.model.conditioner(aud, text_emb, inten if cfg.intensity else None, drop_a, drop_t)
             pred = self.net(noisy, t, mask, masked, ref, cond)
-        out = {"noise": noise_loss(pred, sched.target(x0, noise, t))}
+        out = {"noise": noise_loss(pred, sched.target(z0, noise, t))}
         if self.sync or self.lpips or self.trepa:
-            x0_hat, _ = sched.x0_and_eps(noisy, pred.float(), t)
-            x0_hat = mask * x0_hat.clamp(-1, 1) + (1 - mask) * x0
+            z0_hat, _ = sched.x0_and_eps(noisy, pred.float(), t)
+            x0_hat = self.codec.decode(z0_hat)
+            x0_hat = mask_px * x0_hat.clamp(-1, 1) + (1 - mask_px) * x0
             if self.sync is not None:
                 out["sync"] = self.sync(x0_hat, cc)
             if self.lpips is not None:
