@@ -82,7 +82,6 @@ def _decoded(path) -> Iterator[tuple[float, av.VideoFrame]]:
     """(time in seconds from the first frame, frame) for every decodable source frame."""
     with _open(path) as c:
         vs = _video_stream(c, path)
-        vs.thread_type = "AUTO"
         t0 = None
         n = 0
         try:
