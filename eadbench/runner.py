@@ -243,7 +243,7 @@ def process_clip(shard: Shard, clip: Clip, progress=None) -> list[str]:
             if progress:
                 progress(label, failed=True)
         return failures
-    real_frames = None
+    real_frames = audio = None
     faces = FaceCache(out)
     real_key = _video_key(real)
     for label, gen in shard.methods.items():
@@ -258,9 +258,6 @@ def process_clip(shard: Shard, clip: Clip, progress=None) -> list[str]:
             if progress:
                 progress(label, failed=True)
             continue
-        if real_frames is None:
-            real_frames = media.read_frames(real)
-            audio = media.read_audio(wav)
         fake_key = _video_key(video)
         fake_frames = None
         failed_here = False
@@ -278,6 +275,9 @@ def process_clip(shard: Shard, clip: Clip, progress=None) -> list[str]:
                     _save_output(path, key, None, f"generated video unreadable: {exc}", "failed")
                     failed_here = True
                     continue
+            if real_frames is None:  # decoded only when some score is not cached
+                real_frames = media.read_frames(real)
+                audio = media.read_audio(wav)
             n = min(len(fake_frames), len(real_frames))
             item = ClipInput(
                 clip_id=clip.clip_id, fake=fake_frames[:n], real=real_frames[:n], audio=audio,

@@ -3,7 +3,10 @@
 Each metric lives in its own module and provides three things:
 
 * a ``torchmetrics.Metric`` subclass (``update``/``compute``/``reset``, states with
-  distributed reduction) for use in anyone's training loop;
+  distributed reduction) for use in anyone's training loop. It is written as a plain class
+  and becomes a Metric subclass on first access (``torchmetrics_classes``): importing
+  torchmetrics costs ~3 s (it pulls in transformers and torchvision), which a cached run that
+  only uses evaluators should not pay;
 * a functional twin (plain function on tensors/arrays);
 * an *evaluator* registered here with ``@register_metric(...)``: what the harness calls per clip.
 
@@ -123,6 +126,32 @@ def register_metric(**kwargs) -> Callable[[type], type]:
         return cls
 
     return deco
+
+
+def torchmetrics_classes(module: str, **bodies: type) -> Callable[[str], type]:
+    """Module ``__getattr__`` that turns each plain class body into a ``torchmetrics.Metric``
+    subclass of the same name the first time it is looked up.
+
+    ``from eadbench.metrics.ssim import SSIM`` and ``pickle`` work as for an ordinary class; the
+    class is created once and cached in the module.
+    """
+    import sys
+    import types
+
+    def __getattr__(name: str) -> type:
+        body = bodies.get(name)
+        if body is None:
+            raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        from torchmetrics import Metric
+
+        def namespace(ns: dict) -> None:
+            ns.update(__module__=module, __qualname__=name, __doc__=body.__doc__)
+
+        cls = types.new_class(name, (body, Metric), exec_body=namespace)
+        setattr(sys.modules[module], name, cls)
+        return cls
+
+    return __getattr__
 
 
 def load_all() -> Registry[MetricInfo]:

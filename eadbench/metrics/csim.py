@@ -7,14 +7,14 @@ standardised as facenet-pytorch does ((x - 127.5) / 128)."""
 from __future__ import annotations
 
 import threading
+from functools import cached_property
 
 import cv2
 import numpy as np
 import torch
-from torchmetrics import Metric
 
 from eadbench.errors import MetricInputError, WeightsIntegrityError, WeightsMissingError
-from eadbench.metrics.base import HIGHER, ClipInput, Evaluator, register_metric
+from eadbench.metrics.base import HIGHER, ClipInput, Evaluator, register_metric, torchmetrics_classes
 from eadbench.metrics.emotion import face_box
 from eadbench.weights import file_sha256, load_state_dict, verified
 
@@ -58,7 +58,7 @@ def csim(fake_faces: np.ndarray, reference_face: np.ndarray, weights_dir: str | 
     return float(torch.nn.functional.cosine_similarity(e, r.expand_as(e)).mean())
 
 
-class CSIM(Metric):
+class _CSIM:
     higher_is_better = True
     full_state_update = False
 
@@ -85,8 +85,12 @@ class CSIM(Metric):
 class CSIMEvaluator(Evaluator):
     def __init__(self, ctx):
         super().__init__(ctx)
-        self.net = facenet(ctx.weights_dir)
         self.sha = file_sha256(verified("facenet-vggface2", ctx.weights_dir).path)
+
+    @cached_property
+    def net(self):
+        """Built on first use: a fully cached run never builds FaceNet."""
+        return facenet(self.ctx.weights_dir)
 
     def weights_used(self):
         return {"facenet-vggface2": self.sha}
@@ -98,3 +102,6 @@ class CSIMEvaluator(Evaluator):
         ref = face_box(item.faces("real", "face256")[:1])[0]
         e, r = embed(self.net, fake), embed(self.net, ref[None])
         return {"csim": float(torch.nn.functional.cosine_similarity(e, r.expand_as(e)).mean())}
+
+
+__getattr__ = torchmetrics_classes(__name__, CSIM=_CSIM)

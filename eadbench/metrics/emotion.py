@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torchmetrics import Metric
 
 from eadbench.errors import MetricInputError
 from eadbench.metrics import emotion_classifiers
-from eadbench.metrics.base import HIGHER, ClipInput, Evaluator, register_metric
+from eadbench.metrics.base import HIGHER, ClipInput, Evaluator, register_metric, torchmetrics_classes
 from eadbench.weights import file_sha256, locate
 
 FACE_FRACTION = 0.72
@@ -57,7 +56,7 @@ def emotion_accuracy(videos_faces: list[np.ndarray], targets: list[str], classif
     return (correct / judged if judged else float("nan")), excluded
 
 
-class EmotionAccuracy(Metric):
+class _EmotionAccuracy:
     higher_is_better = True
     full_state_update = False
 
@@ -109,3 +108,6 @@ class EmotionEvaluator(Evaluator):
         judged = [o["acc_emo"] for o in outputs if o.get("acc_emo") is not None]
         return {"acc_emo": float(np.mean(judged)) if judged else float("nan"),
                 "n_excluded": sum(1 for o in outputs if o.get("excluded"))}
+
+
+__getattr__ = torchmetrics_classes(__name__, EmotionAccuracy=_EmotionAccuracy)

@@ -14,11 +14,10 @@ import threading
 
 import numpy as np
 import torch
-from torchmetrics import Metric
 
 from eadbench.errors import MetricInputError
 from eadbench.features_cache import cache_key, get_or_compute
-from eadbench.metrics.base import LOWER, ClipInput, Evaluator, register_metric
+from eadbench.metrics.base import LOWER, ClipInput, Evaluator, register_metric, torchmetrics_classes
 from eadbench.metrics.frechet import frechet_distance_from_features
 from eadbench.weights import file_sha256, load_state_dict, verified
 
@@ -72,7 +71,7 @@ def fid(fake_frames: np.ndarray, real_frames: np.ndarray, weights_dir: str | Non
     return fid_from_features(fid_features(fake_frames, m), fid_features(real_frames, m))
 
 
-class FID(Metric):
+class _FID:
     """FID as a torchmetrics Metric: feature lists gathered across processes (dist_reduce_fx="cat")."""
 
     higher_is_better = False
@@ -125,3 +124,6 @@ class FIDEvaluator(Evaluator):
         fake = np.concatenate([o["fake_features"] for o in outputs])
         real = np.concatenate([o["real_features"] for o in outputs])
         return {"fid": fid_from_features(fake, real), "n_images_fake": len(fake), "n_images_real": len(real)}
+
+
+__getattr__ = torchmetrics_classes(__name__, FID=_FID)

@@ -14,15 +14,15 @@ clip count, frame count and resolution. Fréchet distance as for FID (float64, s
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torchmetrics import Metric
 
 from eadbench.errors import MetricInputError
-from eadbench.metrics.base import LOWER, ClipInput, Evaluator, register_metric
+from eadbench.metrics.base import LOWER, ClipInput, Evaluator, register_metric, torchmetrics_classes
 from eadbench.metrics.frechet import frechet_distance_from_features
 from eadbench.metrics.i3d import kinetics_i3d
 from eadbench.weights import file_sha256, locate
@@ -101,7 +101,7 @@ def fvd(fake_videos: list[np.ndarray], real_videos: list[np.ndarray], protocol: 
     return fvd_from_features(i3d_features(fc, p, model), i3d_features(rc, p, model))
 
 
-class FVD(Metric):
+class _FVD:
     """FVD as a torchmetrics Metric; I3D features gathered across processes."""
 
     higher_is_better = False
@@ -135,8 +135,12 @@ class FVDEvaluator(Evaluator):
         super().__init__(ctx)
         self.protocol = get_protocol(ctx.protocol)
         self.clips_per_video = int(ctx.options.get("clips_per_video", 1))
-        self.net = kinetics_i3d(ctx.weights_dir)
         self.sha = file_sha256(locate("i3d-kinetics-400", ctx.weights_dir).path)
+
+    @cached_property
+    def net(self):
+        """Built on first use: a run whose features are all cached never builds I3D."""
+        return kinetics_i3d(self.ctx.weights_dir)
 
     def weights_used(self):
         return {"i3d-kinetics-400": self.sha}
@@ -160,3 +164,6 @@ class FVDEvaluator(Evaluator):
         return {"fvd": fvd_from_features(fake, real), "n_clips_fake": len(fake), "n_clips_real": len(real),
                 "frames_per_clip": p.frames, "resolution": p.size, "protocol": f"{p.name}@{p.version}",
                 "clips_per_video": 1 if p.fixed_single_clip else self.clips_per_video}
+
+
+__getattr__ = torchmetrics_classes(__name__, FVD=_FVD)

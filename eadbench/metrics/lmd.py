@@ -10,10 +10,9 @@ import threading
 
 import numpy as np
 import torch
-from torchmetrics import Metric
 
 from eadbench.errors import MetricInputError
-from eadbench.metrics.base import LOWER, ClipInput, Evaluator, register_metric
+from eadbench.metrics.base import LOWER, ClipInput, Evaluator, register_metric, torchmetrics_classes
 from eadbench.metrics.face_mesh import LIPS, FaceMesh
 from eadbench.weights import file_sha256
 
@@ -46,7 +45,7 @@ def lmd(fake_crops: np.ndarray, real_crops: np.ndarray, weights_dir: str | None 
     return lmd_from_landmarks(m.clip(fake_crops), m.clip(real_crops))
 
 
-class LMD(Metric):
+class _LMD:
     higher_is_better = False
     full_state_update = False
 
@@ -87,3 +86,6 @@ class LMDEvaluator(Evaluator):
             raise MetricInputError("LMD needs face crops")
         return lmd_from_landmarks(self.mesh.clip(item.faces("fake", "face256")),
                                   self.mesh.clip(item.faces("real", "face256")))
+
+
+__getattr__ = torchmetrics_classes(__name__, LMD=_LMD)

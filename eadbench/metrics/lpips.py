@@ -7,13 +7,13 @@ missing file is one clear message."""
 from __future__ import annotations
 
 import threading
+from functools import cached_property
 
 import numpy as np
 import torch
-from torchmetrics import Metric
 
 from eadbench.metrics._frames import paired
-from eadbench.metrics.base import LOWER, ClipInput, Evaluator, register_metric
+from eadbench.metrics.base import LOWER, ClipInput, Evaluator, register_metric, torchmetrics_classes
 from eadbench.weights import file_sha256, load_state_dict, verified
 
 _LOCK = threading.Lock()
@@ -51,7 +51,7 @@ def lpips_distance(fake, real, weights_dir: str | None = None) -> float:
     return float(lpips_frames(fake, real, lpips_net(weights_dir)).mean())
 
 
-class LPIPS(Metric):
+class _LPIPS:
     higher_is_better = False
     full_state_update = False
 
@@ -78,11 +78,18 @@ class LPIPS(Metric):
 class LPIPSEvaluator(Evaluator):
     def __init__(self, ctx):
         super().__init__(ctx)
-        self.net = lpips_net(ctx.weights_dir)
         self.sha = file_sha256(verified("alexnet", ctx.weights_dir).path)
+
+    @cached_property
+    def net(self):
+        """Built on first use: a fully cached run never builds the network."""
+        return lpips_net(self.ctx.weights_dir)
 
     def weights_used(self):
         return {"alexnet": self.sha}
 
     def clip(self, item: ClipInput) -> dict:
         return {"lpips": float(lpips_frames(item.fake, item.real, self.net).mean())}
+
+
+__getattr__ = torchmetrics_classes(__name__, LPIPS=_LPIPS)

@@ -15,10 +15,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torchmetrics import Metric
 
 from eadbench.errors import MetricInputError
-from eadbench.metrics.base import HIGHER, LOWER, ClipInput, Evaluator, register_metric
+from eadbench.metrics.base import HIGHER, LOWER, ClipInput, Evaluator, register_metric, torchmetrics_classes
 from eadbench.metrics.mfcc import mfcc
 from eadbench.metrics.syncnet import load_syncnet
 from eadbench.weights import file_sha256, verified
@@ -65,7 +64,7 @@ def lse(crops: np.ndarray, audio: np.ndarray, weights_dir: str | None = None, sy
     return lse_from_features(*lse_features(load_syncnet(weights_dir, syncnet_path), crops, audio))
 
 
-class LSE(Metric):
+class _LSE:
     """Mean LSE-C and LSE-D over clips (sum states, distributed-safe)."""
 
     higher_is_better = True  # of LSE-C, the first output
@@ -108,3 +107,6 @@ class LSEEvaluator(Evaluator):
         crops = item.faces("fake", "syncnet") if item.faces and self.ctx.options.get("crop", "auto") != "none" \
             else item.fake
         return lse_from_features(*lse_features(self.net, crops, item.audio, item.sample_rate))
+
+
+__getattr__ = torchmetrics_classes(__name__, LSE=_LSE)

@@ -6,10 +6,9 @@ infinite value that would swallow the mean). Equal to scikit-image's
 from __future__ import annotations
 
 import torch
-from torchmetrics import Metric
 
 from eadbench.metrics._frames import paired
-from eadbench.metrics.base import HIGHER, ClipInput, Evaluator, register_metric
+from eadbench.metrics.base import HIGHER, ClipInput, Evaluator, register_metric, torchmetrics_classes
 
 CAP_DB = 100.0
 
@@ -25,7 +24,7 @@ def psnr(fake, real) -> float:
     return float(psnr_frames(fake, real).mean())
 
 
-class PSNR(Metric):
+class _PSNR:
     higher_is_better = True
     full_state_update = False
 
@@ -51,3 +50,6 @@ class PSNR(Metric):
 class PSNREvaluator(Evaluator):
     def clip(self, item: ClipInput) -> dict:
         return {"psnr": psnr(item.fake, item.real)}
+
+
+__getattr__ = torchmetrics_classes(__name__, PSNR=_PSNR)

@@ -12,10 +12,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import torch
-from torchmetrics import Metric
 
 from eadbench.metrics._frames import paired
-from eadbench.metrics.base import HIGHER, ClipInput, Evaluator, register_metric
+from eadbench.metrics.base import HIGHER, ClipInput, Evaluator, register_metric, torchmetrics_classes
 
 
 WINDOW, SIGMA, K1, K2, DATA_RANGE = 11, 1.5, 0.01, 0.03, 255.0
@@ -64,7 +63,7 @@ def ssim(fake, real) -> float:
     return float(ssim_frames(fake, real).mean())
 
 
-class SSIM(Metric):
+class _SSIM:
     """Mean per-frame SSIM; states reduce by sum across processes."""
 
     higher_is_better = True
@@ -92,3 +91,6 @@ class SSIM(Metric):
 class SSIMEvaluator(Evaluator):
     def clip(self, item: ClipInput) -> dict:
         return {"ssim": ssim(item.fake, item.real)}
+
+
+__getattr__ = torchmetrics_classes(__name__, SSIM=_SSIM)
