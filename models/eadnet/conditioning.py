@@ -1,8 +1,9 @@
 """Conditioning Z_c: audio (per video frame, +-2 frames of context), emotion text, intensity.
 
-Audio: log-mel at 50 Hz (2 mel frames per video frame at 25 fps, Whisper's rate), so each
-frame sees 2 * (2w + 1) mel vectors. Offline this replaces Whisper encoder features; the paper
-preset can swap in Whisper features of the same rate. Text: a frozen sentence encoder
+Audio: 50 Hz feature vectors (2 per video frame at 25 fps, Whisper's rate), so each frame sees
+2 * (2w + 1) of them: Whisper tiny.en encoder features (``eadnet.whisper``, the paper preset;
+the CTranslate2 weights ship in a package) or a plain log-mel (the tiny preset's default:
+no encoder to run, fast on a CPU). Text: a frozen sentence encoder
 (MiniLM offline, T5 in the paper preset) gives one embedding per description. Intensity: a
 scalar in [0, 1] through Fourier features and an MLP, so any value works at inference.
 The modalities are projected to one width and weighted by learned, softmax-normalised modality
@@ -104,7 +105,7 @@ class Conditioner(nn.Module):
         self.cfg = cfg
         d = cfg.cond_dim
         n_tok = 2 * (2 * cfg.audio_window + 1)
-        self.audio_proj = nn.Sequential(nn.Linear(cfg.n_mels, d), nn.GELU(), nn.Linear(d, d))
+        self.audio_proj = nn.Sequential(nn.Linear(cfg.audio_dim, d), nn.GELU(), nn.Linear(d, d))
         self.audio_pos = nn.Parameter(torch.randn(n_tok, d) * 0.02)
         self.text_proj = nn.Sequential(nn.Linear(text_dim, d), nn.GELU(), nn.Linear(d, d)) if cfg.text else None
         self.intensity_proj = nn.Sequential(nn.Linear(16, d), nn.GELU(), nn.Linear(d, d)) if cfg.intensity else None
@@ -120,7 +121,7 @@ class Conditioner(nn.Module):
 
     def forward(self, audio: torch.Tensor, text_emb: torch.Tensor | None, intensity: torch.Tensor | None,
                 drop_audio: torch.Tensor | None = None, drop_text: torch.Tensor | None = None) -> torch.Tensor:
-        """audio (B, T, n_tok, n_mels); text_emb (B, E); intensity (B,) -> Z_c (B, T, L, D)."""
+        """audio (B, T, n_tok, audio_dim); text_emb (B, E); intensity (B,) -> Z_c (B, T, L, D)."""
         b, t = audio.shape[:2]
         w = torch.softmax(self.modality_logits, 0)
         a = self.audio_proj(audio) + self.audio_pos

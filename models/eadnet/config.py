@@ -34,6 +34,7 @@ class EADNetConfig:
     tfrm_rounds: int = 2
     tfrm_window: int = 2  # temporal neighbours linked on each side
     # conditioning
+    audio_features: str = "logmel"  # "logmel" (n_mels at 50 Hz) or "whisper-tiny.en" (384-d at 50 Hz)
     n_mels: int = 40
     audio_window: int = 2  # video frames of audio context on each side
     text_encoder: str = "minilm"  # "minilm" (offline default) or "t5" (paper)
@@ -67,7 +68,7 @@ class EADNetConfig:
         elif name == "paper":
             base = cls(preset="paper", size=256, frames=16, latent="vae", channels=(320, 640, 1280, 1280),
                        attention_levels=(True, True, True, False), heads=8, cond_dim=768, groups=32,
-                       n_mels=80, text_encoder="t5", batch_size=1, checkpoint_every=1000, lr=1e-5)
+                       audio_features="whisper-tiny.en", text_encoder="t5", batch_size=1, checkpoint_every=1000, lr=1e-5)
         else:
             raise ValueError(f"unknown preset {name!r}; choose tiny or paper")
         for k, v in overrides.items():
@@ -75,6 +76,14 @@ class EADNetConfig:
                 raise ValueError(f"unknown config key {k!r}")
             setattr(base, k, type(getattr(base, k))(v) if isinstance(getattr(base, k), tuple) else v)
         return base
+
+    @property
+    def audio_dim(self) -> int:
+        if self.audio_features == "logmel":
+            return self.n_mels
+        if self.audio_features == "whisper-tiny.en":
+            return 384
+        raise ValueError(f"unknown audio_features {self.audio_features!r}; choose logmel or whisper-tiny.en")
 
     @property
     def in_channels(self) -> int:

@@ -20,7 +20,7 @@ from eadnet.config import EADNetConfig
 class ClipTensors:
     clip_id: str
     frames: torch.Tensor  # (3, T, S, S) in [-1, 1]
-    audio_tokens: torch.Tensor  # (T, n_tok, n_mels)
+    audio_tokens: torch.Tensor  # (T, n_tok, audio_dim)
     mfcc: torch.Tensor  # (13, n) for the sync loss
     text: str
     intensity: float
@@ -32,7 +32,12 @@ def frames_to_tensor(frames: np.ndarray, size: int) -> torch.Tensor:
 
 
 def audio_features(audio: np.ndarray, n_frames: int, cfg: EADNetConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    mel = log_mel(audio, cfg.n_mels)
+    if cfg.audio_features == "whisper-tiny.en":
+        from eadnet.whisper import whisper_features
+
+        mel = torch.from_numpy(whisper_features(audio))
+    else:
+        mel = log_mel(audio, cfg.audio_dim)
     pcm = np.clip(np.round(audio.astype(np.float64) * 32768), -32768, 32767)
     return audio_windows(mel, n_frames, cfg.audio_window), torch.from_numpy(mfcc(pcm).T.astype(np.float32))
 
