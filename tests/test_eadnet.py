@@ -227,3 +227,39 @@ def test_whisper_tiny_en_audio_features(prepared, tmp_path, monkeypatch):
     monkeypatch.setenv("EADNET_WHISPER_DIR", str(tmp_path))
     with pytest.raises(WeightsMissingError, match="model.bin"):
         whisper_features(audio[:16000])
+
+
+def test_training_set_filtering_by_text_video_similarity(prepared, tmp_path):
+    """The astronaut (a real smiling face, which fer calls happy) agrees with a 'happy' text more
+    than with an 'angry' one; filtering between the two keeps only the matching clip, and the
+    trainer applies the filter and writes its table."""
+    import skimage
+
+    from eadbench import faces
+    from eadbench.labels import describe_emotion
+    from eadnet.data import ClipTensors, frames_to_tensor
+    from eadnet.filtering import filter_clips, similarities
+    from eadbench.metrics.emotion_classifiers.fer import FERClassifier
+    from eadnet.conditioning import TextEncoder
+
+    img = skimage.data.astronaut()
+    b = faces.detect_faces(img)[0].box
+    crop = faces.CROP_PROTOCOLS.get("face256").crop(img, (b[0] + b[2]) / 2, (b[1] + b[3]) / 2,
+                                                    max(b[2] - b[0], b[3] - b[1]) / 2)
+    frames = frames_to_tensor(np.repeat(crop[None], 10, axis=0), 128)
+    clips = [ClipTensors(f"astronaut_{e}", frames, torch.zeros(10, 10, 40), torch.zeros(13, 40),
+                         describe_emotion(e, 0.6), 0.6) for e in ("happy", "angry")]
+    rows = similarities(clips, TextEncoder("minilm"), FERClassifier())
+    sim = {r["clip_id"]: r["similarity"] for r in rows}
+    assert rows[0]["video_emotion"] == "happy"
+    assert sim["astronaut_happy"] > sim["astronaut_angry"] + 0.05
+    threshold = (sim["astronaut_happy"] + sim["astronaut_angry"]) / 2
+    kept = filter_clips(clips, threshold, classifier=FERClassifier(), report=tmp_path / "f.csv")
+    assert [c.clip_id for c in kept] == ["astronaut_happy"]
+    assert "astronaut_angry" in (tmp_path / "f.csv").read_text()
+    with pytest.raises(ValueError, match="keeps no clip"):
+        filter_clips(clips, 1.01, classifier=FERClassifier())
+
+    cfg = small(filter_min_similarity=-1.0)
+    train(cfg, prepared, tmp_path / "run", 1, progress=False)
+    assert len((tmp_path / "run" / "filtering.csv").read_text().splitlines()) == 1 + len(load_prepared(prepared, cfg))

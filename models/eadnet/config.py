@@ -18,6 +18,7 @@ class EADNetConfig:
     # data
     size: int = 64  # face-crop size in pixels
     frames: int = 8  # frames per training window
+    filter_min_similarity: float | None = None  # keep training clips whose text/video similarity >= this
     latent: str = "pixel"  # "pixel" (tiny) or "vae" (paper: diffusers AutoencoderKL sd-vae-ft-mse)
     vae_scale: float = 0.18215
     # network

@@ -181,6 +181,14 @@ def train(cfg: EADNetConfig, data: str | Path, out: str | Path, steps: int, resu
     if resume and ckpt.exists():
         tr.load(ckpt)
     clips = load_prepared(data, cfg)
+    if cfg.filter_min_similarity is not None:
+        from eadnet.filtering import filter_clips
+
+        n = len(clips)
+        clips = filter_clips(clips, cfg.filter_min_similarity, report=out / "filtering.csv" if tr.rank == 0 else None)
+        if tr.rank == 0 and progress:
+            print(f"text/video filtering (>= {cfg.filter_min_similarity}): {len(clips)} of {n} clips kept "
+                  f"(see {out / 'filtering.csv'})")
     index = WindowIndex(clips, cfg.frames, cfg.seed)
     tr.model.train()
     log_path = out / "metrics.csv"
