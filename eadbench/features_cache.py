@@ -7,13 +7,12 @@ a damaged entry is recomputed.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from eadbench.atomic import atomic_path
 from eadbench.weights import eadbench_cache
 
 
@@ -39,9 +38,6 @@ def get_or_compute(key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
         except (OSError, ValueError):
             path.unlink(missing_ok=True)
     value = np.asarray(compute())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".f.", suffix=".npy")
-    with os.fdopen(fd, "wb") as fh:
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         np.save(fh, value, allow_pickle=False)
-    os.replace(tmp, path)
     return value

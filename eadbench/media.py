@@ -7,8 +7,6 @@ naming the file and the problem, never as a codec traceback.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -17,6 +15,7 @@ from typing import Iterable, Iterator
 import av
 import numpy as np
 
+from eadbench.atomic import atomic_path
 from eadbench.errors import MediaError
 
 VIDEO_FPS = 25.0
@@ -179,14 +178,6 @@ def check_audio_covers(path: str | Path, audio: np.ndarray, n_frames: int, fps: 
                                f"{n_frames / fps:.2f} s of video)")
 
 
-def _atomic_target(path: str | Path) -> tuple[Path, str]:
-    dest = Path(path)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.stem}.", suffix=dest.suffix + ".part")
-    os.close(fd)
-    return dest, tmp
-
-
 def _even(frame: np.ndarray) -> np.ndarray:
     """H.264 4:2:0 needs even sides: pad one edge row/column by replication when odd."""
     h, w = frame.shape[:2]
@@ -202,9 +193,9 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = VID
     Written to a temporary name and renamed, so a crash never leaves a half-written file.
     Encoder threads are pinned to 1 so the same frames give the same bytes.
     """
-    dest, tmp = _atomic_target(path)
+    dest = Path(path)
     rate = Fraction(fps).limit_denominator(1001)
-    try:
+    with atomic_path(dest) as tmp:
         with av.open(tmp, mode="w", format="mp4") as c:
             vs = None
             astream = None
@@ -240,10 +231,6 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = VID
                 a_pos = _encode_audio(c, astream, audio, a_pos, len(audio), sr)
                 for pkt in astream.encode(None):
                     c.mux(pkt)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return dest
 
 
@@ -265,15 +252,10 @@ def write_wav(path: str | Path, audio: np.ndarray, sr: int = AUDIO_RATE) -> Path
     """16-bit PCM mono wav, written atomically."""
     import soundfile as sf
 
-    dest, tmp = _atomic_target(path)
-    try:
+    with atomic_path(path) as tmp:
         sf.write(tmp, np.clip(np.asarray(audio, dtype=np.float32).reshape(-1), -1, 1), sr,
                  subtype="PCM_16", format="WAV")
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return dest
+    return Path(path)
 
 
 def write_audio(path: str | Path, audio: np.ndarray, sr: int = AUDIO_RATE) -> Path:
@@ -281,19 +263,13 @@ def write_audio(path: str | Path, audio: np.ndarray, sr: int = AUDIO_RATE) -> Pa
     p = Path(path)
     if p.suffix.lower() == ".wav":
         return write_wav(p, audio, sr)
-    dest, tmp = _atomic_target(p)
     audio = np.asarray(audio, dtype=np.float32).reshape(-1)
-    try:
-        with av.open(tmp, mode="w", format="ipod" if p.suffix.lower() == ".m4a" else "mp4") as c:
-            astream = c.add_stream("aac", rate=sr, layout="mono")
-            _encode_audio(c, astream, audio, 0, len(audio), sr)
-            for pkt in astream.encode(None):
-                c.mux(pkt)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return dest
+    with atomic_path(p) as tmp, av.open(tmp, mode="w", format="ipod" if p.suffix.lower() == ".m4a" else "mp4") as c:
+        astream = c.add_stream("aac", rate=sr, layout="mono")
+        _encode_audio(c, astream, audio, 0, len(audio), sr)
+        for pkt in astream.encode(None):
+            c.mux(pkt)
+    return p
 
 
 def read_image(path: str | Path) -> np.ndarray:

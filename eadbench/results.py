@@ -9,29 +9,22 @@ classifier; reason says why). Nothing is ever dropped without a row.
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from eadbench.atomic import atomic_path, atomic_write_text
+from eadbench.atomic import atomic_write_json as _atomic_write_json
+
 ROW_FIELDS = ("method", "clip_id", "speaker", "emotion", "intensity", "metric", "output", "value",
               "status", "reason")
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-
-
 def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+    """JSON with numpy scalars/arrays as plain numbers, written atomically."""
+    _atomic_write_json(path, obj, default=_json_default)
 
 
 def _json_default(o):
@@ -73,10 +66,8 @@ def write_tables(out: Path, rows: list[dict[str, Any]]) -> None:
     df = df.sort_values(["method", "clip_id", "metric", "output"], kind="stable").reset_index(drop=True)
     df["value"] = df["value"].map(lambda v: _round(v) if isinstance(v, float) else v).astype("float64")
     atomic_write_text(out / "per_clip.csv", df.to_csv(index=False))
-    fd, tmp = tempfile.mkstemp(dir=out, prefix=".per_clip.", suffix=".parquet.part")
-    os.close(fd)
-    df.to_parquet(tmp, index=False)
-    os.replace(tmp, out / "per_clip.parquet")
+    with atomic_path(out / "per_clip.parquet") as tmp:
+        df.to_parquet(tmp, index=False)
     fails = df[df["status"] != "ok"].drop_duplicates(["method", "clip_id", "metric", "status", "reason"])
     atomic_write_text(out / "failures.csv",
                       fails[["method", "clip_id", "metric", "status", "reason"]].to_csv(index=False))

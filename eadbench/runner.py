@@ -30,12 +30,18 @@ from typing import Any
 import numpy as np
 
 from eadbench import __version__, media
+from eadbench.atomic import atomic_path
 from eadbench.config import RunConfig
 from eadbench.datasets.base import Clip, ScanResult
 from eadbench.errors import EadbenchError, WeightsIntegrityError, WeightsMissingError
 from eadbench.generators.base import GenerationRequest, fingerprint_hash
 from eadbench.metrics.base import ClipInput, MetricContext
-from eadbench.results import atomic_write_json, atomic_write_text, summarise, write_tables
+from eadbench.results import (
+    atomic_write_json,
+    atomic_write_text,
+    summarise,
+    write_tables,
+)
 
 SCORES_VERSION = 1
 
@@ -205,10 +211,8 @@ def _save_output(path: Path, key: str, output: dict[str, Any] | None, error: str
     arrays = {k: v for k, v in (output or {}).items() if isinstance(v, np.ndarray)}
     plain = {k: v for k, v in (output or {}).items() if not isinstance(v, np.ndarray)}
     if arrays:
-        fd, tmp = tempfile.mkstemp(dir=_mk(path.parent), prefix=".arr.", suffix=".npz")
-        os.close(fd)
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path.with_suffix(".npz"))
+        with atomic_path(path.with_suffix(".npz")) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
     atomic_write_json(path, {"key": key, "status": status, "error": error, "output": plain,
                              "arrays": sorted(arrays)})
 

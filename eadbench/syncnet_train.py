@@ -14,8 +14,6 @@ through ``--syncnet PATH`` (``load_expert``).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from eadbench import media
+from eadbench.atomic import atomic_path
 from eadbench.errors import EadbenchError, WeightsIntegrityError
 from eadbench.metrics.mfcc import mfcc
 
@@ -143,11 +142,8 @@ def _batch(clips: list[ClipData], rng: np.random.Generator, size: int, min_shift
 
 
 def _atomic_save(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def train(data: str | Path, out: str | Path, steps: int = 1500, batch: int = 64, lr: float = 2e-3,

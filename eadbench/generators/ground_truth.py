@@ -5,7 +5,13 @@ from __future__ import annotations
 import shutil
 import time
 
-from eadbench.generators.base import GenerationRequest, GenerationResult, Generator, register_generator
+from eadbench.atomic import atomic_path
+from eadbench.generators.base import (
+    GenerationRequest,
+    GenerationResult,
+    Generator,
+    register_generator,
+)
 
 
 @register_generator
@@ -15,8 +21,6 @@ class GroundTruth(Generator):
 
     def generate(self, req: GenerationRequest) -> GenerationResult:
         t = time.perf_counter()
-        req.out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = req.out.with_suffix(".part.mp4")
-        shutil.copyfile(req.reference_video, tmp)
-        tmp.replace(req.out)
+        with atomic_path(req.out) as tmp:
+            shutil.copyfile(req.reference_video, tmp)
         return GenerationResult(req.out, time.perf_counter() - t)

@@ -128,6 +128,32 @@ def register_metric(**kwargs) -> Callable[[type], type]:
     return deco
 
 
+class FrameMean:
+    """Body of a Metric whose value is the mean of a per-frame score over every frame it saw
+    (SSIM, PSNR, LPIPS): a float64 sum and a count, both reduced by sum across processes.
+    Subclasses define ``frame_values(fake, real)`` returning one value per frame pair."""
+
+    full_state_update = False
+
+    def __init__(self, **kwargs):
+        import torch
+
+        super().__init__(**kwargs)
+        self.add_state("total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("count", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+
+    def frame_values(self, fake, real):
+        raise NotImplementedError
+
+    def update(self, fake, real) -> None:
+        v = self.frame_values(fake, real)
+        self.total += v.sum().to(self.total)
+        self.count += v.numel()
+
+    def compute(self):
+        return self.total / self.count
+
+
 def torchmetrics_classes(module: str, **bodies: type) -> Callable[[str], type]:
     """Module ``__getattr__`` that turns each plain class body into a ``torchmetrics.Metric``
     subclass of the same name the first time it is looked up.

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from eadbench.metrics._frames import paired
-from eadbench.metrics.base import LOWER, ClipInput, Evaluator, register_metric, torchmetrics_classes
+from eadbench.metrics.base import LOWER, ClipInput, Evaluator, FrameMean, register_metric, torchmetrics_classes
 from eadbench.weights import file_sha256, load_state_dict, verified
 
 _LOCK = threading.Lock()
@@ -51,23 +51,17 @@ def lpips_distance(fake, real, weights_dir: str | None = None) -> float:
     return float(lpips_frames(fake, real, lpips_net(weights_dir)).mean())
 
 
-class _LPIPS:
+class _LPIPS(FrameMean):
+    """Mean per-frame LPIPS over every frame pair seen."""
+
     higher_is_better = False
-    full_state_update = False
 
     def __init__(self, weights_dir: str | None = None, **kwargs):
         super().__init__(**kwargs)
         self.net = lpips_net(weights_dir)
-        self.add_state("total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
-        self.add_state("count", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
 
-    def update(self, fake, real) -> None:
-        v = lpips_frames(np.asarray(fake), np.asarray(real), self.net)
-        self.total += v.sum().double()
-        self.count += v.numel()
-
-    def compute(self) -> torch.Tensor:
-        return self.total / self.count
+    def frame_values(self, fake, real) -> torch.Tensor:
+        return lpips_frames(np.asarray(fake), np.asarray(real), self.net)
 
 
 @register_metric(

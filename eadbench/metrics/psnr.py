@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 
 from eadbench.metrics._frames import paired
-from eadbench.metrics.base import HIGHER, ClipInput, Evaluator, register_metric, torchmetrics_classes
+from eadbench.metrics.base import HIGHER, ClipInput, Evaluator, FrameMean, register_metric, torchmetrics_classes
 
 CAP_DB = 100.0
 
@@ -24,22 +24,13 @@ def psnr(fake, real) -> float:
     return float(psnr_frames(fake, real).mean())
 
 
-class _PSNR:
+class _PSNR(FrameMean):
+    """Mean per-frame PSNR over every frame pair seen."""
+
     higher_is_better = True
-    full_state_update = False
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.add_state("total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
-        self.add_state("count", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
-
-    def update(self, fake, real) -> None:
-        v = psnr_frames(fake, real)
-        self.total += v.sum()
-        self.count += v.numel()
-
-    def compute(self) -> torch.Tensor:
-        return self.total / self.count
+    def frame_values(self, fake, real) -> torch.Tensor:
+        return psnr_frames(fake, real)
 
 
 @register_metric(

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from eadbench.metrics._frames import paired
-from eadbench.metrics.base import HIGHER, ClipInput, Evaluator, register_metric, torchmetrics_classes
+from eadbench.metrics.base import HIGHER, ClipInput, Evaluator, FrameMean, register_metric, torchmetrics_classes
 
 
 WINDOW, SIGMA, K1, K2, DATA_RANGE = 11, 1.5, 0.01, 0.03, 255.0
@@ -63,24 +63,13 @@ def ssim(fake, real) -> float:
     return float(ssim_frames(fake, real).mean())
 
 
-class _SSIM:
-    """Mean per-frame SSIM; states reduce by sum across processes."""
+class _SSIM(FrameMean):
+    """Mean per-frame SSIM over every frame pair seen."""
 
     higher_is_better = True
-    full_state_update = False
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.add_state("total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
-        self.add_state("count", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
-
-    def update(self, fake, real) -> None:
-        v = ssim_frames(fake, real)
-        self.total += v.sum().to(self.total)
-        self.count += v.numel()
-
-    def compute(self) -> torch.Tensor:
-        return self.total / self.count
+    def frame_values(self, fake, real) -> torch.Tensor:
+        return ssim_frames(fake, real)
 
 
 @register_metric(

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from eadbench import __version__, media
+from eadbench.atomic import atomic_path
 from eadbench.labels import EMOTIONS, RAVDESS_CODE_TO_CANONICAL, describe_emotion
 from eadbench.synth import speech
 from eadbench.synth.face import FaceAnimator, portrait
@@ -124,11 +125,8 @@ def ground_truth(root: str | Path, clip_id: str) -> dict:
 
 
 def _write_json(path: Path, obj) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".gt.", suffix=".json")
-    with os.fdopen(fd, "w") as fh:
+    with atomic_path(path) as tmp, open(tmp, "w") as fh:
         json.dump(obj, fh, indent=1)
-    os.replace(tmp, path)
 
 
 def write_dataset_atomic(out: str | Path, **kwargs) -> Path:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import csv
 import os
-import tempfile
 import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
+from eadbench.atomic import atomic_path
 from eadnet.codec import build_codec, latent_mask
 from eadnet.conditioning import TextEncoder
 from eadnet.config import EADNetConfig
@@ -94,11 +94,8 @@ class Trainer:
                 "step": self.step, "torch_rng": torch.get_rng_state()}
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-        os.close(fd)
-        torch.save(self.state(), tmp)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            torch.save(self.state(), tmp)
 
     def load(self, path: Path) -> None:
         st = torch.load(path, map_location=self.device, weights_only=True)
