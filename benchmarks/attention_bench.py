@@ -102,12 +102,16 @@ def tiny_speed(device):
         opt.zero_grad()
         loss.backward()
         opt.step()
+    if device == "cuda":
+        torch.cuda.synchronize()
     steps = 3 / (time.perf_counter() - t0)
     m.eval()
     with torch.no_grad():
         t0 = time.perf_counter()
         for _ in range(3):
             m(x[:1], torch.tensor([500], device=device), mask, x[:1], x[:1], cond()[:1])
+        if device == "cuda":
+            torch.cuda.synchronize()
         per_pass = (time.perf_counter() - t0) / 3
     fps = t / (per_pass * cfg.infer_steps * (2 if cfg.guidance != 1 else 1))
     print(f"tiny EAD-Net ({sum(p.numel() for p in m.parameters()) / 1e6:.2f}M params, {s}x{s}, {t} frames): "
