@@ -53,7 +53,7 @@ class AblationResult:
     rows: list[dict[str, Any]]
 
 
-def ablate(out: str | Path, names: list[str] | None = None, grid: bool = False, train_steps: int = 120,
+def ablate(out: str | Path, names: list[str] | None = None, grid: bool = False, train_steps: int = 300,
            infer_steps: int = 8, checkpoints: str | Path | None = None, overrides: dict | None = None,
            synth: dict | None = None, limit: int | None = None, metrics: list[str] | None = None,
            syncnet: str | None = None, echo=print, progress: bool = True) -> AblationResult:

@@ -86,6 +86,11 @@ def test_tiny_model_overfits_one_clip(prepared):
     losses = [tr.train_step(clips, index)["noise"] for _ in range(150)]
     first, last = np.mean(losses[:15]), np.mean(losses[-15:])
     assert last < first / 4, (first, last)
+    # the EMA weights (what inference samples with) learned too: EMA warm-up, not 0.999 from step 0
+    tr.model.load_state_dict(tr.ema)
+    ema = np.mean([float(tr.losses(make_batch(clips, index.batch(i, 2), cfg, torch.Generator().manual_seed(i)),
+                                   torch.Generator().manual_seed(100 + i))["noise"].detach()) for i in range(5)])
+    assert ema < first / 3, (first, ema)
 
 
 def test_resume_after_interruption_gives_the_same_weights(prepared, tmp_path):

@@ -16,7 +16,7 @@ def ablate(
     variants: Optional[str] = typer.Option(None, "--variants", help="Comma-separated: baseline,+stda,+tfrm,+text,"
                                            "full,no-stda,no-tfrm,no-text (default: the paper's rows)."),
     grid: bool = typer.Option(False, "--grid", help="All 2^3 switch combinations."),
-    train_steps: int = typer.Option(120, "--train-steps", help="Training steps per variant."),
+    train_steps: int = typer.Option(300, "--train-steps", help="Training steps per variant."),
     infer_steps: int = typer.Option(8, "--infer-steps", help="DDIM steps when generating the test clips."),
     checkpoints: Optional[Path] = typer.Option(None, "--checkpoints", help="Load DIR/<variant>/checkpoint.pt "
                                                "instead of training."),

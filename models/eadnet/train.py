@@ -156,7 +156,9 @@ class Trainer:
         self.opt.step()
         self.sched.step()
         with torch.no_grad():
-            d = self.cfg.ema_decay
+            # warm-up (as diffusers' EMAModel): with a fixed 0.999 a short run's EMA would still be
+            # mostly the random initial weights, and sampling from it gives noise
+            d = min(self.cfg.ema_decay, (1 + self.step) / (10 + self.step))
             for k, v in self.model.state_dict().items():
                 if v.dtype.is_floating_point:
                     self.ema[k].mul_(d).add_(v.detach(), alpha=1 - d)
