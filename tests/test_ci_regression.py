@@ -33,12 +33,12 @@ def _cli(*args: str, env: dict, timeout: int = 900) -> subprocess.CompletedProce
 
 def test_eadnet_trained_in_ci_has_not_regressed_and_a_broken_sampler_fails_the_gate(tmp_path):
     """The reference model in the gate: the tiny EAD-Net trained here on the synthetic training
-    split (300 steps, about 4 minutes on 2 cores; weights are never committed), the test clips
+    split (300 steps, about 3 minutes on 2 cores; weights are never committed), the test clips
     generated and scored, and compared with the committed baseline. Then the same checkpoint with
     its EMA weights replaced by the untrained initial ones (what a 0.999 EMA without warm-up still
     mostly is after 300 steps: the bug this gate was built after) must fail it.
 
-    What this cannot catch yet: a model trained for 4 CPU minutes has not learned lip-sync, so a
+    What this cannot catch yet: a model trained for 3 CPU minutes has not learned lip-sync, so a
     broken audio path changes its scores by less than the noise (measured with this checkpoint and
     the audio projection zeroed: mouth LMD 7.26 -> 7.14, two of the 4 clips each way)."""
     import torch

@@ -79,7 +79,7 @@ def test_stda_attends_only_along_strips():
 
 
 def test_tiny_model_overfits_one_clip(prepared):
-    cfg = small(cond_dropout=0.0, checkpoint_every=10_000)
+    cfg = small(cond_dropout=0.0, checkpoint_every=10_000, ema_decay=0.999)
     tr = Trainer(cfg, device="cpu")
     clips = load_prepared(prepared, cfg)[:1]
     index = WindowIndex(clips, cfg.frames, 0)
