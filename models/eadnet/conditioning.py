@@ -74,6 +74,9 @@ class TextEncoder:
         with self._lock:
             if self.name not in self._models:
                 from transformers import AutoModel, AutoTokenizer
+                from transformers.utils import logging as hf_logging
+
+                hf_logging.disable_progress_bar()  # a local load: its bar only clutters --quiet logs
 
                 from eadbench.weights import locate
 
