@@ -76,13 +76,17 @@ class TextEncoder:
                 from transformers import AutoModel, AutoTokenizer
                 from transformers.utils import logging as hf_logging
 
-                hf_logging.disable_progress_bar()  # a local load: its bar only clutters --quiet logs
-
                 from eadbench.weights import locate
 
                 path = locate("minilm-l6-v2" if self.name == "minilm" else "t5-base").path
-                tok = AutoTokenizer.from_pretrained(str(path))
-                model = AutoModel.from_pretrained(str(path))
+                bar_was_on = hf_logging.is_progress_bar_enabled()
+                hf_logging.disable_progress_bar()  # a local load: its bar only clutters --quiet logs
+                try:
+                    tok = AutoTokenizer.from_pretrained(str(path))
+                    model = AutoModel.from_pretrained(str(path))
+                finally:
+                    if bar_was_on:  # the switch is process-wide: leave other loads (downloads) as they were
+                        hf_logging.enable_progress_bar()
                 if self.name != "minilm":
                     model = model.get_encoder()
                 self._models[self.name] = (tok, model.eval())
