@@ -148,8 +148,11 @@ def _atomic_save(obj, path: Path) -> None:
 
 def train(data: str | Path, out: str | Path, steps: int = 1500, batch: int = 64, lr: float = 2e-3,
           seed: int = 0, resume: bool = True, holdout: float = 0.25, progress: bool = True,
-          echo=print) -> dict:
-    """Train the small expert on prepared clips (``eadbench prepare`` output). Returns held-out stats."""
+          echo=print, crop: str = "syncnet") -> dict:
+    """Train the small expert on prepared clips (``eadbench prepare`` output). Returns held-out stats.
+
+    ``crop``: the crop protocol it learns from: ``syncnet`` for LSE, ``face256`` for an expert
+    that supervises EAD-Net, whose sync loss sees the lower half of face256 crops."""
     from tqdm import tqdm
 
     from eadbench.prepare import iter_prepared
@@ -157,20 +160,22 @@ def train(data: str | Path, out: str | Path, steps: int = 1500, batch: int = 64,
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     net = SyncNetSmall()
-    prepared = [p for p in iter_prepared(data) if "syncnet" in p.crops]
+    prepared = [p for p in iter_prepared(data) if crop in p.crops]
     if len(prepared) < 2:
-        raise EadbenchError(f"{data}: need at least 2 prepared clips with syncnet crops (run `eadbench prepare`)")
+        raise EadbenchError(f"{data}: need at least 2 prepared clips with {crop} crops (run `eadbench prepare`)")
     speakers = sorted({p.meta["clip"]["speaker"] for p in prepared})
-    n_hold = max(1, int(round(len(speakers) * holdout))) if len(speakers) > 1 else 0
+    n_hold = max(1, int(round(len(speakers) * holdout))) if holdout > 0 and len(speakers) > 1 else 0
     held_spk = set(speakers[-n_hold:]) if n_hold else set()
     train_clips, held_clips = [], []
     for p in prepared:
-        c = load_clip(p.crops["syncnet"], p.audio, net)
+        c = load_clip(p.crops[crop], p.audio, net)
         if c is not None:
             (held_clips if p.meta["clip"]["speaker"] in held_spk else train_clips).append(c)
-    if not held_clips:  # one speaker only: hold out the last clip
+    if not held_clips and holdout > 0:  # one speaker only: hold out the last clip
         held_clips = train_clips[-1:]
         train_clips = train_clips[:-1] or held_clips
+    elif not held_clips:  # holdout 0: every clip trains, and the stats below are training-set figures
+        held_clips = train_clips
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     ckpt = Path(str(out) + ".ckpt")
     start = 0

@@ -173,6 +173,43 @@ def test_inference_from_checkpoint_and_errors(prepared, tmp_path):
         pipe.generate(np.full_like(frames, 127), audio, steps=1)
 
 
+def test_reference_frames_are_the_window_itself_or_half_a_clip_away(prepared, tmp_path):
+    """``self`` shows the model the unmasked frames it regenerates (LatentSync's inference);
+    ``offset`` the window half a clip away, as training draws references from elsewhere."""
+    cfg = small()
+    train(cfg, prepared, tmp_path / "run", steps=2, progress=False, device="cpu")
+    pipe = EADNetPipeline.from_checkpoint(tmp_path / "run" / "checkpoint.pt", device="cpu")
+    crops = torch.rand(3, 20, 32, 32) * 2 - 1
+    audio = np.random.default_rng(0).normal(0, 0.1, 16000).astype(np.float32)
+    seen = []
+    forward = pipe.model.forward
+    pipe.model.forward = lambda noisy, t, mask, masked, ref, cond: seen.append(ref[0]) or forward(
+        noisy, t, mask, masked, ref, cond)
+    outs = {}
+    for mode in ("self", "offset"):
+        seen.clear()
+        outs[mode] = pipe.generate_crops(crops, audio, "a person speaking", 0.5, steps=1, guidance=1.0,
+                                         reference=mode)
+        shifted = crops if mode == "self" else torch.roll(crops, 10, dims=1)
+        starts = [0, 6, 12]  # windows of 8 frames, hop 6, the last one ending at frame 20
+        assert len(seen) == len(starts)
+        for s, ref in zip(starts, seen):
+            assert torch.equal(ref, shifted[:, s:s + 8])
+    assert not torch.equal(outs["self"], outs["offset"])
+    with pytest.raises(ConfigError, match="self or offset"):
+        pipe.generate_crops(crops, audio, None, None, steps=1, reference="other")
+    # the harness method: the choice is checked up front and is part of the cache key / manifest
+    from eadbench import generators
+    from eadbench.generators.base import fingerprint_hash
+
+    ckpt = str(tmp_path / "run" / "checkpoint.pt")
+    with pytest.raises(generators.GenerationError, match="reference='mirror'"):
+        generators.build("eadnet", checkpoint=ckpt, reference="mirror")
+    keys = {fingerprint_hash(generators.build("eadnet", checkpoint=ckpt, **kw).fingerprint())
+            for kw in ({}, {"reference": "offset"})}
+    assert len(keys) == 2
+
+
 def test_latent_path_with_a_standin_vae(prepared, tmp_path):
     """The paper preset's latent diffusion (AutoencoderKL, 1/8 resolution), exercised with a tiny
     randomly initialised AutoencoderKL saved where the config points (tests only)."""

@@ -3,6 +3,8 @@ frames comes out as -k when the audio is delayed, +k when it is advanced; resume
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -22,7 +24,7 @@ cli = CliRunner()
 def expert(tmp_path_factory):
     d = tmp_path_factory.mktemp("sync")
     root = write_dataset(d / "synth", layout="mead", speakers=2, clips=3, seconds=2.0, size=160, seed=7)
-    prepare_dataset("synth", root, d / "prep", protocols=("syncnet",), progress=False)
+    prepare_dataset("synth", root, d / "prep", protocols=("syncnet", "face256"), progress=False)
     out = d / "expert.pt"
     torch.set_num_threads(2)
     r = cli.invoke(app, ["syncnet", "train", "--data", str(d / "prep" / "synth"), "--out", str(out),
@@ -63,3 +65,25 @@ def test_resume_continues_from_checkpoint(expert, tmp_path):
     from eadbench.syncnet_train import load_expert
 
     assert load_expert(path).arch == "small"
+
+
+def test_an_expert_for_eadnet_learns_from_face256_crops_on_every_clip(expert, tmp_path):
+    """EAD-Net's sync loss sees the lower half of face256 crops, so its expert learns from those;
+    with --holdout 0 every clip trains and the printed accuracies are training-set figures."""
+    path, clips = expert
+    out = tmp_path / "face256.pt"
+    r = cli.invoke(app, ["syncnet", "train", "--data", str(path.parent / "prep" / "synth"), "--out", str(out),
+                         "--steps", "320", "--crop", "face256", "--holdout", "0", "--quiet"])
+    assert r.exit_code == 0, r.output
+    meta = json.loads(torch.load(out, weights_only=True)["meta"])
+    assert meta["train_clips"] == meta["heldout_clips"] == len(clips)
+    syncnet_mod._NETS.clear()
+    clip = clips[0]
+    crops = media.read_frames(clip.crops["face256"])
+    audio = media.read_audio(clip.audio)
+    assert lse_mod.lse(crops, audio, syncnet_path=str(out))["av_offset"] == 0
+    assert lse_mod.lse(crops, _shift(audio, 3), syncnet_path=str(out))["av_offset"] == -3
+    bad = cli.invoke(app, ["syncnet", "train", "--data", str(path.parent / "prep" / "synth"), "--out", str(out),
+                           "--crop", "face224"])
+    assert bad.exit_code != 0 and "face224 crops" in bad.output
+    assert cli.invoke(app, ["syncnet", "train", "--data", ".", "--out", str(out), "--holdout", "1"]).exit_code != 0

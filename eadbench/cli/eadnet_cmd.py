@@ -72,6 +72,9 @@ def infer(
     guidance: Optional[float] = typer.Option(None, "--guidance", help="Classifier-free guidance scale."),
     seed: int = typer.Option(0, "--seed"),
     device: Optional[str] = typer.Option(None, "--device"),
+    reference: str = typer.Option("self", "--reference", help="Identity reference frames: self (the frames "
+                                  "regenerated, for dubbing) or offset (half a clip away, as in training: for "
+                                  "evaluation, where the original mouth must not be visible)."),
 ):
     """Generate a talking-head video for one reference video and one audio."""
     from eadbench import media
@@ -83,7 +86,10 @@ def infer(
     pipe = EADNetPipeline.from_checkpoint(checkpoint, device)
     frames = media.read_frames(video)
     wav = media.read_audio(audio)
-    res = pipe.generate(frames, wav, canonical(emotion) if emotion else None, intensity, text, steps, guidance, seed)
+    if reference not in ("self", "offset"):
+        fail("--reference must be self or offset")
+    res = pipe.generate(frames, wav, canonical(emotion) if emotion else None, intensity, text, steps, guidance, seed,
+                        reference)
     media.write_video(out, res, audio=wav[: int(round(len(res) / 25 * 16000))])
     typer.echo(f"wrote {out} ({len(res)} frames)")
 

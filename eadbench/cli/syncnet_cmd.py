@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from eadbench.cli.common import friendly
+from eadbench.cli.common import fail, friendly
 
 app = typer.Typer(help="Train a SyncNet sync expert on prepared clips.", no_args_is_help=True)
 
@@ -19,10 +19,18 @@ def train(
     steps: int = typer.Option(1500, "--steps", help="Training steps (batches of 64 windows)."),
     seed: int = typer.Option(0, "--seed"),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Continue from OUT.ckpt when present."),
+    crop: str = typer.Option("syncnet", "--crop", help="Crop protocol to learn from: syncnet (for LSE with "
+                             "`eadbench run --syncnet`) or face256 (for EAD-Net's sync loss, which sees the "
+                             "lower half of face256 crops)."),
+    holdout: float = typer.Option(0.25, "--holdout", help="Fraction of speakers held out for the printed "
+                                  "accuracies; 0 trains on every clip (the accuracies are then training-set figures)."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
     """Contrastive training on in-sync vs shifted 5-frame windows (small CPU variant); prints the
     held-out sync accuracy and offset accuracy."""
     from eadbench.syncnet_train import train as run
 
-    run(data, out, steps=steps, seed=seed, resume=resume, progress=not quiet, echo=typer.echo)
+    if not 0.0 <= holdout < 1.0:
+        fail("--holdout must be in [0, 1)")
+    run(data, out, steps=steps, seed=seed, resume=resume, progress=not quiet, echo=typer.echo, crop=crop,
+        holdout=holdout)

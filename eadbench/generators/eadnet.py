@@ -15,6 +15,8 @@ from eadbench.generators.base import (
 )
 from eadbench.weights import file_sha256
 
+REFERENCES = ("self", "offset")
+
 
 @register_generator
 class EADNet(Generator):
@@ -26,6 +28,9 @@ class EADNet(Generator):
         "guidance": "classifier-free guidance scale (default: the checkpoint config's)",
         "device": "cpu, cuda, ... (default: cuda when available)",
         "seed": "sampling seed (default 0)",
+        "reference": "identity reference frames: self (default; the frames being regenerated, as LatentSync "
+                     "and Wav2Lip do, so their mouth is visible to the model) or offset (frames half a clip "
+                     "away, as in training: the mouth can only come from the audio)",
         "label": "name shown in tables",
     }
 
@@ -38,6 +43,9 @@ class EADNet(Generator):
         self.checkpoint = Path(ckpt).expanduser()
         if not self.checkpoint.exists():
             raise GenerationError(f"EAD-Net checkpoint {self.checkpoint} does not exist")
+        if config.get("reference", "self") not in REFERENCES:
+            raise GenerationError(f"eadnet option reference={config['reference']!r}: choose one of "
+                                  f"{', '.join(REFERENCES)}")
         self._pipe = None
 
     def fingerprint(self):
@@ -57,7 +65,7 @@ class EADNet(Generator):
         t = time.perf_counter()
         ref = media.read_frames(req.reference_video)
         audio = media.read_audio(req.audio)
-        kwargs = {k: self.config[k] for k in ("steps", "guidance") if k in self.config}
+        kwargs = {k: self.config[k] for k in ("steps", "guidance", "reference") if k in self.config}
         frames = self.pipeline().generate(ref, audio, emotion=req.emotion, intensity=req.intensity,
                                           text=req.text, seed=int(self.config.get("seed", 0)), **kwargs)
         n = min(len(frames), int(len(audio) / media.AUDIO_RATE * media.VIDEO_FPS + 1e-6))

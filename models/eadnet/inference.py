@@ -61,8 +61,17 @@ class EADNetPipeline:
 
     @torch.no_grad()
     def generate_crops(self, crops: torch.Tensor, audio: np.ndarray, text: str | None, intensity: float | None,
-                       steps: int | None = None, guidance: float | None = None, seed: int = 0) -> torch.Tensor:
-        """crops (3, N, S, S) in [-1, 1] -> generated crops, same shape."""
+                       steps: int | None = None, guidance: float | None = None, seed: int = 0,
+                       reference: str = "self") -> torch.Tensor:
+        """crops (3, N, S, S) in [-1, 1] -> generated crops, same shape.
+
+        ``reference``: ``self`` feeds each window's own frames as the identity reference
+        (LatentSync's inference: right for dubbing, but the unmasked reference shows the mouth
+        that is being regenerated); ``offset`` takes the window half a clip away (wrapping), as
+        training does, so the mouth has to come from the audio.
+        """
+        if reference not in ("self", "offset"):
+            raise ConfigError(f"reference must be self or offset, not {reference!r}")
         cfg, dev = self.cfg, self.device
         steps, guidance = steps or cfg.infer_steps, cfg.guidance if guidance is None else guidance
         n = crops.shape[1]
@@ -86,9 +95,11 @@ class EADNetPipeline:
         mask_px = lower_face_mask(t, cfg.size, dev)
         mask = latent_mask(mask_px, self.codec.factor)
         gen = torch.Generator().manual_seed(seed)
+        refs = torch.roll(crops, total // 2, dims=1)  # used by reference="offset"
         for s in starts:
             win_px = crops[:, s:s + t][None].to(dev)
             win, masked = self.codec.encode(win_px), self.codec.encode(win_px * (1 - mask_px))
+            ref = win if reference == "self" else self.codec.encode(refs[:, s:s + t][None].to(dev))
             a = aud[s:s + t][None].to(dev)
             cond = self.model.conditioner(a, text_emb, inten if cfg.intensity else None)
             null = self.model.conditioner(a, text_emb, inten if cfg.intensity else None,
@@ -96,10 +107,10 @@ class EADNetPipeline:
                                           torch.ones(1, dtype=torch.bool, device=dev))
 
             def denoise(x, tt):
-                c = self.model(x, tt, mask, masked, win, cond)
+                c = self.model(x, tt, mask, masked, ref, cond)
                 if guidance == 1.0:
                     return c
-                u = self.model(x, tt, mask, masked, win, null)
+                u = self.model(x, tt, mask, masked, ref, null)
                 return u + guidance * (c - u)
 
             x = self.codec.decode(self.model.schedule.ddim(denoise, win.shape, steps, gen, dev))
@@ -110,7 +121,7 @@ class EADNetPipeline:
 
     def generate(self, ref_frames: np.ndarray, audio: np.ndarray, emotion: str | None = None,
                  intensity: float | None = None, text: str | None = None, steps: int | None = None,
-                 guidance: float | None = None, seed: int = 0) -> np.ndarray:
+                 guidance: float | None = None, seed: int = 0, reference: str = "self") -> np.ndarray:
         """Full frames (T, H, W, 3) uint8 with the lower face regenerated for the driving audio."""
         from eadbench import faces
 
@@ -123,7 +134,8 @@ class EADNetPipeline:
         proto = faces.CROP_PROTOCOLS.get("face256")
         crops = np.stack([proto.crop(f, *g) for f, g in zip(ref, geo)])
         text = text if text is not None else describe_emotion(emotion, intensity)
-        gen = self.generate_crops(frames_to_tensor(crops, self.cfg.size), audio, text, intensity, steps, guidance, seed)
+        gen = self.generate_crops(frames_to_tensor(crops, self.cfg.size), audio, text, intensity, steps, guidance, seed,
+                                  reference)
         gen = ((gen.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 3, 0).numpy()
         return paste_back(ref, gen, geo, proto)
 
