@@ -207,7 +207,8 @@ def train(data: str | Path, out: str | Path, steps: int = 1500, batch: int = 64,
     state["meta"] = json.dumps({"steps": steps, "seed": seed, "train_clips": len(train_clips),
                                 "heldout_clips": len(held_clips), **stats})
     _atomic_save(state, Path(out))
-    echo(f"held-out sync accuracy {stats['sync_accuracy']:.3f}, offset accuracy {stats['offset_accuracy']:.3f} "
+    which = "held-out" if held_clips is not train_clips else "training-set (nothing held out)"
+    echo(f"{which} sync accuracy {stats['sync_accuracy']:.3f}, offset accuracy {stats['offset_accuracy']:.3f} "
          f"({len(held_clips)} clips)")
     return stats
 

@@ -1,5 +1,6 @@
-"""The project's own regression gate: the default synthetic benchmark (`eadbench run --dataset
-synth`) checked against the committed baseline with `eadbench check`."""
+"""The project's own regression gates: the default synthetic benchmark (`eadbench run --dataset
+synth`) checked against the committed baseline with `eadbench check`, and the reference model
+(EAD-Net trained here) checked with `eadbench check` and the lip-sync probe."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ def test_default_synthetic_benchmark_has_not_regressed(tmp_path):
 
 EADNET_BASELINE = BASELINE.parent / "synth-eadnet.json"
 EADNET_METRICS = "ssim,psnr,lmd"
+MIN_MARGIN = 0.1  # the CI-trained model: +0.24; a cut audio path: exactly 0; no sync loss: -0.03 (README)
 
 
 def _cli(*args: str, env: dict, timeout: int = 900) -> subprocess.CompletedProcess:
@@ -31,16 +33,23 @@ def _cli(*args: str, env: dict, timeout: int = 900) -> subprocess.CompletedProce
                           env=env, timeout=timeout)
 
 
-def test_eadnet_trained_in_ci_has_not_regressed_and_a_broken_sampler_fails_the_gate(tmp_path):
+def test_eadnet_trained_in_ci_passes_both_gates_and_broken_models_fail_them(tmp_path):
     """The reference model in the gate: the tiny EAD-Net trained here on the synthetic training
-    split (300 steps, about 3 minutes on 2 cores; weights are never committed), the test clips
-    generated and scored, and compared with the committed baseline. Then the same checkpoint with
-    its EMA weights replaced by the untrained initial ones (what a 0.999 EMA without warm-up still
-    mostly is after 300 steps: the bug this gate was built after) must fail it.
+    split with the sync loss (`ablate --syncnet auto`: a face256 sync expert trained first on the
+    same clips, then 300 steps; about 4 minutes on 2 cores; weights are never committed).
 
-    What this cannot catch yet: a model trained for 3 CPU minutes has not learned lip-sync, so a
-    broken audio path changes its scores by less than the noise (measured with this checkpoint and
-    the audio projection zeroed: mouth LMD 7.26 -> 7.14, two of the 4 clips each way)."""
+    Gate 1 (`eadbench check`): the test clips generated and scored against the committed
+    baseline. The same checkpoint with its EMA weights replaced by the untrained initial ones
+    (what a 0.999 EMA without warm-up still mostly is after 300 steps: the bug this gate was built
+    after) must fail it.
+
+    Gate 2 (`eadbench eadnet probe`): lip-sync on the training clips with offset references (the
+    model cannot see the real mouth): the generated mouth must follow the clip's own audio
+    clearly better than another clip's, r(own) - r(other) >= MIN_MARGIN. The same checkpoint with
+    its audio projection zeroed (a cut audio path) must fail it. Gate 1 cannot see this: on the
+    held-out test speakers a 4-minute model's mouth is too poorly drawn for landmark distances
+    to tell a lip-syncing model from one without audio (an exploratory sync-trained run: mouth LMD
+    9.33 with audio, 8.87 with the audio path cut)."""
     import torch
     import yaml
     from eadnet.config import EADNetConfig
@@ -49,7 +58,7 @@ def test_eadnet_trained_in_ci_has_not_regressed_and_a_broken_sampler_fails_the_g
     env = {**os.environ, "EADBENCH_CACHE": str(tmp_path / "cache"), "HF_HUB_OFFLINE": "1"}
     abl = tmp_path / "ablate"
     r = _cli("ablate", "--variants", "full", "--train-steps", "300", "--infer-steps", "4", "--metrics",
-             EADNET_METRICS, "--out", str(abl), "--quiet", env=env)
+             EADNET_METRICS, "--syncnet", "auto", "--out", str(abl), "--quiet", env=env)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     check = _cli("check", str(abl / "run"), "--baseline", str(EADNET_BASELINE), env=env, timeout=300)
     assert check.returncode == 0, check.stdout + check.stderr
@@ -59,8 +68,8 @@ def test_eadnet_trained_in_ci_has_not_regressed_and_a_broken_sampler_fails_the_g
     state = torch.load(ckpt, weights_only=True)
     cfg = EADNetConfig.from_dict(state["config"])
     torch.manual_seed(cfg.seed)
-    state["ema"] = EADNet(cfg).state_dict()  # the initial weights, as the trainer draws them
-    torch.save(state, tmp_path / "broken.pt")
+    broken = dict(state, ema=EADNet(cfg).state_dict())  # the initial weights, as the trainer draws them
+    torch.save(broken, tmp_path / "broken.pt")
     (tmp_path / "broken.yaml").write_text(yaml.safe_dump({
         "dataset": "synth", "metrics": EADNET_METRICS.split(","),
         "methods": [{"name": "full", "method": "eadnet", "checkpoint": str(tmp_path / "broken.pt"), "steps": 4,
@@ -70,3 +79,13 @@ def test_eadnet_trained_in_ci_has_not_regressed_and_a_broken_sampler_fails_the_g
     check = _cli("check", str(tmp_path / "broken"), "--baseline", str(EADNET_BASELINE), env=env, timeout=300)
     assert check.returncode == 1, check.stdout + check.stderr
     assert "REGRESSED" in check.stdout
+
+    probe = ["eadnet", "probe", "--data", str(abl / "prepared" / "synth"), "--min-margin", str(MIN_MARGIN)]
+    ok = _cli(*probe, "--checkpoint", str(ckpt), env=env, timeout=600)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    mute = dict(state, ema={k: torch.zeros_like(v) if k.startswith("conditioner.audio_proj.2.") else v
+                            for k, v in state["ema"].items()})
+    torch.save(mute, tmp_path / "no-audio.pt")
+    cut = _cli(*probe, "--checkpoint", str(tmp_path / "no-audio.pt"), env=env, timeout=600)
+    assert cut.returncode == 1, ok.stdout + "\n" + cut.stdout + cut.stderr
+    assert "does not follow the audio" in cut.stdout

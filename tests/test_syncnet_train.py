@@ -75,6 +75,7 @@ def test_an_expert_for_eadnet_learns_from_face256_crops_on_every_clip(expert, tm
     r = cli.invoke(app, ["syncnet", "train", "--data", str(path.parent / "prep" / "synth"), "--out", str(out),
                          "--steps", "320", "--crop", "face256", "--holdout", "0", "--quiet"])
     assert r.exit_code == 0, r.output
+    assert "training-set (nothing held out) sync accuracy" in r.output
     meta = json.loads(torch.load(out, weights_only=True)["meta"])
     assert meta["train_clips"] == meta["heldout_clips"] == len(clips)
     syncnet_mod._NETS.clear()

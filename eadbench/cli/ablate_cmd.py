@@ -23,7 +23,10 @@ def ablate(
     out: Path = typer.Option(Path("runs/ablate-synth"), "--out", "-o", help="Output folder."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N test clips."),
     metrics: Optional[str] = typer.Option(None, "--metrics", help="Metrics (default: every available one)."),
-    syncnet: Optional[Path] = typer.Option(None, "--syncnet", help="Sync expert: enables the sync loss and LSE."),
+    syncnet: Optional[str] = typer.Option(None, "--syncnet", help="Enables the sync loss (the tiny preset's "
+                                          "w_sync 0.02; change with --set w_sync=...) with this expert, trained by "
+                                          "`eadbench syncnet train --crop face256`; 'auto' trains one on the "
+                                          "training clips first."),
     set_: Optional[List[str]] = typer.Option(None, "--set", help="EAD-Net config override key=value (all variants)."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
@@ -43,6 +46,6 @@ def ablate(
         val = yaml.safe_load(v)
         overrides[k.strip()] = tuple(val) if isinstance(val, list) else val
     res = run(out, split_csv(variants), grid, train_steps, infer_steps, checkpoints, overrides, None, limit,
-              split_csv(metrics), str(syncnet) if syncnet else None, echo=lambda s: typer.echo(s, err=True),
+              split_csv(metrics), syncnet, echo=lambda s: typer.echo(s, err=True),
               progress=not quiet)
     typer.echo(res.table)

@@ -106,3 +106,37 @@ def params(
     rep = EADNet(_config(None, preset, set_)).parameter_report()
     for k, v in rep.items():
         typer.echo(f"{k:<26} {v:>12,}")
+
+
+@app.command("probe")
+@friendly
+def probe(
+    checkpoint: Path = typer.Option(..., "--checkpoint", help="checkpoint.pt from `eadbench eadnet train`."),
+    data: Path = typer.Option(..., "--data", help="Prepared clips with face256 crops (output of `eadbench prepare`)."),
+    reference: str = typer.Option("offset", "--reference", help="offset (the mouth must come from the audio) or "
+                                  "self (the model also sees the real mouth)."),
+    min_margin: Optional[float] = typer.Option(None, "--min-margin", help="Exit 1 when r(own) - r(other) is "
+                                               "below this (a CI gate for the audio path)."),
+    steps: int = typer.Option(4, "--steps", help="DDIM steps."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the result as JSON."),
+    device: Optional[str] = typer.Option(None, "--device"),
+):
+    """Lip-sync probe: regenerate each clip with its own audio, another clip's and silence, and
+    print how closely the generated mouth follows the real one (Pearson r of the mouth box's
+    brightness, frame by frame). A model that lip-syncs has r(own) well above r(other)."""
+    import json
+
+    from eadnet.inference import EADNetPipeline
+    from eadnet.probe import probe as run_probe
+
+    if reference not in ("self", "offset"):
+        fail("--reference must be self or offset")
+    res = run_probe(EADNetPipeline.from_checkpoint(checkpoint, device), data, reference, steps=steps)
+    for kind, rs in res.per_clip.items():
+        typer.echo(f"r({kind:6s}) {res.mean(kind):+.3f}   per clip: {' '.join(f'{r:+.2f}' for r in rs)}")
+    typer.echo(f"margin r(own) - r(other): {res.margin:+.3f} (reference={reference})")
+    if json_out:
+        json_out.write_text(json.dumps(res.to_dict(), indent=2))
+    if min_margin is not None and res.margin < min_margin:
+        typer.echo(f"FAILED: margin {res.margin:+.3f} < {min_margin}: the mouth does not follow the audio")
+        raise typer.Exit(1)
