@@ -86,8 +86,6 @@ def infer(
     pipe = EADNetPipeline.from_checkpoint(checkpoint, device)
     frames = media.read_frames(video)
     wav = media.read_audio(audio)
-    if reference not in ("self", "offset"):
-        fail("--reference must be self or offset")
     res = pipe.generate(frames, wav, canonical(emotion) if emotion else None, intensity, text, steps, guidance, seed,
                         reference)
     media.write_video(out, res, audio=wav[: int(round(len(res) / 25 * 16000))])
@@ -129,8 +127,6 @@ def probe(
     from eadnet.inference import EADNetPipeline
     from eadnet.probe import probe as run_probe
 
-    if reference not in ("self", "offset"):
-        fail("--reference must be self or offset")
     res = run_probe(EADNetPipeline.from_checkpoint(checkpoint, device), data, reference, steps=steps)
     for kind, rs in res.per_clip.items():
         typer.echo(f"r({kind:6s}) {res.mean(kind):+.3f}   per clip: {' '.join(f'{r:+.2f}' for r in rs)}")

@@ -14,8 +14,7 @@ from eadbench.generators.base import (
     GenerationError, GenerationRequest, GenerationResult, Generator, register_generator,
 )
 from eadbench.weights import file_sha256
-
-REFERENCES = ("self", "offset")
+from eadnet.config import REFERENCES
 
 
 @register_generator

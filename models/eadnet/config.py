@@ -11,6 +11,9 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+#: identity reference frames at inference (see ``EADNetPipeline.generate_crops``)
+REFERENCES = ("self", "offset")
+
 
 @dataclass
 class EADNetConfig:

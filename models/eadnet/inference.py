@@ -22,7 +22,7 @@ from eadbench.errors import ConfigError, EadbenchError, WeightsMissingError
 from eadbench.labels import describe_emotion
 from eadnet.codec import build_codec, latent_mask
 from eadnet.conditioning import TextEncoder
-from eadnet.config import EADNetConfig
+from eadnet.config import REFERENCES, EADNetConfig
 from eadnet.data import audio_features, frames_to_tensor
 from eadnet.model import EADNet, lower_face_mask
 
@@ -70,8 +70,8 @@ class EADNetPipeline:
         that is being regenerated); ``offset`` takes the window half a clip away (wrapping), as
         training does, so the mouth has to come from the audio.
         """
-        if reference not in ("self", "offset"):
-            raise ConfigError(f"reference must be self or offset, not {reference!r}")
+        if reference not in REFERENCES:
+            raise ConfigError(f"reference must be {' or '.join(REFERENCES)}, not {reference!r}")
         cfg, dev = self.cfg, self.device
         steps, guidance = steps or cfg.infer_steps, cfg.guidance if guidance is None else guidance
         n = crops.shape[1]
