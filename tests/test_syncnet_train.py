@@ -87,4 +87,6 @@ def test_an_expert_for_eadnet_learns_from_face256_crops_on_every_clip(expert, tm
     bad = cli.invoke(app, ["syncnet", "train", "--data", str(path.parent / "prep" / "synth"), "--out", str(out),
                            "--crop", "face224"])
     assert bad.exit_code != 0 and "face224 crops" in bad.output
-    assert cli.invoke(app, ["syncnet", "train", "--data", ".", "--out", str(out), "--holdout", "1"]).exit_code != 0
+    r = cli.invoke(app, ["syncnet", "train", "--data", str(path.parent / "prep" / "synth"), "--out", str(out),
+                         "--holdout", "1"])
+    assert r.exit_code != 0 and "--holdout must be in [0, 1)" in r.output

@@ -95,7 +95,7 @@ class EADNetPipeline:
         mask_px = lower_face_mask(t, cfg.size, dev)
         mask = latent_mask(mask_px, self.codec.factor)
         gen = torch.Generator().manual_seed(seed)
-        refs = torch.roll(crops, total // 2, dims=1)  # used by reference="offset"
+        refs = torch.roll(crops, total // 2, dims=1) if reference == "offset" else None
         for s in starts:
             win_px = crops[:, s:s + t][None].to(dev)
             win, masked = self.codec.encode(win_px), self.codec.encode(win_px * (1 - mask_px))
