@@ -1,6 +1,6 @@
 """The project's own regression gates: the default synthetic benchmark (`eadbench run --dataset
 synth`) checked against the committed baseline with `eadbench check`, and the reference model
-(EAD-Net trained here) checked with `eadbench check` and the lip-sync probe."""
+(EAD-Net trained here) checked with `eadbench check`, the lip-sync probe and the emotion probe."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ def test_default_synthetic_benchmark_has_not_regressed(tmp_path):
 EADNET_BASELINE = BASELINE.parent / "synth-eadnet.json"
 EADNET_METRICS = "ssim,psnr,lmd"
 MIN_MARGIN = 0.1  # the CI-trained model: +0.24; a cut audio path: exactly 0; no sync loss: -0.03 (README)
+MIN_EFFECT = 0.5  # levels; the CI-trained model: 1.88; a cut text/intensity path: exactly 0
 
 
 def _cli(*args: str, env: dict, timeout: int = 900) -> subprocess.CompletedProcess:
@@ -46,7 +47,15 @@ def test_eadnet_trained_in_ci_passes_both_gates_and_broken_models_fail_them(tmp_
     Gate 2 (`eadbench eadnet probe`): lip-sync on the training clips with offset references (the
     model cannot see the real mouth): the generated mouth must follow the clip's own audio
     clearly better than another clip's, r(own) - r(other) >= MIN_MARGIN. The same checkpoint with
-    its audio projection zeroed (a cut audio path) must fail it. Gate 1 cannot see this: on the
+    its audio projection zeroed (a cut audio path) must fail it.
+
+    Gate 3 (`eadbench eadnet probe --kind emotion`): with references of the speaker's other
+    emotion, switching the emotion text must change the generated lower face by MIN_EFFECT
+    levels; with the text and intensity projections zeroed it must fail. This is a wiring gate:
+    a model trained for 300 CPU steps has not learnt to draw the named expression (its shift
+    towards the real expression is about 0, README), so only the path is checked.
+
+    Gate 1 cannot see lip-sync: on the
     held-out test speakers a 4-minute model's mouth is too poorly drawn for landmark distances
     to tell a lip-syncing model from one without audio (an exploratory sync-trained run: mouth LMD
     9.33 with audio, 8.87 with the audio path cut)."""
@@ -89,3 +98,14 @@ def test_eadnet_trained_in_ci_passes_both_gates_and_broken_models_fail_them(tmp_
     cut = _cli(*probe, "--checkpoint", str(tmp_path / "no-audio.pt"), env=env, timeout=600)
     assert cut.returncode == 1, ok.stdout + "\n" + cut.stdout + cut.stderr
     assert "does not follow the audio" in cut.stdout
+
+    emotion = ["eadnet", "probe", "--kind", "emotion", "--data", str(abl / "prepared" / "synth"), "--min-effect",
+               str(MIN_EFFECT)]
+    ok = _cli(*emotion, "--checkpoint", str(ckpt), env=env, timeout=600)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    cut_proj = ("conditioner.text_proj.2.", "conditioner.intensity_proj.2.")
+    deaf = dict(state, ema={k: torch.zeros_like(v) if k.startswith(cut_proj) else v for k, v in state["ema"].items()})
+    torch.save(deaf, tmp_path / "no-text.pt")
+    cut = _cli(*emotion, "--checkpoint", str(tmp_path / "no-text.pt"), env=env, timeout=600)
+    assert cut.returncode == 1, ok.stdout + "\n" + cut.stdout + cut.stderr
+    assert "does not reach the output" in cut.stdout and "effect 0.000" in cut.stdout

@@ -4,6 +4,7 @@ inference produces a video, and errors are one clear line."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import socket
@@ -196,6 +197,11 @@ def test_reference_frames_are_the_window_itself_or_half_a_clip_away(prepared, tm
         for s, ref in zip(starts, seen):
             assert torch.equal(ref, shifted[:, s:s + 8])
     assert not torch.equal(outs["self"], outs["offset"])
+    other = torch.rand(3, 7, 32, 32) * 2 - 1  # another video of the person, shorter: looped
+    seen.clear()
+    pipe.generate_crops(crops, audio, "a person speaking", 0.5, steps=1, guidance=1.0, ref_crops=other)
+    looped = torch.cat([other, other, other], dim=1)
+    assert [torch.equal(ref, looped[:, s:s + 8]) for s, ref in zip([0, 6, 12], seen)] == [True] * 3
     with pytest.raises(ConfigError, match="self or offset"):
         pipe.generate_crops(crops, audio, None, None, steps=1, reference="other")
     # the harness method: the choice is checked up front and is part of the cache key / manifest
@@ -208,6 +214,80 @@ def test_reference_frames_are_the_window_itself_or_half_a_clip_away(prepared, tm
     keys = {fingerprint_hash(generators.build("eadnet", checkpoint=ckpt, **kw).fingerprint())
             for kw in ({}, {"reference": "offset"})}
     assert len(keys) == 2
+
+
+def test_training_references_from_the_speakers_other_emotion(prepared):
+    """``ref_other_clip``: that share of windows takes its reference from another clip of the same
+    speaker with another emotion (the fixture: one speaker, angry and contempt); at 0 the
+    reference is a window of the clip itself and no extra random number is drawn."""
+    from eadnet.data import partners
+
+    def windows_of(clip):
+        return [clip.frames[:, k:k + 8] for k in range(clip.frames.shape[1] - 7)]
+
+    cfg = small(ref_other_clip=1.0, batch_size=6)
+    clips = load_prepared(prepared, cfg)
+    assert len({c.speaker for c in clips}) == 1 and len({c.emotion for c in clips}) == 2
+    assert partners(clips) == [[1], [0]]
+    idx = WindowIndex(clips, cfg.frames, 0).batch(0, 6)
+    refs = make_batch(clips, idx, cfg, torch.Generator().manual_seed(0))[1]
+    for (ci, _), ref in zip(idx, refs):
+        assert any(torch.equal(ref, w) for w in windows_of(clips[1 - ci]))
+    half = make_batch(clips, idx * 10, small(ref_other_clip=0.5), torch.Generator().manual_seed(0))[1]
+    own = sum(any(torch.equal(ref, w) for w in windows_of(clips[ci])) for (ci, _), ref in zip(idx * 10, half))
+    assert 15 <= own <= 45  # about half of 60
+    gen_a, gen_b = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    refs0 = make_batch(clips, idx, small(), gen_a)[1]
+    for (ci, _), ref in zip(idx, refs0):
+        assert any(torch.equal(ref, w) for w in windows_of(clips[ci]))
+    for ci, _ in idx:  # the same draws as a plain per-window randint: the stream of runs before the option
+        torch.randint(0, clips[ci].frames.shape[1] - 7, (1,), generator=gen_b)
+    assert torch.equal(torch.rand(4, generator=gen_a), torch.rand(4, generator=gen_b))
+    lone = [dataclasses.replace(c, speaker="") for c in clips]  # no speaker known: no partner
+    assert partners(lone) == [[], []]
+
+
+def test_emotion_probe_scores_the_text_and_is_zero_when_the_text_path_is_cut(prepared, tmp_path):
+    from types import SimpleNamespace
+
+    from eadbench import media
+    from eadbench.prepare import iter_prepared
+    from eadnet.data import frames_to_tensor
+    from eadnet.probe import emotion_probe
+
+    # an oracle that draws exactly the clip whose emotion the text names: shift 1; one that copies
+    # its reference whatever the text: effect 0, shift 0
+    shown = {c.meta["clip"]["emotion"]: frames_to_tensor(media.read_frames(c.crops["face256"]), 32)
+             for c in iter_prepared(prepared)}
+
+    def oracle(crops, audio, text, intensity, steps, guidance, ref_crops):
+        return next(v for k, v in shown.items() if k in text)[:, :crops.shape[1]]
+
+    res = emotion_probe(SimpleNamespace(cfg=small(), generate_crops=oracle), prepared, frames=10)
+    assert sorted(e["partner"] for e in res.per_clip.values()) == sorted(res.per_clip)
+    assert res.shift == pytest.approx(1.0, abs=1e-5) and res.effect > 1.0
+    assert all(e["error_own_text"] == 0.0 < e["error_partner_text"] for e in res.per_clip.values())
+    copier = SimpleNamespace(cfg=small(), generate_crops=lambda crops, *a, ref_crops, **k: ref_crops[:, :crops.shape[1]])
+    res = emotion_probe(copier, prepared, frames=10)
+    assert res.effect == 0.0 and res.shift == 0.0
+
+    cfg = small()
+    train(cfg, prepared, tmp_path / "run", steps=2, progress=False, device="cpu")
+    pipe = EADNetPipeline.from_checkpoint(tmp_path / "run" / "checkpoint.pt", device="cpu")
+    assert emotion_probe(pipe, prepared, frames=10, steps=1).effect > 0
+    cond = pipe.model.conditioner
+    with torch.no_grad():
+        for proj in (cond.text_proj, cond.intensity_proj):
+            proj[2].weight.zero_()
+            proj[2].bias.zero_()
+    cut = emotion_probe(pipe, prepared, frames=10, steps=1)
+    assert cut.effect == 0.0 and cut.shift == 0.0
+    single = tmp_path / "single"
+    single.mkdir()
+    first = sorted(p for p in prepared.iterdir() if p.is_dir())[0]
+    os.symlink(first, single / first.name)
+    with pytest.raises(EadbenchError, match="two different emotions"):
+        emotion_probe(pipe, single, frames=10, steps=1)
 
 
 def test_latent_path_with_a_standin_vae(prepared, tmp_path):
@@ -305,3 +385,18 @@ def test_training_set_filtering_by_text_video_similarity(prepared, tmp_path):
     cfg = small(filter_min_similarity=-1.0)
     train(cfg, prepared, tmp_path / "run", 1, progress=False)
     assert len((tmp_path / "run" / "filtering.csv").read_text().splitlines()) == 1 + len(load_prepared(prepared, cfg))
+
+
+def test_probe_cli_refuses_options_of_the_other_kind(tmp_path):
+    from typer.testing import CliRunner
+
+    from eadbench.cli.main import app
+
+    base = ["eadnet", "probe", "--checkpoint", str(tmp_path / "c.pt"), "--data", str(tmp_path)]
+    for extra, message in ((["--kind", "mouth"], "lipsync or emotion"),
+                           (["--kind", "emotion", "--min-margin", "0.1"], "belongs to --kind lipsync"),
+                           (["--min-effect", "0.5"], "belong to --kind emotion")):
+        r = CliRunner().invoke(app, base + extra)
+        assert r.exit_code == 2 and message in r.output, r.output
+    r = CliRunner().invoke(app, base + ["--kind", "emotion"])
+    assert r.exit_code != 0 and "does not exist" in r.output

@@ -111,28 +111,63 @@ def params(
 def probe(
     checkpoint: Path = typer.Option(..., "--checkpoint", help="checkpoint.pt from `eadbench eadnet train`."),
     data: Path = typer.Option(..., "--data", help="Prepared clips with face256 crops (output of `eadbench prepare`)."),
-    reference: str = typer.Option("offset", "--reference", help="offset (the mouth must come from the audio) or "
-                                  "self (the model also sees the real mouth)."),
-    min_margin: Optional[float] = typer.Option(None, "--min-margin", help="Exit 1 when r(own) - r(other) is "
-                                               "below this (a CI gate for the audio path)."),
+    kind: str = typer.Option("lipsync", "--kind", help="lipsync: does the mouth follow the audio? emotion: does "
+                             "the lower face follow the emotion text (references of another emotion)?"),
+    reference: str = typer.Option("offset", "--reference", help="lipsync only: offset (the mouth must come from "
+                                  "the audio) or self (the model also sees the real mouth)."),
+    min_margin: Optional[float] = typer.Option(None, "--min-margin", help="lipsync: exit 1 when r(own) - r(other) "
+                                               "is below this (a CI gate for the audio path)."),
+    min_effect: Optional[float] = typer.Option(None, "--min-effect", help="emotion: exit 1 when the text changes "
+                                               "the lower face by less than this (levels; a cut path gives 0)."),
+    min_shift: Optional[float] = typer.Option(None, "--min-shift", help="emotion: exit 1 when switching the text "
+                                              "produces less than this fraction of the real expression change."),
     steps: int = typer.Option(4, "--steps", help="DDIM steps."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the result as JSON."),
     device: Optional[str] = typer.Option(None, "--device"),
 ):
-    """Lip-sync probe: regenerate each clip with its own audio, another clip's and silence, and
-    print how closely the generated mouth follows the real one (Pearson r of the mouth box's
-    brightness, frame by frame). A model that lip-syncs has r(own) well above r(other)."""
+    """Behaviour probes on prepared clips.
+
+    lipsync: regenerate each clip with its own audio, another clip's and silence; print how
+    closely the generated mouth follows the real one (Pearson r of the mouth box's brightness,
+    frame by frame); margin = r(own) - r(other).
+
+    emotion: regenerate each clip with references from the same speaker's clip of another
+    emotion, once with its own emotion text and once with that clip's; effect = how much the
+    text changes the lower face (levels; exactly 0 when the text never reaches the output),
+    shift = the fraction of the real expression difference that the change reproduces."""
     import json
 
     from eadnet.inference import EADNetPipeline
-    from eadnet.probe import probe as run_probe
+    from eadnet.probe import emotion_probe, lipsync_probe
 
-    res = run_probe(EADNetPipeline.from_checkpoint(checkpoint, device), data, reference, steps=steps)
-    for kind, rs in res.per_clip.items():
-        typer.echo(f"r({kind:6s}) {res.mean(kind):+.3f}   per clip: {' '.join(f'{r:+.2f}' for r in rs)}")
-    typer.echo(f"margin r(own) - r(other): {res.margin:+.3f} (reference={reference})")
+    if kind not in ("lipsync", "emotion"):
+        fail(f"--kind must be lipsync or emotion, not {kind!r}")
+    if kind == "lipsync" and (min_effect is not None or min_shift is not None):
+        fail("--min-effect and --min-shift belong to --kind emotion")
+    if kind == "emotion" and min_margin is not None:
+        fail("--min-margin belongs to --kind lipsync (use --min-effect / --min-shift)")
+    pipe = EADNetPipeline.from_checkpoint(checkpoint, device)
+    failed = []
+    if kind == "lipsync":
+        res = lipsync_probe(pipe, data, reference, steps=steps)
+        for audio, rs in res.per_clip.items():
+            typer.echo(f"r({audio:6s}) {res.mean(audio):+.3f}   per clip: {' '.join(f'{r:+.2f}' for r in rs)}")
+        typer.echo(f"margin r(own) - r(other): {res.margin:+.3f} (reference={reference})")
+        if min_margin is not None and res.margin < min_margin:
+            failed.append(f"margin {res.margin:+.3f} < {min_margin}: the mouth does not follow the audio")
+    else:
+        res = emotion_probe(pipe, data, steps=steps)
+        for clip, e in res.per_clip.items():
+            typer.echo(f"{clip}: effect {e['effect']:.2f}, shift {e['shift']:+.3f} (vs {e['partner']}); lower-face "
+                       f"error {e['error_own_text']:.2f} own text, {e['error_partner_text']:.2f} other")
+        typer.echo(f"text effect {res.effect:.3f} levels, expression shift {res.shift:+.3f}")
+        if min_effect is not None and res.effect < min_effect:
+            failed.append(f"effect {res.effect:.3f} < {min_effect}: the emotion text does not reach the output")
+        if min_shift is not None and res.shift < min_shift:
+            failed.append(f"shift {res.shift:+.3f} < {min_shift}: the expression does not follow the emotion text")
     if json_out:
         json_out.write_text(json.dumps(res.to_dict(), indent=2))
-    if min_margin is not None and res.margin < min_margin:
-        typer.echo(f"FAILED: margin {res.margin:+.3f} < {min_margin}: the mouth does not follow the audio")
+    for reason in failed:
+        typer.echo(f"FAILED: {reason}")
+    if failed:
         raise typer.Exit(1)

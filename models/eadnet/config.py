@@ -51,6 +51,10 @@ class EADNetConfig:
     infer_steps: int = 20
     guidance: float = 1.5
     cond_dropout: float = 0.1  # classifier-free guidance training
+    # share of training windows whose identity reference comes from another clip of the same
+    # speaker with another emotion: the reference then shows the wrong expression, so the emotion
+    # has to come from the text (with same-clip references the model can copy it and ignore the text)
+    ref_other_clip: float = 0.0
     # losses (LatentSync's weights as defaults)
     w_noise: float = 1.0
     w_sync: float = 0.05
@@ -74,7 +78,7 @@ class EADNetConfig:
             # epsilon/2e-4 model's x0 estimate at t=999 was off by 45 (MSE, the lower face's variance
             # being 0.09) and 4-step samples were noise; v/1e-3 gives a 0.015 sample MSE
             # sync loss 0.02 (LatentSync: 0.05): with a face256 expert and 300 steps, 0.02 made the mouth
-            # follow the audio (probe margin +0.42) and 0.05 did not (+0.07): benchmarks/lipsync_probe.py
+            # follow the audio (probe margin +0.42) and 0.05 did not (+0.07): benchmarks/eadnet_probes.py
             base = cls(prediction="v_prediction", lr=1e-3, w_sync=0.02)
         elif name == "paper":
             base = cls(preset="paper", size=256, frames=16, latent="vae", channels=(320, 640, 1280, 1280),

@@ -24,6 +24,8 @@ class ClipTensors:
     mfcc: torch.Tensor  # (13, n) for the sync loss
     text: str
     intensity: float
+    speaker: str = ""  # for references from another clip of the same person (``ref_other_clip``)
+    emotion: str = ""
 
 
 def frames_to_tensor(frames: np.ndarray, size: int) -> torch.Tensor:
@@ -42,6 +44,15 @@ def audio_features(audio: np.ndarray, n_frames: int, cfg: EADNetConfig) -> tuple
     return audio_windows(mel, n_frames, cfg.audio_window), torch.from_numpy(mfcc(pcm).T.astype(np.float32))
 
 
+def clip_condition(p) -> tuple[str, float]:
+    """A prepared clip's emotion text (its ``emotion.txt``, else the template) and intensity in [0, 1]."""
+    c = p.meta["clip"]
+    levels = c.get("intensity_levels") or 0
+    inten = c["intensity"] / levels if c.get("intensity") and levels else 0.5
+    text_file = Path(p.dir) / "emotion.txt"
+    return (text_file.read_text().strip() if text_file.exists() else describe_emotion(c.get("emotion"), inten)), inten
+
+
 def load_prepared(root: str | Path, cfg: EADNetConfig, crop: str = "face256") -> list[ClipTensors]:
     from eadbench.prepare import iter_prepared
 
@@ -56,15 +67,23 @@ def load_prepared(root: str | Path, cfg: EADNetConfig, crop: str = "face256") ->
             continue
         tokens, cc = audio_features(audio, n, cfg)
         c = p.meta["clip"]
-        levels = c.get("intensity_levels") or 0
-        inten = c["intensity"] / levels if c.get("intensity") and levels else 0.5
-        text_file = Path(p.dir) / "emotion.txt"
-        text = text_file.read_text().strip() if text_file.exists() else describe_emotion(c.get("emotion"), inten)
-        clips.append(ClipTensors(p.clip_id, frames_to_tensor(frames[:n], cfg.size), tokens, cc, text, inten))
+        text, inten = clip_condition(p)
+        clips.append(ClipTensors(p.clip_id, frames_to_tensor(frames[:n], cfg.size), tokens, cc, text, inten,
+                                 str(c.get("speaker") or ""), str(c.get("emotion") or "")))
     if not clips:
         raise ValueError(f"{root}: no prepared clip with {crop} crops of at least {cfg.frames} frames "
                          "(run `eadbench prepare` first)")
     return clips
+
+
+def partners(clips: list[ClipTensors]) -> list[list[int]]:
+    """For each clip, the other clips of its speaker with another emotion (none without a speaker)."""
+    by_speaker: dict[str, list[int]] = {}
+    for i, c in enumerate(clips):
+        if c.speaker:
+            by_speaker.setdefault(c.speaker, []).append(i)
+    return [[j for j in by_speaker.get(c.speaker, []) if clips[j].emotion != c.emotion] if c.speaker else []
+            for c in clips]
 
 
 class WindowIndex:

@@ -62,13 +62,15 @@ class EADNetPipeline:
     @torch.no_grad()
     def generate_crops(self, crops: torch.Tensor, audio: np.ndarray, text: str | None, intensity: float | None,
                        steps: int | None = None, guidance: float | None = None, seed: int = 0,
-                       reference: str = "self") -> torch.Tensor:
+                       reference: str = "self", ref_crops: torch.Tensor | None = None) -> torch.Tensor:
         """crops (3, N, S, S) in [-1, 1] -> generated crops, same shape.
 
         ``reference``: ``self`` feeds each window's own frames as the identity reference
         (LatentSync's inference: right for dubbing, but the unmasked reference shows the mouth
         that is being regenerated); ``offset`` takes the window half a clip away (wrapping), as
-        training does, so the mouth has to come from the audio.
+        training does, so the mouth has to come from the audio. ``ref_crops`` (3, M, S, S), when
+        given, replaces both: references from another video of the person (looped to length),
+        e.g. one with another expression, so the emotion has to come from the text.
         """
         if reference not in REFERENCES:
             raise ConfigError(f"reference must be {' or '.join(REFERENCES)}, not {reference!r}")
@@ -95,11 +97,14 @@ class EADNetPipeline:
         mask_px = lower_face_mask(t, cfg.size, dev)
         mask = latent_mask(mask_px, self.codec.factor)
         gen = torch.Generator().manual_seed(seed)
-        refs = torch.roll(crops, total // 2, dims=1) if reference == "offset" else None
+        if ref_crops is not None:
+            refs = ref_crops[:, torch.arange(total) % ref_crops.shape[1]]
+        else:
+            refs = torch.roll(crops, total // 2, dims=1) if reference == "offset" else None
         for s in starts:
             win_px = crops[:, s:s + t][None].to(dev)
             win, masked = self.codec.encode(win_px), self.codec.encode(win_px * (1 - mask_px))
-            ref = win if reference == "self" else self.codec.encode(refs[:, s:s + t][None].to(dev))
+            ref = win if refs is None else self.codec.encode(refs[:, s:s + t][None].to(dev))
             a = aud[s:s + t][None].to(dev)
             cond = self.model.conditioner(a, text_emb, inten if cfg.intensity else None)
             null = self.model.conditioner(a, text_emb, inten if cfg.intensity else None,

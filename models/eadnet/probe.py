@@ -1,16 +1,25 @@
-"""Lip-sync probe: does a checkpoint's mouth follow the audio it is given?
+"""Behaviour probes: does a checkpoint's output follow its audio, and its emotion text?
 
-Each prepared clip is regenerated three times: with its own audio, with another clip's audio and
-with silence. The probe signal is the mean brightness of the mouth box (rows 56-75 %, columns
-30-70 % of the face256 crop; the synthetic mouths sit there and are dark when open), frame by
-frame, and the score the Pearson r between the generated and the real series. A model that
-lip-syncs has r(own) well above r(other); a model whose audio path is cut gives the same output
-for every audio, so r(own) = r(other) exactly.
+Lip-sync (``lipsync_probe``): each prepared clip is regenerated three times, with its own audio,
+with another clip's audio and with silence. The signal is the mean brightness of the mouth box
+(rows 56-75 %, columns 30-70 % of the face256 crop; the synthetic mouths sit there and are dark
+when open), frame by frame, and the score the Pearson r between the generated and the real
+series. A model that lip-syncs has r(own) well above r(other); a model whose audio path is cut
+gives the same output for every audio, so r(own) = r(other) exactly. Use ``reference="offset"``:
+with ``self`` the model sees the real mouth in its reference frames and scores by copying it,
+whatever the audio (see ``EADNetPipeline.generate_crops``). The box is fitted to the synthetic
+data's face256 crops; on other data it is only a rough mouth location.
 
-Use ``reference="offset"``: with ``self`` the model sees the real mouth in its reference frames
-and scores by copying it, whatever the audio (see ``EADNetPipeline.generate_crops``).
-The box is fitted to the synthetic data's face256 crops; on other data it is only a rough mouth
-location.
+Emotion (``emotion_probe``): each clip that has a partner (another clip of the same speaker with
+another emotion) is regenerated with the partner's frames as identity reference, so the
+reference shows the other expression, once with the clip's own emotion text and intensity and
+once with the partner's (same seed). Two scores on the lower face:
+- effect: the mean absolute change the text makes (0-255 levels). Exactly 0 when the text and
+  intensity never reach the output (a cut path): a wiring check that needs no learnt behaviour.
+- shift: the change projected on the real difference between the two clips' mean expressions,
+  as a fraction of it: 1 when switching the text moves the face all the way to the real
+  expression, 0 when the change is unrelated to it (a model that has not learnt emotion).
+Time means remove the per-frame mouth movement, which follows the audio, not the emotion.
 """
 
 from __future__ import annotations
@@ -31,7 +40,7 @@ def mouth_series(crops: torch.Tensor) -> np.ndarray:
 
 
 @dataclass
-class ProbeResult:
+class LipSyncResult:
     reference: str
     per_clip: dict[str, list[float]] = field(default_factory=dict)  # audio kind -> r per clip
 
@@ -50,7 +59,8 @@ class ProbeResult:
 
 
 @torch.no_grad()
-def probe(pipe, prepared: str | Path, reference: str = "offset", frames: int = 48, steps: int = 4) -> ProbeResult:
+def lipsync_probe(pipe, prepared: str | Path, reference: str = "offset", frames: int = 48,
+                  steps: int = 4) -> LipSyncResult:
     """``pipe``: an ``EADNetPipeline``; ``prepared``: clips from `eadbench prepare` (face256)."""
     from eadbench import media
     from eadbench.errors import EadbenchError
@@ -60,7 +70,7 @@ def probe(pipe, prepared: str | Path, reference: str = "offset", frames: int = 4
     clips = [c for c in iter_prepared(prepared) if "face256" in c.crops]
     if len(clips) < 2:
         raise EadbenchError(f"{prepared}: the lip-sync probe needs at least 2 prepared clips with face256 crops")
-    res = ProbeResult(reference, {k: [] for k in AUDIOS})
+    res = LipSyncResult(reference, {k: [] for k in AUDIOS})
     for i, clip in enumerate(clips):
         crops = frames_to_tensor(media.read_frames(clip.crops["face256"])[:frames], pipe.cfg.size)
         real = mouth_series(crops)
@@ -73,4 +83,70 @@ def probe(pipe, prepared: str | Path, reference: str = "offset", frames: int = 4
             series = mouth_series(gen)
             r = np.corrcoef(series, real)[0, 1] if series.std() > 0 else 0.0
             res.per_clip[kind].append(float(r))
+    return res
+
+
+def lower_face_error(gen: torch.Tensor, real: torch.Tensor) -> float:
+    """Mean absolute difference of the lower half of (3, T, S, S) crops in [-1, 1], in 0-255 levels."""
+    s = real.shape[-1]
+    return float((gen[..., s // 2:, :] - real[..., s // 2:, :]).abs().mean()) * 127.5
+
+
+@dataclass
+class EmotionResult:
+    per_clip: dict[str, dict] = field(default_factory=dict)  # clip -> partner, effect, shift, errors
+
+    @property
+    def effect(self) -> float:
+        """Mean absolute change of the lower face when the text changes (0-255 levels)."""
+        return float(np.mean([c["effect"] for c in self.per_clip.values()]))
+
+    @property
+    def shift(self) -> float:
+        """Mean fraction of the real expression difference that switching the text produces."""
+        return float(np.mean([c["shift"] for c in self.per_clip.values()]))
+
+    def to_dict(self) -> dict:
+        return {"effect": round(self.effect, 4), "shift": round(self.shift, 4),
+                "per_clip": {k: {n: round(v, 4) if isinstance(v, float) else v for n, v in e.items()}
+                             for k, e in self.per_clip.items()}}
+
+
+def _partner(clip, clips):
+    """The first other clip of ``clip``'s speaker with another emotion, or None."""
+    speaker, emotion = clip.meta["clip"].get("speaker"), clip.meta["clip"].get("emotion")
+    return next((b for b in clips if speaker and b.meta["clip"].get("speaker") == speaker
+                 and b.meta["clip"].get("emotion") != emotion), None)
+
+
+@torch.no_grad()
+def emotion_probe(pipe, prepared: str | Path, frames: int = 48, steps: int = 4) -> EmotionResult:
+    """``pipe``: an ``EADNetPipeline``; ``prepared``: clips from `eadbench prepare` (face256) with at
+    least one speaker recorded in two emotions."""
+    from eadbench import media
+    from eadbench.errors import EadbenchError
+    from eadbench.prepare import iter_prepared
+    from eadnet.data import clip_condition, frames_to_tensor
+
+    clips = [c for c in iter_prepared(prepared) if "face256" in c.crops]
+    pairs = [(a, b) for a in clips if (b := _partner(a, clips)) is not None]
+    if not pairs:
+        raise EadbenchError(f"{prepared}: the emotion probe needs a speaker with prepared clips (face256) in two "
+                            "different emotions")
+    res = EmotionResult()
+    for clip, partner in pairs:
+        crops = frames_to_tensor(media.read_frames(clip.crops["face256"])[:frames], pipe.cfg.size)
+        ref = frames_to_tensor(media.read_frames(partner.crops["face256"])[:frames], pipe.cfg.size)
+        audio = media.read_audio(clip.audio)
+        entry, gens = {"partner": partner.clip_id}, {}
+        for who, source in (("own", clip), ("partner", partner)):
+            text, intensity = clip_condition(source)
+            gens[who] = pipe.generate_crops(crops, audio, text, intensity, steps=steps, guidance=1.0, ref_crops=ref)
+            entry[f"error_{who}_text"] = lower_face_error(gens[who], crops)
+        lower = slice(crops.shape[-1] // 2, None)
+        moved = (gens["own"] - gens["partner"])[..., lower, :]
+        real = (crops.mean(1) - ref[:, :crops.shape[1]].mean(1))[..., lower, :]
+        entry["effect"] = float(moved.abs().mean()) * 127.5
+        entry["shift"] = float((moved.mean(1) * real).sum() / (real * real).sum().clamp(min=1e-12))
+        res.per_clip[clip.clip_id] = entry
     return res

@@ -21,7 +21,7 @@ from eadbench.atomic import atomic_path
 from eadnet.codec import build_codec, latent_mask
 from eadnet.conditioning import TextEncoder
 from eadnet.config import EADNetConfig
-from eadnet.data import ClipTensors, WindowIndex, load_prepared
+from eadnet.data import ClipTensors, WindowIndex, load_prepared, partners
 from eadnet.losses import LPIPSLoss, SyncLoss, TREPALoss, noise_loss
 from eadnet.model import EADNet, lower_face_mask
 
@@ -30,13 +30,16 @@ FORMAT = "eadnet-checkpoint/1"
 
 def make_batch(clips: list[ClipTensors], idx: list[tuple[int, int]], cfg: EADNetConfig, gen: torch.Generator):
     t = cfg.frames
+    others = partners(clips) if cfg.ref_other_clip > 0 else None
     x0, ref, aud, cc, texts, inten = [], [], [], [], [], []
     for ci, s in idx:
-        c = clips[ci]
-        n = c.frames.shape[1]
-        r = int(torch.randint(0, n - t + 1, (1,), generator=gen))
+        c = rc = clips[ci]
+        # drawn only when enabled, so runs without it keep their random stream (and baselines)
+        if others is not None and others[ci] and float(torch.rand(1, generator=gen)) < cfg.ref_other_clip:
+            rc = clips[others[ci][int(torch.randint(0, len(others[ci]), (1,), generator=gen))]]
+        r = int(torch.randint(0, rc.frames.shape[1] - t + 1, (1,), generator=gen))
         x0.append(c.frames[:, s:s + t])
-        ref.append(c.frames[:, r:r + t])
+        ref.append(rc.frames[:, r:r + t])
         aud.append(c.audio_tokens[s:s + t])
         block = c.mfcc[:, 4 * s:4 * s + 20]
         cc.append(F.pad(block, (0, 20 - block.shape[1]))[None])
