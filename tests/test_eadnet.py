@@ -265,7 +265,7 @@ def test_emotion_probe_scores_the_text_and_is_zero_when_the_text_path_is_cut(pre
 
     res = emotion_probe(SimpleNamespace(cfg=small(), generate_crops=oracle), prepared, frames=10)
     assert sorted(e["partner"] for e in res.per_clip.values()) == sorted(res.per_clip)
-    assert res.shift == pytest.approx(1.0, abs=1e-5) and res.effect > 1.0
+    assert res.shift == pytest.approx(1.0, abs=1e-5) and res.effect > 1.0 and res.intensity_effect == 0.0
     assert all(e["error_own_text"] == 0.0 < e["error_partner_text"] for e in res.per_clip.values())
     copier = SimpleNamespace(cfg=small(), generate_crops=lambda crops, *a, ref_crops, **k: ref_crops[:, :crops.shape[1]])
     res = emotion_probe(copier, prepared, frames=10)
@@ -274,14 +274,18 @@ def test_emotion_probe_scores_the_text_and_is_zero_when_the_text_path_is_cut(pre
     cfg = small()
     train(cfg, prepared, tmp_path / "run", steps=2, progress=False, device="cpu")
     pipe = EADNetPipeline.from_checkpoint(tmp_path / "run" / "checkpoint.pt", device="cpu")
-    assert emotion_probe(pipe, prepared, frames=10, steps=1).effect > 0
+    res = emotion_probe(pipe, prepared, frames=10, steps=1)
+    assert res.effect > 0 and res.intensity_effect > 0
     cond = pipe.model.conditioner
     with torch.no_grad():
-        for proj in (cond.text_proj, cond.intensity_proj):
-            proj[2].weight.zero_()
-            proj[2].bias.zero_()
+        cond.text_proj[2].weight.zero_()
+        cond.text_proj[2].bias.zero_()
     cut = emotion_probe(pipe, prepared, frames=10, steps=1)
-    assert cut.effect == 0.0 and cut.shift == 0.0
+    assert cut.effect == 0.0 and cut.shift == 0.0 and cut.intensity_effect > 0
+    with torch.no_grad():
+        cond.intensity_proj[2].weight.zero_()
+        cond.intensity_proj[2].bias.zero_()
+    assert emotion_probe(pipe, prepared, frames=10, steps=1).intensity_effect == 0.0
     single = tmp_path / "single"
     single.mkdir()
     first = sorted(p for p in prepared.iterdir() if p.is_dir())[0]

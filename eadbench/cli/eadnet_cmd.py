@@ -117,8 +117,9 @@ def probe(
                                   "the audio) or self (the model also sees the real mouth)."),
     min_margin: Optional[float] = typer.Option(None, "--min-margin", help="lipsync: exit 1 when r(own) - r(other) "
                                                "is below this (a CI gate for the audio path)."),
-    min_effect: Optional[float] = typer.Option(None, "--min-effect", help="emotion: exit 1 when the text changes "
-                                               "the lower face by less than this (levels; a cut path gives 0)."),
+    min_effect: Optional[float] = typer.Option(None, "--min-effect", help="emotion: exit 1 when the text or the "
+                                               "intensity changes the lower face by less than this (levels; a cut "
+                                               "path gives 0)."),
     min_shift: Optional[float] = typer.Option(None, "--min-shift", help="emotion: exit 1 when switching the text "
                                               "produces less than this fraction of the real expression change."),
     steps: int = typer.Option(4, "--steps", help="DDIM steps."),
@@ -132,9 +133,11 @@ def probe(
     frame by frame); margin = r(own) - r(other).
 
     emotion: regenerate each clip with references from the same speaker's clip of another
-    emotion, once with its own emotion text and once with that clip's; effect = how much the
-    text changes the lower face (levels; exactly 0 when the text never reaches the output),
-    shift = the fraction of the real expression difference that the change reproduces."""
+    emotion, once with its own emotion text and once with that clip's (its own intensity both
+    times), and once with the intensity moved by 0.5; effect = how much the text changes the
+    lower face (levels; exactly 0 when the text never reaches the output), intensity effect the
+    same for the intensity, shift = the fraction of the real expression difference that
+    switching the text reproduces."""
     import json
 
     from eadnet.inference import EADNetPipeline
@@ -158,11 +161,14 @@ def probe(
     else:
         res = emotion_probe(pipe, data, steps=steps)
         for clip, e in res.per_clip.items():
-            typer.echo(f"{clip}: effect {e['effect']:.2f}, shift {e['shift']:+.3f} (vs {e['partner']}); lower-face "
-                       f"error {e['error_own_text']:.2f} own text, {e['error_partner_text']:.2f} other")
-        typer.echo(f"text effect {res.effect:.3f} levels, expression shift {res.shift:+.3f}")
-        if min_effect is not None and res.effect < min_effect:
-            failed.append(f"effect {res.effect:.3f} < {min_effect}: the emotion text does not reach the output")
+            typer.echo(f"{clip}: text effect {e['effect']:.2f}, intensity effect {e['intensity_effect']:.2f}, shift "
+                       f"{e['shift']:+.3f} (vs {e['partner']}); lower-face error {e['error_own_text']:.2f} own text, "
+                       f"{e['error_partner_text']:.2f} other")
+        typer.echo(f"text effect {res.effect:.3f} levels, intensity effect {res.intensity_effect:.3f} levels, "
+                   f"expression shift {res.shift:+.3f}")
+        for what, value in (("text", res.effect), ("intensity", res.intensity_effect)):
+            if min_effect is not None and value < min_effect:
+                failed.append(f"{what} effect {value:.3f} < {min_effect}: the emotion {what} does not reach the output")
         if min_shift is not None and res.shift < min_shift:
             failed.append(f"shift {res.shift:+.3f} < {min_shift}: the expression does not follow the emotion text")
     if json_out:

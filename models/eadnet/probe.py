@@ -12,10 +12,12 @@ data's face256 crops; on other data it is only a rough mouth location.
 
 Emotion (``emotion_probe``): each clip that has a partner (another clip of the same speaker with
 another emotion) is regenerated with the partner's frames as identity reference, so the
-reference shows the other expression, once with the clip's own emotion text and intensity and
-once with the partner's (same seed). Two scores on the lower face:
-- effect: the mean absolute change the text makes (0-255 levels). Exactly 0 when the text and
-  intensity never reach the output (a cut path): a wiring check that needs no learnt behaviour.
+reference shows the other expression, once with the clip's own emotion text and once with the
+partner's (same seed, the clip's own intensity both times: the emotion category is in the text
+alone). Two scores on the lower face:
+- effect: the mean absolute change the text makes (0-255 levels). Exactly 0 when the text never
+  reaches the output (a cut path): a wiring check that needs no learnt behaviour. The same for
+  the intensity (``intensity_effect``: a third run with the intensity moved by 0.5).
 - shift: the change projected on the real difference between the two clips' mean expressions,
   as a fraction of it: 1 when switching the text moves the face all the way to the real
   expression, 0 when the change is unrelated to it (a model that has not learnt emotion).
@@ -31,6 +33,7 @@ import numpy as np
 import torch
 
 AUDIOS = ("own", "other", "silent")
+INTENSITY_STEP = 0.5  # the emotion probe's intensity change (up from below 0.5, else down)
 
 
 def mouth_series(crops: torch.Tensor) -> np.ndarray:
@@ -94,20 +97,29 @@ def lower_face_error(gen: torch.Tensor, real: torch.Tensor) -> float:
 
 @dataclass
 class EmotionResult:
-    per_clip: dict[str, dict] = field(default_factory=dict)  # clip -> partner, effect, shift, errors
+    per_clip: dict[str, dict] = field(default_factory=dict)  # clip -> partner, effects, shift, errors
+
+    def mean(self, key: str) -> float:
+        return float(np.mean([c[key] for c in self.per_clip.values()]))
 
     @property
     def effect(self) -> float:
         """Mean absolute change of the lower face when the text changes (0-255 levels)."""
-        return float(np.mean([c["effect"] for c in self.per_clip.values()]))
+        return self.mean("effect")
+
+    @property
+    def intensity_effect(self) -> float:
+        """The same when the intensity moves by INTENSITY_STEP."""
+        return self.mean("intensity_effect")
 
     @property
     def shift(self) -> float:
         """Mean fraction of the real expression difference that switching the text produces."""
-        return float(np.mean([c["shift"] for c in self.per_clip.values()]))
+        return self.mean("shift")
 
     def to_dict(self) -> dict:
-        return {"effect": round(self.effect, 4), "shift": round(self.shift, 4),
+        return {"effect": round(self.effect, 4), "intensity_effect": round(self.intensity_effect, 4),
+                "shift": round(self.shift, 4),
                 "per_clip": {k: {n: round(v, 4) if isinstance(v, float) else v for n, v in e.items()}
                              for k, e in self.per_clip.items()}}
 
@@ -138,15 +150,19 @@ def emotion_probe(pipe, prepared: str | Path, frames: int = 48, steps: int = 4) 
         crops = frames_to_tensor(media.read_frames(clip.crops["face256"])[:frames], pipe.cfg.size)
         ref = frames_to_tensor(media.read_frames(partner.crops["face256"])[:frames], pipe.cfg.size)
         audio = media.read_audio(clip.audio)
-        entry, gens = {"partner": partner.clip_id}, {}
-        for who, source in (("own", clip), ("partner", partner)):
-            text, intensity = clip_condition(source)
-            gens[who] = pipe.generate_crops(crops, audio, text, intensity, steps=steps, guidance=1.0, ref_crops=ref)
-            entry[f"error_{who}_text"] = lower_face_error(gens[who], crops)
+        text, intensity = clip_condition(clip)
+        moved_intensity = intensity + INTENSITY_STEP if intensity < 0.5 else intensity - INTENSITY_STEP
+        runs = {"own": (text, intensity), "partner": (clip_condition(partner)[0], intensity),
+                "intensity": (text, moved_intensity)}
+        gens = {k: pipe.generate_crops(crops, audio, t, i, steps=steps, guidance=1.0, ref_crops=ref)
+                for k, (t, i) in runs.items()}
         lower = slice(crops.shape[-1] // 2, None)
         moved = (gens["own"] - gens["partner"])[..., lower, :]
         real = (crops.mean(1) - ref[:, :crops.shape[1]].mean(1))[..., lower, :]
-        entry["effect"] = float(moved.abs().mean()) * 127.5
-        entry["shift"] = float((moved.mean(1) * real).sum() / (real * real).sum().clamp(min=1e-12))
+        entry = {"partner": partner.clip_id, "effect": float(moved.abs().mean()) * 127.5,
+                 "intensity_effect": float((gens["own"] - gens["intensity"])[..., lower, :].abs().mean()) * 127.5,
+                 "shift": float((moved.mean(1) * real).sum() / (real * real).sum().clamp(min=1e-12)),
+                 "error_own_text": lower_face_error(gens["own"], crops),
+                 "error_partner_text": lower_face_error(gens["partner"], crops)}
         res.per_clip[clip.clip_id] = entry
     return res
