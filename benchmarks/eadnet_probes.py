@@ -73,7 +73,8 @@ def main() -> None:
               + f"  margin {p.margin:+.2f}")
     e = emotion_probe(pipe, data)
     res["emotion"] = e.to_dict()
-    print(f"emotion: text effect {e.effect:.2f} levels, expression shift {e.shift:+.3f}")
+    print(f"emotion: text effect {e.effect:.2f}, intensity effect {e.intensity_effect:.2f} levels, "
+          f"expression shift {e.shift:+.3f}")
     if a.json:
         a.json.write_text(json.dumps(res, indent=2))
 

@@ -202,6 +202,8 @@ def test_reference_frames_are_the_window_itself_or_half_a_clip_away(prepared, tm
     pipe.generate_crops(crops, audio, "a person speaking", 0.5, steps=1, guidance=1.0, ref_crops=other)
     looped = torch.cat([other, other, other], dim=1)
     assert [torch.equal(ref, looped[:, s:s + 8]) for s, ref in zip([0, 6, 12], seen)] == [True] * 3
+    with pytest.raises(ConfigError, match="do not match"):
+        pipe.generate_crops(crops, audio, None, None, steps=1, ref_crops=torch.zeros(3, 7, 16, 16))
     with pytest.raises(ConfigError, match="self or offset"):
         pipe.generate_crops(crops, audio, None, None, steps=1, reference="other")
     # the harness method: the choice is checked up front and is part of the cache key / manifest

@@ -70,10 +70,13 @@ class EADNetPipeline:
         that is being regenerated); ``offset`` takes the window half a clip away (wrapping), as
         training does, so the mouth has to come from the audio. ``ref_crops`` (3, M, S, S), when
         given, replaces both: references from another video of the person (looped to length),
-        e.g. one with another expression, so the emotion has to come from the text.
+        e.g. one with another expression, so the emotion has to come from the conditions.
         """
         if reference not in REFERENCES:
             raise ConfigError(f"reference must be {' or '.join(REFERENCES)}, not {reference!r}")
+        if ref_crops is not None and (ref_crops.shape[0] != crops.shape[0] or ref_crops.shape[2:] != crops.shape[2:]):
+            raise ConfigError(f"reference crops {tuple(ref_crops.shape)} do not match the crops {tuple(crops.shape)} "
+                              "(channels and size must agree)")
         cfg, dev = self.cfg, self.device
         steps, guidance = steps or cfg.infer_steps, cfg.guidance if guidance is None else guidance
         n = crops.shape[1]
