@@ -88,23 +88,25 @@ def test_eadnet_trained_in_ci_passes_both_gates_and_broken_models_fail_them(tmp_
     assert check.returncode == 1, check.stdout + check.stderr
     assert "REGRESSED" in check.stdout
 
-    probe = ["eadnet", "probe", "--data", str(abl / "prepared" / "synth"), "--min-margin", str(MIN_MARGIN)]
+    data = str(abl / "prepared" / "synth")
+    _passes_and_fails_when_cut(["eadnet", "probe", "--data", data, "--min-margin", str(MIN_MARGIN)], ckpt, state,
+                               "conditioner.audio_proj.2.", "does not follow the audio", tmp_path / "no-audio.pt", env)
+    _passes_and_fails_when_cut(["eadnet", "probe", "--kind", "emotion", "--data", data, "--min-effect", str(MIN_EFFECT)],
+                               ckpt, state, "conditioner.text_proj.2.",
+                               f"text effect 0.000 < {MIN_EFFECT}: the emotion text does not reach the output",
+                               tmp_path / "no-text.pt", env)
+
+
+def _passes_and_fails_when_cut(probe: list[str], ckpt: Path, state: dict, cut: str, reason: str, cut_path: Path,
+                               env: dict) -> None:
+    """The probe gate passes for the checkpoint, and fails for ``reason`` once the EMA weights
+    whose names start with ``cut`` are zeroed (a conditioning path cut)."""
+    import torch
+
     ok = _cli(*probe, "--checkpoint", str(ckpt), env=env, timeout=600)
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    mute = dict(state, ema={k: torch.zeros_like(v) if k.startswith("conditioner.audio_proj.2.") else v
-                            for k, v in state["ema"].items()})
-    torch.save(mute, tmp_path / "no-audio.pt")
-    cut = _cli(*probe, "--checkpoint", str(tmp_path / "no-audio.pt"), env=env, timeout=600)
-    assert cut.returncode == 1, ok.stdout + "\n" + cut.stdout + cut.stderr
-    assert "does not follow the audio" in cut.stdout
-
-    emotion = ["eadnet", "probe", "--kind", "emotion", "--data", str(abl / "prepared" / "synth"), "--min-effect",
-               str(MIN_EFFECT)]
-    ok = _cli(*emotion, "--checkpoint", str(ckpt), env=env, timeout=600)
-    assert ok.returncode == 0, ok.stdout + ok.stderr
-    deaf = dict(state, ema={k: torch.zeros_like(v) if k.startswith("conditioner.text_proj.2.") else v
-                            for k, v in state["ema"].items()})
-    torch.save(deaf, tmp_path / "no-text.pt")
-    cut = _cli(*emotion, "--checkpoint", str(tmp_path / "no-text.pt"), env=env, timeout=600)
-    assert cut.returncode == 1, ok.stdout + "\n" + cut.stdout + cut.stderr
-    assert "the emotion text does not reach the output" in cut.stdout and "text effect 0.000" in cut.stdout
+    torch.save(dict(state, ema={k: torch.zeros_like(v) if k.startswith(cut) else v for k, v in state["ema"].items()}),
+               cut_path)
+    broken = _cli(*probe, "--checkpoint", str(cut_path), env=env, timeout=600)
+    assert broken.returncode == 1, ok.stdout + "\n" + broken.stdout + broken.stderr
+    assert reason in broken.stdout, broken.stdout
