@@ -4,7 +4,6 @@ inference produces a video, and errors are one clear line."""
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import os
 import socket
@@ -230,7 +229,9 @@ def test_training_references_from_the_speakers_other_emotion(prepared):
     cfg = small(ref_other_clip=1.0, batch_size=6)
     clips = load_prepared(prepared, cfg)
     assert len({c.speaker for c in clips}) == 1 and len({c.emotion for c in clips}) == 2
-    assert partners(clips) == [[1], [0]]
+    assert partners([(c.speaker, c.emotion) for c in clips]) == [[1], [0]]
+    assert partners([("A", "sad"), ("A", "sad"), ("A", "happy"), ("B", "sad"), ("", "happy")]) == [
+        [2], [2], [0, 1], [], []]
     idx = WindowIndex(clips, cfg.frames, 0).batch(0, 6)
     refs = make_batch(clips, idx, cfg, torch.Generator().manual_seed(0))[1]
     for (ci, _), ref in zip(idx, refs):
@@ -245,8 +246,6 @@ def test_training_references_from_the_speakers_other_emotion(prepared):
     for ci, _ in idx:  # the same draws as a plain per-window randint: the stream of runs before the option
         torch.randint(0, clips[ci].frames.shape[1] - 7, (1,), generator=gen_b)
     assert torch.equal(torch.rand(4, generator=gen_a), torch.rand(4, generator=gen_b))
-    lone = [dataclasses.replace(c, speaker="") for c in clips]  # no speaker known: no partner
-    assert partners(lone) == [[], []]
 
 
 def test_emotion_probe_scores_the_text_and_is_zero_when_the_text_path_is_cut(prepared, tmp_path):

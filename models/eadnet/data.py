@@ -76,14 +76,15 @@ def load_prepared(root: str | Path, cfg: EADNetConfig, crop: str = "face256") ->
     return clips
 
 
-def partners(clips: list[ClipTensors]) -> list[list[int]]:
-    """For each clip, the other clips of its speaker with another emotion (none without a speaker)."""
+def partners(labels: list[tuple[str, str]]) -> list[list[int]]:
+    """(speaker, emotion) per clip -> for each clip, the other clips of its speaker with another
+    emotion (none where the speaker is unknown, "")."""
     by_speaker: dict[str, list[int]] = {}
-    for i, c in enumerate(clips):
-        if c.speaker:
-            by_speaker.setdefault(c.speaker, []).append(i)
-    return [[j for j in by_speaker.get(c.speaker, []) if clips[j].emotion != c.emotion] if c.speaker else []
-            for c in clips]
+    for i, (speaker, _) in enumerate(labels):
+        if speaker:
+            by_speaker.setdefault(speaker, []).append(i)
+    return [[j for j in by_speaker.get(speaker, []) if labels[j][1] != emotion] if speaker else []
+            for speaker, emotion in labels]
 
 
 class WindowIndex:

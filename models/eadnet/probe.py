@@ -124,13 +124,6 @@ class EmotionResult:
                              for k, e in self.per_clip.items()}}
 
 
-def _partner(clip, clips):
-    """The first other clip of ``clip``'s speaker with another emotion, or None."""
-    speaker, emotion = clip.meta["clip"].get("speaker"), clip.meta["clip"].get("emotion")
-    return next((b for b in clips if speaker and b.meta["clip"].get("speaker") == speaker
-                 and b.meta["clip"].get("emotion") != emotion), None)
-
-
 @torch.no_grad()
 def emotion_probe(pipe, prepared: str | Path, frames: int = 48, steps: int = 4) -> EmotionResult:
     """``pipe``: an ``EADNetPipeline``; ``prepared``: clips from `eadbench prepare` (face256) with at
@@ -138,10 +131,11 @@ def emotion_probe(pipe, prepared: str | Path, frames: int = 48, steps: int = 4) 
     from eadbench import media
     from eadbench.errors import EadbenchError
     from eadbench.prepare import iter_prepared
-    from eadnet.data import clip_condition, frames_to_tensor
+    from eadnet.data import clip_condition, frames_to_tensor, partners
 
     clips = [c for c in iter_prepared(prepared) if "face256" in c.crops]
-    pairs = [(a, b) for a in clips if (b := _partner(a, clips)) is not None]
+    labels = [(str(c.meta["clip"].get("speaker") or ""), str(c.meta["clip"].get("emotion") or "")) for c in clips]
+    pairs = [(clip, clips[others[0]]) for clip, others in zip(clips, partners(labels)) if others]
     if not pairs:
         raise EadbenchError(f"{prepared}: the emotion probe needs a speaker with prepared clips (face256) in two "
                             "different emotions")
@@ -159,8 +153,8 @@ def emotion_probe(pipe, prepared: str | Path, frames: int = 48, steps: int = 4) 
         lower = slice(crops.shape[-1] // 2, None)
         moved = (gens["own"] - gens["partner"])[..., lower, :]
         real = (crops.mean(1) - ref[:, :crops.shape[1]].mean(1))[..., lower, :]
-        entry = {"partner": partner.clip_id, "effect": float(moved.abs().mean()) * 127.5,
-                 "intensity_effect": float((gens["own"] - gens["intensity"])[..., lower, :].abs().mean()) * 127.5,
+        entry = {"partner": partner.clip_id, "effect": lower_face_error(gens["own"], gens["partner"]),
+                 "intensity_effect": lower_face_error(gens["own"], gens["intensity"]),
                  "shift": float((moved.mean(1) * real).sum() / (real * real).sum().clamp(min=1e-12)),
                  "error_own_text": lower_face_error(gens["own"], crops),
                  "error_partner_text": lower_face_error(gens["partner"], crops)}

@@ -30,7 +30,7 @@ FORMAT = "eadnet-checkpoint/1"
 
 def make_batch(clips: list[ClipTensors], idx: list[tuple[int, int]], cfg: EADNetConfig, gen: torch.Generator):
     t = cfg.frames
-    others = partners(clips) if cfg.ref_other_clip > 0 else None
+    others = partners([(c.speaker, c.emotion) for c in clips]) if cfg.ref_other_clip > 0 else None
     x0, ref, aud, cc, texts, inten = [], [], [], [], [], []
     for ci, s in idx:
         c = rc = clips[ci]
