@@ -16,7 +16,6 @@ Baseline file (JSON)::
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from eadbench.errors import EadbenchError
+from eadbench.errors import CorruptFileError, EadbenchError
+from eadbench.jsonio import load_json
 from eadbench.results import atomic_write_json
 
 FORMAT = "eadbench-baseline/1"
@@ -52,17 +52,54 @@ def load_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, dict[str, dict[st
     path = run_dir / "summary.json"
     if not path.exists():
         raise CheckInputError(f"{run_dir} is not a finished run folder (no summary.json)")
-    summary = json.loads(path.read_text())
+    summary = validate_summary(load_json(path, "run summary"), path)
     per_clip: dict[str, dict[str, dict[str, float]]] = {}
     csv = run_dir / "per_clip.csv"
     if csv.exists():
         import pandas as pd
 
-        df = pd.read_csv(csv)
+        try:
+            df = pd.read_csv(csv)
+            df = df[(df["status"] == "ok") & df["value"].notna()]
+        except (ValueError, KeyError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+            raise CheckInputError(f"{csv} is not a per-clip table written by eadbench run "
+                                  f"({type(exc).__name__}: {str(exc).splitlines()[0][:100]})") from None
         df = df[(df["status"] == "ok") & df["value"].notna()]
         for (m, metric, out), g in df.groupby(["method", "metric", "output"]):
             per_clip.setdefault(m, {})[f"{metric}/{out}"] = dict(zip(g["clip_id"], g["value"].astype(float)))
     return summary, per_clip
+
+
+def validate_summary(summary: dict[str, Any], path: Path) -> dict[str, Any]:
+    """summary.json must map methods -> metrics -> outputs -> entries with a value."""
+    methods = summary.get("methods")
+    ok = isinstance(methods, dict) and all(
+        isinstance(ms, dict) and all(isinstance(outs, dict) and all(isinstance(e, dict) and "value" in e
+                                                                    for e in outs.values())
+                                     for outs in ms.values())
+        for ms in methods.values())
+    if not ok:
+        raise CorruptFileError(f"{path} is not a summary written by eadbench run (expected methods -> metrics -> "
+                               "outputs -> {value, ...})")
+    return summary
+
+
+def validate_baseline(data: dict[str, Any], path: Path | str) -> dict[str, Any]:
+    if data.get("format") != FORMAT:
+        raise CheckInputError(f"{path} is not an eadbench baseline file (format {data.get('format')!r}, "
+                              f"expected {FORMAT!r})")
+    values = data.get("values")
+    ok = isinstance(values, dict) and all(
+        isinstance(entries, dict) and all(isinstance(b, dict) and isinstance(b.get("value"), (int, float))
+                                          and "/" in key for key, b in entries.items())
+        for entries in values.values())
+    if not ok or not isinstance(data.get("tolerance", {}), dict):
+        raise CheckInputError(f"{path} is wrongly shaped: expected values -> method -> 'metric/output' -> "
+                              "{value: number, ...} and a tolerance mapping")
+    for key, t in data.get("tolerance", {}).items():
+        if not isinstance(t, dict) or any(not isinstance(v, (int, float)) or v < 0 for v in t.values()):
+            raise CheckInputError(f"{path}: tolerance {key!r} must map abs/rel to numbers >= 0")
+    return data
 
 
 def baseline_from_run(run_dir: Path, previous: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -96,9 +133,12 @@ def parse_tolerances(items: list[str]) -> dict[str, dict[str, float]]:
             raise CheckInputError(f"--tolerance expects metric=value or metric=value%, got {item!r}")
         k, v = item.split("=", 1)
         try:
-            out[k.strip()] = {"rel": float(v[:-1]) / 100} if v.endswith("%") else {"abs": float(v)}
+            t = {"rel": float(v[:-1]) / 100} if v.endswith("%") else {"abs": float(v)}
         except ValueError:
             raise CheckInputError(f"--tolerance {item!r}: not a number") from None
+        if not all(math.isfinite(x) and x >= 0 for x in t.values()):
+            raise CheckInputError(f"--tolerance {item!r}: a tolerance must be a number >= 0")
+        out[k.strip()] = t
     return out
 
 
@@ -127,8 +167,7 @@ def _paired_bootstrap(base: dict[str, float], cur: dict[str, float], seed: int =
 
 def compare(run_dir: Path, baseline: dict[str, Any], tolerances: dict[str, dict[str, float]] | None = None,
             bootstrap: bool | None = None) -> list[Verdict]:
-    if baseline.get("format") != FORMAT:
-        raise CheckInputError(f"baseline is not an eadbench baseline file (format {baseline.get('format')!r})")
+    validate_baseline(baseline, "baseline")
     summary, per_clip = load_run(run_dir)
     for field in ("dataset", "split_hash"):
         if baseline.get(field) != summary.get(field):
@@ -183,7 +222,7 @@ def format_table(verdicts: list[Verdict]) -> str:
 
 
 def update_baseline(run_dir: Path, baseline_path: Path) -> dict[str, Any]:
-    previous = json.loads(baseline_path.read_text()) if baseline_path.exists() else None
+    previous = load_json(baseline_path, "baseline") if baseline_path.exists() else None
     data = baseline_from_run(run_dir, previous)
     atomic_write_json(baseline_path, data)
     return data

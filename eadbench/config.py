@@ -55,6 +55,8 @@ class RunConfig:
     workers: int = 1
     resume: bool = True
     strict: bool = False
+    #: refuse a clip whose audio ends early instead of trimming its video to the audio (recorded)
+    strict_av_length: bool = False
     quiet: bool = False
     seed: int = 0
     weights_dir: str | None = None

@@ -48,3 +48,41 @@ class MetricInputError(EadbenchError):
 
 class ConfigError(EadbenchError):
     """A configuration or checkpoint does not fit what was asked."""
+
+
+class OutputFolderError(EadbenchError):
+    """An output folder cannot be used: not writable, or holding files eadbench did not write."""
+
+
+class FolderLockedError(EadbenchError):
+    """Another eadbench process holds the folder's lock (one run per folder at a time)."""
+
+
+class ChoiceError(EadbenchError, ValueError):
+    """An unknown emotion, view, calm policy, preset or other named choice, or an out-of-range
+    setting (also a ValueError, so library callers may catch either)."""
+
+
+class CorruptFileError(EadbenchError):
+    """A file eadbench reads (summary, baseline, meta.json) is truncated, binary or wrongly shaped."""
+
+
+class ResourceError(EadbenchError):
+    """The machine ran out of memory (or another resource) on an input; the message says which."""
+
+
+def short_reason(exc: BaseException, limit: int = 200) -> str:
+    """``Type: first line of the message`` (at most ``limit`` characters): how an unexpected
+    exception is recorded as a per-clip failure reason or printed as a one-line error."""
+    text = str(exc).strip()
+    first = text.splitlines()[0][:limit] if text else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """MemoryError, or torch/numpy allocator failures that surface as RuntimeError."""
+    if isinstance(exc, MemoryError):
+        return True
+    msg = str(exc)
+    return isinstance(exc, RuntimeError) and ("can't allocate memory" in msg or "out of memory" in msg
+                                              or "Unable to allocate" in msg)

@@ -8,6 +8,8 @@ a canonical label a classifier cannot output (``contempt`` for the 7-class fer m
 
 from __future__ import annotations
 
+from eadbench.errors import ChoiceError
+
 EMOTIONS: tuple[str, ...] = (
     "angry", "contempt", "disgusted", "fear", "happy", "neutral", "sad", "surprised",
 )
@@ -50,14 +52,14 @@ def canonical(label: str) -> str:
     }
     key = aliases.get(key, key)
     if key not in ALL_EMOTIONS:
-        raise ValueError(f"unknown emotion {label!r}; expected one of {', '.join(ALL_EMOTIONS)}")
+        raise ChoiceError(f"unknown emotion {label!r}; expected one of {', '.join(ALL_EMOTIONS)}")
     return key
 
 
 def apply_calm_policy(label: str, policy: str) -> str | None:
     """Map RAVDESS ``calm`` per policy: to ``neutral``, to None (exclude), or keep it."""
     if policy not in CALM_POLICIES:
-        raise ValueError(f"calm policy must be one of {CALM_POLICIES}, got {policy!r}")
+        raise ChoiceError(f"calm policy must be one of {CALM_POLICIES}, got {policy!r}")
     if label != "calm":
         return label
     return {"neutral": "neutral", "exclude": None, "keep": "calm"}[policy]

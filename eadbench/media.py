@@ -168,14 +168,46 @@ def read_audio(path: str | Path, sr: int = AUDIO_RATE) -> np.ndarray:
     return np.clip(np.concatenate(chunks).astype(np.float32), -1.0, 1.0)
 
 
-def check_audio_covers(path: str | Path, audio: np.ndarray, n_frames: int, fps: float = VIDEO_FPS,
-                       sr: int = AUDIO_RATE, tolerance_frames: float = 1.0) -> None:
-    """Refuse driving audio that ends more than ``tolerance_frames`` before the video does."""
-    need = (n_frames - tolerance_frames) / fps
+#: Audio may end this much before the video without consequence: AAC priming and container
+#: rounding differ by a few tens of milliseconds (it is padded with silence).
+AV_SLACK_SECONDS = 0.08
+
+
+@dataclass(frozen=True)
+class AVFit:
+    """The outcome of fitting a clip's video and driving audio to one length."""
+
+    n_frames: int  # video frames kept (25 fps)
+    audio: np.ndarray  # audio of exactly n_frames / fps seconds
+    trimmed_seconds: float  # video cut from the end because the audio stopped early
+    padded_seconds: float  # silence appended to the audio (within AV_SLACK_SECONDS)
+
+    def note(self) -> str | None:
+        if self.trimmed_seconds > 0:
+            return (f"video trimmed by {self.trimmed_seconds:.2f} s to the end of the audio "
+                    f"({self.n_frames} frames kept)")
+        return None
+
+
+def fit_audio_to_video(path: str | Path, audio: np.ndarray, n_frames: int, fps: float = VIDEO_FPS,
+                       sr: int = AUDIO_RATE, strict: bool = False) -> AVFit:
+    """Give a clip one length: the audio cut to the video, or, when the audio ends early, padded
+    with silence (up to AV_SLACK_SECONDS) or the video trimmed to the audio (recorded).
+    ``strict`` refuses a gap above the slack instead (MediaError naming the file)."""
     have = len(audio) / sr
-    if have < need:
-        raise MediaError(path, f"audio is shorter than the video ({have:.2f} s of audio for "
-                               f"{n_frames / fps:.2f} s of video)")
+    video = n_frames / fps
+    n = n_frames
+    if have < video - AV_SLACK_SECONDS:
+        if strict:
+            raise MediaError(path, f"audio is shorter than the video ({have:.2f} s of audio for {video:.2f} s "
+                                   "of video; without --strict-av-length the video is trimmed to the audio)")
+        n = int(np.floor(have * fps + 1e-6))
+        if n < 1:
+            raise MediaError(path, f"audio too short to drive a frame ({have:.3f} s)")
+    need = int(round(n / fps * sr))
+    padded = max(0, need - len(audio))
+    out = np.concatenate([audio[:need], np.zeros(padded, np.float32)]) if padded else audio[:need]
+    return AVFit(n, out.astype(np.float32, copy=False), round(video - n / fps, 4), round(padded / sr, 4))
 
 
 def _even(frame: np.ndarray) -> np.ndarray:

@@ -12,14 +12,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
 from eadbench import faces, media
 from eadbench.datasets.base import Clip
-from eadbench.errors import EadbenchError
+from eadbench.atomic import atomic_write_text, clean_partials, ensure_folder, partial_dir, replace_folder
+from eadbench.errors import DatasetLayoutError, EadbenchError
+from eadbench.locking import folder_lock
 from eadbench.weights import file_sha256, locate
 
 META_VERSION = 1
@@ -52,26 +54,59 @@ def _detector_info() -> dict:
                                                 for n in ("mtcnn-pnet", "mtcnn-rnet", "mtcnn-onet")}}
 
 
-def is_done(dest: Path, source_hash: str, protocols: tuple[str, ...]) -> bool:
-    meta = dest / "meta.json"
-    if not meta.exists():
-        return False
+def read_meta(path: Path) -> dict | None:
+    """A prepared clip's meta.json, or None when it is missing, truncated, binary or not a mapping."""
     try:
-        m = json.loads(meta.read_text())
-    except json.JSONDecodeError:
+        m = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, ValueError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        return None
+    return m if isinstance(m, dict) else None
+
+
+def is_done(dest: Path, source_hash: str, protocols: tuple[str, ...]) -> bool:
+    m = read_meta(dest / "meta.json")
+    if m is None:
         return False
+    crops = m.get("crops")
     return (m.get("source_sha256") == source_hash and m.get("meta_version") == META_VERSION
-            and set(protocols) <= set(m.get("crops", {})))
+            and isinstance(crops, dict) and set(protocols) <= set(crops))
 
 
-def prepare_clip(clip: Clip, dest: Path, protocols: tuple[str, ...], source_hash: str) -> None:
-    frames = media.read_frames(clip.video)
-    audio = media.read_audio(clip.audio_source)
-    media.check_audio_covers(clip.audio_source, audio, len(frames))
-    audio = audio[: int(round(len(frames) / media.VIDEO_FPS * media.AUDIO_RATE))]
-    track = faces.track_clip(frames)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
+PREPARE_FILES = ("meta.json", "video.mp4", "audio.wav")
+
+
+def _written_by_prepare(rel: str) -> bool:
+    return rel in PREPARE_FILES or rel.startswith("crops/")
+
+
+def _check_clip_folder(dest: Path) -> list[str]:
+    """A clip folder is redone only when `prepare` made it (it holds a meta.json or prepare's
+    video and crops) or it is empty; anything else at that path is refused. Returns the files
+    in it that prepare did not write (e.g. an ``emotion.txt``): they are moved into the redone
+    folder, never deleted."""
+    from eadbench.atomic import OutputFolderError, files_below
+
+    if not dest.exists():
+        return []
+    if not dest.is_dir():
+        raise OutputFolderError(f"{dest} exists and is not a folder")
+    files = files_below(dest)
+    ours = {f for f in files if _written_by_prepare(f)}
+    if files and not ({"meta.json", "video.mp4"} & ours):
+        raise OutputFolderError(f"{dest} is not empty and was not written by eadbench prepare; move it away "
+                                "(nothing in it is deleted)")
+    return sorted(files - ours)
+
+
+def prepare_clip(clip: Clip, dest: Path, protocols: tuple[str, ...], source_hash: str,
+                 strict_av: bool = False) -> None:
+    source = media.read_frames(clip.video)
+    fit = media.fit_audio_to_video(clip.audio_source, media.read_audio(clip.audio_source), len(source),
+                                   strict=strict_av)
+    frames, audio = source[: fit.n_frames], fit.audio
+    track = faces.track_clip(frames, source=str(clip.video))
+    keep = _check_clip_folder(dest)
+    tmp = partial_dir(dest.parent, dest.name)
     try:
         media.write_video(tmp / "video.mp4", frames, audio=audio)
         media.write_wav(tmp / "audio.wav", audio)
@@ -84,11 +119,14 @@ def prepare_clip(clip: Clip, dest: Path, protocols: tuple[str, ...], source_hash
                         "n_frames": len(res.frames), "missing_face_frames": res.missing}
         meta = {"meta_version": META_VERSION, "clip": clip.to_dict(), "source_sha256": source_hash,
                 "detector": _detector_info(), "fps": media.VIDEO_FPS, "sample_rate": media.AUDIO_RATE,
-                "n_frames": len(frames), "crops": crops}
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=1, default=str))
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(tmp, dest)
+                "n_frames": len(frames), "source_frames": len(source), "trimmed_seconds": fit.trimmed_seconds,
+                "padded_seconds": fit.padded_seconds, "multi_face_frames": track.multi_face_frames,
+                "tracking_policy": track.POLICY, "crops": crops}
+        atomic_write_text(tmp / "meta.json", json.dumps(meta, indent=1, default=str))
+        for rel in keep:  # files others put in the clip folder travel with it
+            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(dest / rel, tmp / rel)
+        replace_folder(tmp, dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -96,16 +134,25 @@ def prepare_clip(clip: Clip, dest: Path, protocols: tuple[str, ...], source_hash
 
 def prepare_dataset(dataset: str, root: str | Path, out: str | Path, split: str | None = None,
                     protocols: tuple[str, ...] = ("syncnet", "face256"), limit: int | None = None,
-                    progress: bool = True, **options) -> PrepareReport:
-    from tqdm import tqdm
-
+                    progress: bool = True, strict_av: bool = False, **options) -> PrepareReport:
     from eadbench import datasets
 
     for p in protocols:
         faces.CROP_PROTOCOLS.get(p)  # unknown protocol: one clear error before any work
     scan = datasets.scan(dataset, root, split=split, **options)
     clips = sorted(scan.clips, key=lambda c: c.clip_id)[:limit] if limit else sorted(scan.clips, key=lambda c: c.clip_id)
-    base = Path(out) / dataset
+    if not clips:
+        raise DatasetLayoutError(f"no clips to prepare in {dataset} at {root}" + (f" (split {split})" if split else ""))
+    base = ensure_folder(Path(out) / dataset, "prepare output")
+    with folder_lock(Path(out), "eadbench prepare"):
+        clean_partials(base)
+        return _prepare_clips(clips, base, dataset, protocols, progress, strict_av)
+
+
+def _prepare_clips(clips: list[Clip], base: Path, dataset: str, protocols: tuple[str, ...],
+                   progress: bool, strict_av: bool) -> PrepareReport:
+    from tqdm import tqdm
+
     report = PrepareReport()
     bar = tqdm(clips, desc=f"prepare {dataset}", unit="clip", disable=not progress)
     for clip in bar:
@@ -115,14 +162,13 @@ def prepare_dataset(dataset: str, root: str | Path, out: str | Path, split: str 
             if is_done(dest, src, protocols):
                 report.skipped.append(clip.clip_id)
                 continue
-            prepare_clip(clip, dest, protocols, src)
+            prepare_clip(clip, dest, protocols, src, strict_av)
             report.prepared.append(clip.clip_id)
         except (EadbenchError, OSError) as exc:
             report.failed.append((clip.clip_id, str(exc)))
         bar.set_postfix(failed=len(report.failed))
-    base.mkdir(parents=True, exist_ok=True)
-    fails = base / "failures.jsonl"
-    fails.write_text("".join(json.dumps({"clip_id": c, "reason": r}) + "\n" for c, r in report.failed))
+    atomic_write_text(base / "failures.jsonl",
+                      "".join(json.dumps({"clip_id": c, "reason": r}) + "\n" for c, r in report.failed))
     return report
 
 
@@ -133,6 +179,10 @@ def iter_prepared(root: str | Path) -> Iterator[PreparedClip]:
         d = meta.parent
         if d.name.startswith("."):
             continue
-        m = json.loads(meta.read_text())
+        m = read_meta(meta)
+        if m is None or not isinstance(m.get("crops", {}), dict) or not isinstance(m.get("clip"), dict):
+            warnings.warn(f"{meta}: unreadable or damaged (skipped; re-run `eadbench prepare` to redo the clip)",
+                          stacklevel=2)
+            continue
         yield PreparedClip(d.name, d, d / "video.mp4", d / "audio.wav",
                            {p: d / "crops" / f"{p}.mp4" for p in m.get("crops", {})}, m)

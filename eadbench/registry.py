@@ -29,9 +29,18 @@ class Registry(Generic[T]):
     def get(self, name: str) -> T:
         try:
             return self._items[name]
-        except KeyError:
-            known = ", ".join(sorted(self._items)) or "none"
-            raise EadbenchError(f"unknown {self.kind} {name!r}; known: {known}") from None
+        except (KeyError, TypeError):
+            raise EadbenchError(self.unknown_message(name)) from None
+
+    def unknown_message(self, name: object) -> str:
+        """``unknown metric 'sim'; did you mean ssim? known: ...``"""
+        import difflib
+
+        known = ", ".join(sorted(self._items)) or "none"
+        close = difflib.get_close_matches(str(name), list(self._items), n=2, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        return f"unknown {self.kind} {name!r}{hint} known: {known}" if hint else \
+            f"unknown {self.kind} {name!r}; known: {known}"
 
     def names(self) -> list[str]:
         return sorted(self._items)

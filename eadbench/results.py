@@ -74,8 +74,10 @@ def write_tables(out: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def summarise(rows: list[dict[str, Any]], set_values: dict[tuple[str, str], dict[str, Any]],
-              metric_infos: dict[str, Any], n_resamples: int, seed: int) -> dict[str, Any]:
-    """summary.json content: per method and metric output: value, n used, n failed, CI."""
+              metric_infos: dict[str, Any], n_resamples: int, seed: int,
+              facts: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """summary.json content: per method and metric output: value, n used, n failed, CI, and the
+    metric's run-wide ``facts`` (e.g. the emotion classifier actually used)."""
     summary: dict[str, Any] = {}
     by_key: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for r in rows:
@@ -93,6 +95,7 @@ def summarise(rows: list[dict[str, Any]], set_values: dict[tuple[str, str], dict
             "direction": info.direction_of(output) if info else None,
             "protocol": f"{info.protocol}@{info.protocol_version}" if info else None,
             "level": info.level if info else None,
+            **(facts or {}).get(metric, {}),
         }
         if info is not None and info.level == "set":
             sv = set_values.get((method, metric), {})

@@ -20,7 +20,6 @@ import json
 import math
 import os
 import platform
-import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -30,11 +29,12 @@ from typing import Any
 import numpy as np
 
 from eadbench import __version__, media
-from eadbench.atomic import atomic_path
+from eadbench.atomic import atomic_path, ensure_folder
 from eadbench.config import RunConfig
 from eadbench.datasets.base import Clip, ScanResult
 from eadbench.errors import EadbenchError, WeightsIntegrityError, WeightsMissingError
 from eadbench.generators.base import GenerationRequest, fingerprint_hash
+from eadbench.locking import folder_lock
 from eadbench.metrics.base import ClipInput, MetricContext
 from eadbench.results import (
     atomic_write_json,
@@ -51,7 +51,7 @@ SCORES_VERSION = 1
 # ------------------------------------------------------------------------------------------
 def builtin_synth_root(cfg: RunConfig) -> Path:
     """The built-in synthetic dataset, generated once into the cache for these settings."""
-    from eadbench.synth import write_dataset
+    from eadbench.synth import write_dataset_atomic
     from eadbench.weights import eadbench_cache
 
     s = {"layout": "mead", "speakers": 4, "clips": 2, "seconds": 3.0, "size": 256, "seed": 0, **cfg.synth}
@@ -59,19 +59,8 @@ def builtin_synth_root(cfg: RunConfig) -> Path:
     root = eadbench_cache() / "synth" / f"{s['layout']}-{key}"
     if (root / "eadbench-synth.json").exists():
         return root
-    tmp = Path(tempfile.mkdtemp(dir=root.parent if root.parent.exists() else _mk(root.parent),
-                                prefix=".synth-"))
-    write_dataset(tmp, layout=s["layout"], speakers=int(s["speakers"]), clips=int(s["clips"]),
-                  seed=int(s["seed"]), seconds=float(s["seconds"]), size=int(s["size"]))
-    if root.exists():
-        shutil.rmtree(root)
-    os.replace(tmp, root)
-    return root
-
-
-def _mk(p: Path) -> Path:
-    p.mkdir(parents=True, exist_ok=True)
-    return p
+    return write_dataset_atomic(root, layout=s["layout"], speakers=int(s["speakers"]), clips=int(s["clips"]),
+                                seed=int(s["seed"]), seconds=float(s["seconds"]), size=int(s["size"]))
 
 
 def scan_dataset(cfg: RunConfig) -> ScanResult:
@@ -86,12 +75,7 @@ def scan_dataset(cfg: RunConfig) -> ScanResult:
         cfg.root = root
     options = {k: v for k, v in (("split_file", cfg.split_file), ("view", cfg.view), ("calm", cfg.calm))
                if v is not None}
-    scan = datasets.scan(cfg.dataset, root, **options)
-    sel = scan.select(cfg.split) if cfg.split else scan
-    if not sel.clips:
-        have = sorted({c.split for c in scan.clips})
-        raise EadbenchError(f"no clips in split {cfg.split!r} of {cfg.dataset} at {root}; "
-                            f"splits present: {', '.join(have) or 'none'}")
+    sel = datasets.scan(cfg.dataset, root, split=cfg.split or None, **options)
     sel.clips = sorted(sel.clips, key=lambda c: c.clip_id)
     if cfg.limit:
         sel.clips = sel.clips[: cfg.limit]
@@ -110,21 +94,33 @@ def _source_key(clip: Clip) -> str:
     return fingerprint_hash({"sources": parts})
 
 
-def stage_inputs(clip: Clip, out: Path) -> tuple[Path, Path, str]:
-    """The clip's real video at 25 fps (driving audio muxed) and 16 kHz wav, cached by source."""
+def stage_inputs(clip: Clip, out: Path, strict_av: bool = False) -> tuple[Path, Path, str]:
+    """The clip's real video at 25 fps (driving audio muxed) and 16 kHz wav, cached by source.
+
+    Video and audio are fitted to one length (``media.fit_audio_to_video``); a video trimmed
+    to a shorter audio is recorded in ``inputs/<clip>/input.json`` and in the clip details."""
     d = out / "inputs" / clip.clip_id
-    key = _source_key(clip)
+    key = fingerprint_hash({"src": _source_key(clip), "strict_av": strict_av})
     real, wav, keyfile = d / "real.mp4", d / "audio.wav", d / "key"
     if keyfile.exists() and keyfile.read_text() == key and real.exists() and wav.exists():
         return real, wav, key
     frames = media.read_frames(clip.video)
-    audio = media.read_audio(clip.audio_source)
-    media.check_audio_covers(clip.audio_source, audio, len(frames))
-    audio = audio[: int(round(len(frames) / media.VIDEO_FPS * media.AUDIO_RATE))]
-    media.write_video(real, frames, audio=audio)
-    media.write_wav(wav, audio)
+    fit = media.fit_audio_to_video(clip.audio_source, media.read_audio(clip.audio_source), len(frames),
+                                   strict=strict_av)
+    media.write_video(real, frames[: fit.n_frames], audio=fit.audio)
+    media.write_wav(wav, fit.audio)
+    atomic_write_json(d / "input.json", {"source_frames": len(frames), "frames": fit.n_frames,
+                                         "trimmed_seconds": fit.trimmed_seconds,
+                                         "padded_seconds": fit.padded_seconds, "note": fit.note()})
     atomic_write_text(keyfile, key)
     return real, wav, key
+
+
+def input_note(out: Path, clip_id: str) -> str | None:
+    try:
+        return json.loads((out / "inputs" / clip_id / "input.json").read_text()).get("note")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 # ------------------------------------------------------------------------------------------
@@ -175,7 +171,7 @@ class FaceCache:
     def __init__(self, out: Path):
         self.dir = out / "cache" / "tracks"
 
-    def crops(self, video_key: str, frames: np.ndarray, protocol: str) -> np.ndarray:
+    def crops(self, video_key: str, frames: np.ndarray, protocol: str, source: str | None = None) -> np.ndarray:
         from eadbench import faces
 
         path = self.dir / f"{video_key}.npz"
@@ -186,8 +182,8 @@ class FaceCache:
             except Exception:  # noqa: BLE001 - a damaged cache entry is recomputed
                 track = None
         if track is None:
-            track = faces.track_clip(frames)
-            _mk(self.dir)
+            track = faces.track_clip(frames, source=source)
+            self.dir.mkdir(parents=True, exist_ok=True)
             track.save(path)
         return faces.crop_clip(frames, protocol, track=track).frames
 
@@ -236,7 +232,7 @@ def process_clip(shard: Shard, clip: Clip, progress=None) -> list[str]:
     cfg, out = shard.cfg, shard.out
     failures: list[str] = []
     try:
-        real, wav, src_key = stage_inputs(clip, out)
+        real, wav, src_key = stage_inputs(clip, out, cfg.strict_av_length)
     except EadbenchError as exc:
         for label in shard.methods:
             _record_generation(out, label, clip, None, f"input: {exc}")
@@ -286,7 +282,7 @@ def process_clip(shard: Shard, clip: Clip, progress=None) -> list[str]:
             item = ClipInput(
                 clip_id=clip.clip_id, fake=fake_frames[:n], real=real_frames[:n], audio=audio,
                 emotion=clip.emotion, intensity=clip.intensity_scalar, fake_path=video, real_path=real,
-                faces=_faces_fn(faces, fake_key, real_key, fake_frames[:n], real_frames[:n]),
+                faces=_faces_fn(faces, (fake_key, video), (real_key, real), fake_frames[:n], real_frames[:n]),
                 extras={"speaker": clip.speaker, "method": label},
             )
             try:
@@ -307,14 +303,14 @@ def process_clip(shard: Shard, clip: Clip, progress=None) -> list[str]:
     return failures
 
 
-def _faces_fn(cache: FaceCache, fake_key, real_key, fake, real):
+def _faces_fn(cache: FaceCache, fake_id: tuple[str, Path], real_id: tuple[str, Path], fake, real):
     memo: dict[tuple[str, str], np.ndarray] = {}
 
     def faces(which: str, protocol: str) -> np.ndarray:
         k = (which, protocol)
         if k not in memo:
-            frames, key = (fake, fake_key) if which == "fake" else (real, real_key)
-            memo[k] = cache.crops(key, frames, protocol)
+            frames, (key, path) = (fake, fake_id) if which == "fake" else (real, real_id)
+            memo[k] = cache.crops(key, frames, protocol, source=str(path))
         return memo[k]
 
     return faces
@@ -479,19 +475,32 @@ def run(cfg: RunConfig, echo=print) -> RunResult:
     rank, world = _dist_info()
     scan = scan_dataset(cfg)
     out = Path(cfg.out or f"runs/{cfg.dataset}-{cfg.split or 'all'}")
-    _mk(out)
-    if not cfg.resume and rank == 0:
-        for sub in ("videos", "scores", "cache"):
-            shutil.rmtree(out / sub, ignore_errors=True)
     shard = Shard(cfg, out, scan.clips)
     shard.methods = build_generators(cfg)
     shard.evaluators, unavailable = build_evaluators(cfg)
+    ensure_folder(out, "run")  # only now: a failed validation leaves no empty folder behind
+    if rank != 0:
+        return _run_shards(cfg, scan, shard, unavailable, started, rank, world, echo)
+    with folder_lock(out, "eadbench run", note=echo):
+        return _run_shards(cfg, scan, shard, unavailable, started, rank, world, echo)
+
+
+def _run_shards(cfg: RunConfig, scan: ScanResult, shard: Shard, unavailable: dict[str, str], started: float,
+                rank: int, world: int, echo) -> RunResult:
+    """Generate and score every shard, then (rank 0) collect and write the results.
+
+    ``--no-resume`` never deletes anything: every video and score this run needs is made
+    again and written over the old one (the lock keeps other runs out meanwhile)."""
+    out = shard.out
     if rank == 0:
         echo(f"eadbench run: {cfg.dataset} split {cfg.split} ({scan.split_name or 'default'}, "
              f"hash {scan.split_hash()}), {len(scan.clips)} clips x {len(shard.methods)} methods "
              f"-> {out}")
         for name, why in unavailable.items():
             echo(f"  metric {name} unavailable: {why}")
+        for name, ev in shard.evaluators.items():
+            for note in ev.notes:
+                echo(f"  warning: metric {name}: {note}")
         write_manifest(out, cfg, scan, shard, unavailable, started)
 
     if world > 1:
@@ -510,9 +519,15 @@ def run(cfg: RunConfig, echo=print) -> RunResult:
     summary = {
         "dataset": cfg.dataset, "split": cfg.split, "split_name": scan.split_name,
         "split_hash": scan.split_hash(), "n_clips": len(scan.clips),
-        "methods": summarise(rows, set_values, infos, cfg.bootstrap, cfg.seed),
+        "methods": summarise(rows, set_values, infos, cfg.bootstrap, cfg.seed,
+                             {name: ev.facts() for name, ev in shard.evaluators.items()}),
         "unavailable_metrics": sorted(unavailable),
     }
+    notes = {c.clip_id: n for c in scan.clips if (n := input_note(out, c.clip_id))}
+    if notes:
+        summary["input_notes"] = notes
+        echo(f"{len(notes)} clip(s) fitted to their audio (summary.json input_notes), e.g. "
+             f"{next(iter(notes))}: {next(iter(notes.values()))}")
     atomic_write_json(out / "summary.json", summary)
     write_manifest(out, cfg, scan, shard, unavailable, started, time.time())
     all_failures = sorted({f"{r['method']}/{r['clip_id']}/{r['metric']}: {r['reason']}"
@@ -625,7 +640,7 @@ def _run_distributed(shard: Shard, rank: int, world: int, cfg: RunConfig) -> lis
             for rel, data in f.items():
                 p = shard.out / rel
                 if data is not None and not p.exists():
-                    _mk(p.parent)
+                    p.parent.mkdir(parents=True, exist_ok=True)
                     p.write_bytes(data)
     dist.barrier()
     return failures
@@ -647,5 +662,7 @@ def format_summary(summary: dict[str, Any]) -> str:
                     cells.append(f"{o}=n/a")
                 else:
                     cells.append(f"{o}={v:.4g}")
+                if e.get("classifier"):
+                    cells[-1] += f" [{e['classifier']}]"
         lines.append(f"  {method:<14} " + "  ".join(cells))
     return "\n".join(lines)

@@ -84,53 +84,81 @@ def pair(fake: list[Item], real: list[Item] | None, paired: bool) -> list[tuple[
     return [(f, by_name[f.name]) for f in fake]
 
 
+#: Paired videos whose frame counts differ by more than this are refused (a generator that
+#: dropped or added frames would otherwise be compared with the wrong frames, silently).
+MAX_LENGTH_MISMATCH = 2
+
+
 def score(metrics: list[str], fake, real=None, audio=None, emotion: str | None = None, protocol: str | None = None,
-          crop: str = "auto", weights_dir: str | None = None, trust_weights: bool = False) -> list[dict[str, Any]]:
-    from eadbench import faces
+          crop: str = "auto", weights_dir: str | None = None, trust_weights: bool = False,
+          allow_length_mismatch: bool = False) -> list[dict[str, Any]]:
     from eadbench.labels import canonical
 
+    target = canonical(emotion) if emotion else None  # a misspelt emotion: one line, before any decoding
+    for name in metrics:
+        METRICS.get(name)
     fake_items = load_items(fake, audio)
     real_items = load_items(real) if real else None
-    target = canonical(emotion) if emotion else None
     results = []
     for name in metrics:
-        info = METRICS.get(name)
-        if "real" in info.needs and real_items is None:
-            raise MetricInputError(f"metric {name} compares with real frames: give --real")
-        if "emotion" in info.needs and target is None:
-            raise MetricInputError(f"metric {name} needs the target emotion: give --emotion")
-        ev = info.factory(MetricContext(weights_dir=weights_dir, trust_weights=trust_weights, protocol=protocol,
-                                        options={"crop": crop}))
-        outputs, per_item, failures = [], {}, {}
-        for f, r in pair(fake_items, real_items, info.level == "clip"):
-            fk, rl = f.frames, r.frames if r is not None else None
-            if crop not in ("auto", "none"):
-                fk = faces.crop_clip(fk, crop).frames
-                rl = faces.crop_clip(rl, crop).frames if rl is not None else None
-            if rl is not None and info.level == "clip" and f.path.is_file():
-                n = min(len(fk), len(rl))
-                fk, rl = fk[:n], rl[:n]
-            item = ClipInput(clip_id=f.name, fake=fk, real=rl, audio=f.audio, emotion=target,
-                             faces=_faces(fk, rl, crop))
-            try:
-                out = ev.clip(item)
-            except EadbenchError as exc:
-                failures[f.name] = str(exc)
-                continue
-            outputs.append(out)
-            if info.level == "clip":
-                per_item[f.name] = {k: v for k, v in out.items() if not isinstance(v, np.ndarray)}
-        if not outputs:
-            raise MetricInputError(f"{name}: no item could be scored; first reason: {next(iter(failures.values()))}")
-        reduced = ev.reduce(outputs)
-        value = reduced.get(info.outputs[0])
-        results.append({
-            "metric": name, "value": value, "values": {k: v for k, v in reduced.items()},
-            "protocol": reduced.get("protocol") or f"{info.protocol}@{info.protocol_version}",
-            "n": len(outputs), "n_failed": len(failures), "failures": failures, "per_item": per_item,
-            "weights": ev.weights_used(),
-        })
+        try:
+            results.append(_score_metric(name, fake_items, real_items, target, protocol, crop, weights_dir,
+                                         trust_weights, allow_length_mismatch))
+        except EadbenchError as exc:  # one metric's failure never hides the others' values
+            results.append({"metric": name, "value": None, "values": {}, "error": str(exc),
+                            "exit_code": exc.exit_code, "protocol": None, "n": 0, "n_failed": 0, "failures": {},
+                            "per_item": {}, "weights": {}, "facts": {}, "notes": []})
     return results
+
+
+def _score_metric(name: str, fake_items: list[Item], real_items: list[Item] | None, target: str | None,
+                  protocol: str | None, crop: str, weights_dir: str | None, trust_weights: bool,
+                  allow_length_mismatch: bool) -> dict[str, Any]:
+    from eadbench import faces
+
+    info = METRICS.get(name)
+    if "real" in info.needs and real_items is None:
+        raise MetricInputError(f"metric {name} compares with real frames: give --real")
+    if "emotion" in info.needs and target is None:
+        raise MetricInputError(f"metric {name} needs the target emotion: give --emotion")
+    ev = info.factory(MetricContext(weights_dir=weights_dir, trust_weights=trust_weights, protocol=protocol,
+                                    options={"crop": crop}))
+    outputs, per_item, failures = [], {}, {}
+    for f, r in pair(fake_items, real_items, info.level == "clip"):
+        fk, rl = f.frames, r.frames if r is not None else None
+        if crop not in ("auto", "none"):
+            fk = faces.crop_clip(fk, crop).frames
+            rl = faces.crop_clip(rl, crop).frames if rl is not None else None
+        frames = {"fake": len(fk)} if rl is None else {"fake": len(fk), "real": len(rl)}
+        if rl is not None and info.level == "clip" and f.path.is_file():
+            n = min(len(fk), len(rl))
+            if abs(len(fk) - len(rl)) > MAX_LENGTH_MISMATCH and not allow_length_mismatch:
+                failures[f.name] = (f"{len(fk)} generated vs {len(rl)} real frames: more than "
+                                    f"{MAX_LENGTH_MISMATCH} apart, so frames would be paired wrongly "
+                                    "(--allow-length-mismatch compares the first frames of each)")
+                continue
+            fk, rl = fk[:n], rl[:n]
+            frames["used"] = n
+        item = ClipInput(clip_id=f.name, fake=fk, real=rl, audio=f.audio, emotion=target,
+                         faces=_faces(fk, rl, crop))
+        try:
+            out = ev.clip(item)
+        except EadbenchError as exc:
+            failures[f.name] = str(exc)
+            continue
+        outputs.append(out)
+        if info.level == "clip":
+            per_item[f.name] = {**{k: v for k, v in out.items() if not isinstance(v, np.ndarray)},
+                                "frames": frames}
+    if not outputs:
+        raise MetricInputError(f"no item could be scored; first reason: {next(iter(failures.values()))}")
+    reduced = ev.reduce(outputs)
+    return {
+        "metric": name, "value": reduced.get(info.outputs[0]), "values": dict(reduced),
+        "protocol": reduced.get("protocol") or f"{info.protocol}@{info.protocol_version}",
+        "n": len(outputs), "n_failed": len(failures), "failures": failures, "per_item": per_item,
+        "weights": ev.weights_used(), "facts": ev.facts(), "notes": list(ev.notes), "error": None,
+    }
 
 
 def _faces(fake, real, crop):

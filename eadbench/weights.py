@@ -71,6 +71,8 @@ class WeightSpec:
     #: First hex digits of the sha256 when only those are published (torch hub file names).
     sha256_prefix: str | None = None
     size: int | None = None
+    #: Smallest plausible size in bytes (catches an HTML error page or an empty download).
+    min_size: int = 0
     #: Folders where the owning library looks, as callables (evaluated lazily: env may change).
     library_dirs: tuple[Callable[[], Path], ...] = ()
     library_hint: str = ""
@@ -253,8 +255,38 @@ def fetch(name: str, weights_dir: str | Path | None = None, timeout: float = 30.
     return verified(name, weights_dir)
 
 
-def status(name: str, weights_dir: str | Path | None = None) -> dict:
-    """One row of `eadbench weights list`."""
+def check_loadable(loc: Located) -> str | None:
+    """For a file without a published hash: None when it looks usable, else the reason.
+
+    Checks what can be checked without running untrusted code: a minimum size, that a torch file
+    is a zip archive holding a pickle, and that a state dict loads with ``weights_only=True``."""
+    import zipfile
+
+    spec, p = loc.spec, loc.path
+    if spec.is_dir:
+        return None if any(p.iterdir()) else "empty folder"
+    size = p.stat().st_size
+    if spec.size is not None and size != spec.size:
+        return f"{size:,} bytes, expected {spec.size:,}"
+    if size < spec.min_size:
+        return f"only {size:,} bytes (a real {spec.filename} has at least {spec.min_size:,})"
+    if p.suffix in (".pt", ".pth", ".model", ".ckpt") and not spec.sha256:
+        if zipfile.is_zipfile(p):
+            with zipfile.ZipFile(p) as z:
+                if not any(n.endswith("data.pkl") for n in z.namelist()):
+                    return "a zip archive without a torch pickle"
+        elif spec.needs_unpickle:
+            return "not a torch archive"
+        if not spec.needs_unpickle:
+            try:
+                load_state_dict(spec.name, str(p.parent) if loc.source == "weights-dir" else None)
+            except WeightsIntegrityError as exc:
+                return str(exc).split(": ", 1)[-1]
+    return None
+
+
+def status(name: str, weights_dir: str | Path | None = None, deep: bool = True) -> dict:
+    """One row of `eadbench weights list` (``deep``: also try files without a published hash)."""
     spec = WEIGHTS.get(name)
     row = {
         "name": spec.name, "file": spec.filename, "used_by": list(spec.used_by),
@@ -268,6 +300,8 @@ def status(name: str, weights_dir: str | Path | None = None) -> dict:
         row["fix"] = str(exc)
         return row
     row.update(present=True, path=str(loc.path), source=loc.source, hash_ok=loc.hash_ok())
+    if deep and row["hash_ok"] is None:
+        row["problem"] = check_loadable(loc)
     return row
 
 
@@ -312,7 +346,7 @@ for _spec in [
         library_hint="inside the lpips package",
     ),
     WeightSpec(
-        name="syncnet-v2", filename="syncnet_v2.model",
+        name="syncnet-v2", filename="syncnet_v2.model", min_size=1_000_000,
         description="SyncNet v2 (syncnet_python) audio-visual sync network, a state dict",
         used_by=("lse",), license="MIT (syncnet_python)",
         url="http://www.robots.ox.ac.uk/~vgg/software/lipsync/data/syncnet_v2.model",
@@ -331,7 +365,7 @@ for _spec in [
         description="HSEmotion EfficientNet-B0, 8 emotions (whole pickled model)",
         used_by=("emotion",), license="Apache-2.0",
         url="https://github.com/av-savchenko/face-emotion-recognition/raw/main/models/affectnet_emotions/enet_b0_8_best_afew.pt",
-        library_dirs=(_home("~/.hsemotion"),), needs_unpickle=True,
+        library_dirs=(_home("~/.hsemotion"),), needs_unpickle=True, min_size=1_000_000,
         library_hint="~/.hsemotion, where the hsemotion package looks",
     ),
     WeightSpec(
@@ -356,7 +390,7 @@ for _spec in [
         library_hint="inside the facenet-pytorch package",
     ),
     WeightSpec(
-        name="facenet-vggface2", filename="20180402-114759-vggface2.pt",
+        name="facenet-vggface2", filename="20180402-114759-vggface2.pt", min_size=1_000_000,
         description="FaceNet InceptionResnetV1 trained on VGGFace2 (identity embeddings)",
         used_by=("csim",), license="MIT",
         url="https://github.com/timesler/facenet-pytorch/releases/download/v2.2.9/20180402-114759-vggface2.pt",

@@ -104,8 +104,9 @@ def test_missing_audio_track(tmp_path):
 
 def test_audio_shorter_than_video(tmp_path):
     with pytest.raises(MediaError, match="audio is shorter than the video"):
-        media.check_audio_covers(tmp_path / "v.mp4", _tone(1.0), n_frames=50)
-    media.check_audio_covers(tmp_path / "v.mp4", _tone(1.98), n_frames=50)  # within a frame: fine
+        media.fit_audio_to_video(tmp_path / "v.mp4", _tone(1.0), n_frames=50, strict=True)
+    assert media.fit_audio_to_video(tmp_path / "v.mp4", _tone(1.0), n_frames=50).n_frames == 25  # trimmed
+    assert media.fit_audio_to_video(tmp_path / "v.mp4", _tone(1.98), n_frames=50, strict=True).n_frames == 50
 
 
 def test_unreadable_image(tmp_path):

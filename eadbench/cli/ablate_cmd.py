@@ -28,7 +28,7 @@ def ablate(
                                           "`eadbench syncnet train --crop face256`; 'auto' trains one on the "
                                           "training clips first."),
     set_: Optional[List[str]] = typer.Option(None, "--set", help="EAD-Net config override key=value (all variants)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ):
     """Train (or load) EAD-Net per switch set with the same seed and data order, generate the
     synthetic test clips, score them, and print the ablation table (also in OUT/ablation.md)."""

@@ -26,18 +26,18 @@ def check(
     2 on bad input (missing metric, different split or protocol)."""
     from eadbench import check as chk
 
+    tolerances = chk.parse_tolerances(tolerance or [])  # bad values: one line, before anything else
     if update:
         data = chk.update_baseline(run_dir, baseline)
         n = sum(len(v) for v in data["values"].values())
         typer.echo(f"baseline {baseline} updated from {run_dir} ({n} values)")
         raise typer.Exit(0)
+    from eadbench.jsonio import load_json
+
     if not baseline.exists():
         fail(f"baseline {baseline} does not exist (create it with --update)", 2)
-    try:
-        data = json.loads(baseline.read_text())
-    except json.JSONDecodeError as exc:
-        fail(f"baseline {baseline} is not valid JSON ({exc.msg} at line {exc.lineno})", 2)
-    verdicts = chk.compare(run_dir, data, chk.parse_tolerances(tolerance or []), bootstrap)
+    data = chk.validate_baseline(load_json(baseline, "baseline"), baseline)
+    verdicts = chk.compare(run_dir, data, tolerances, bootstrap)
     regressed = [v for v in verdicts if v.verdict == "REGRESSED"]
     if as_json:
         typer.echo(json.dumps([v.__dict__ for v in verdicts], indent=2))

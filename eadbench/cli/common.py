@@ -1,13 +1,26 @@
-"""Shared CLI plumbing: one-line errors with exit codes."""
+"""Shared CLI plumbing: one-line errors with exit codes.
+
+Exit codes: 0 ok; 1 only for `check` regressions and `--strict` failures; 2 bad input (typed
+``EadbenchError``, an unwritable folder, a corrupt file, memory exhausted by an input);
+3 missing weights; 130 interrupted (finished work is kept).
+"""
 
 from __future__ import annotations
 
 import functools
+import os
 import sys
 
 import typer
 
-from eadbench.errors import EadbenchError
+from eadbench.errors import EadbenchError, is_out_of_memory, short_reason
+
+
+def group(help: str) -> typer.Typer:
+    """A command group with the house settings: plain Click help (no ``<bool>`` placeholders on
+    flags), ``-h`` as well as ``--help``, help when called without a subcommand."""
+    return typer.Typer(help=help, no_args_is_help=True, rich_markup_mode=None, add_completion=False,
+                       pretty_exceptions_enable=False, context_settings={"help_option_names": ["-h", "--help"]})
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -16,21 +29,42 @@ def fail(message: str, code: int = 2) -> None:
 
 
 def friendly(fn):
-    """Turn EadbenchError (and bad-argument ValueError) into one line on stderr + exit code."""
+    """Turn EadbenchError, OS errors (unwritable or missing paths) and memory exhaustion into
+    one line on stderr and an exit code. Other exceptions are bugs: they keep their traceback
+    (set EADBENCH_DEBUG=1 to see the traceback of the handled ones too)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
         except EadbenchError as exc:
+            _debug()
             fail(str(exc), exc.exit_code)
         except FileNotFoundError as exc:
+            _debug()
             fail(f"{exc.filename or exc}: no such file or folder", 2)
+        except OSError as exc:
+            _debug()
+            where = f"{exc.filename}: " if exc.filename else ""
+            fail(f"{where}{exc.strerror or short_reason(exc)}", 2)
         except KeyboardInterrupt:
             typer.echo("interrupted; finished work is kept, re-run to resume", err=True)
             sys.exit(130)
+        except (MemoryError, RuntimeError) as exc:
+            if not is_out_of_memory(exc):
+                raise
+            _debug()
+            fail(f"out of memory ({short_reason(exc, 120)}); use shorter clips, fewer workers or a larger "
+                 "machine", 2)
 
     return wrapper
+
+
+def _debug() -> None:
+    if os.environ.get("EADBENCH_DEBUG"):
+        import traceback
+
+        traceback.print_exc()
 
 
 def split_csv(value: str | None) -> list[str] | None:

@@ -8,9 +8,9 @@ from typing import Optional
 
 import typer
 
-from eadbench.cli.common import friendly
+from eadbench.cli.common import friendly, group
 
-app = typer.Typer(help="List the registered datasets and inspect a dataset tree.", no_args_is_help=True)
+app = group("List the registered datasets and inspect a dataset tree.")
 
 
 @app.command("list")

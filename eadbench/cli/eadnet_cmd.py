@@ -7,9 +7,9 @@ from typing import List, Optional
 
 import typer
 
-from eadbench.cli.common import fail, friendly
+from eadbench.cli.common import fail, friendly, group
 
-app = typer.Typer(help="EAD-Net, the reference model: train, generate, inspect.", no_args_is_help=True)
+app = group("EAD-Net, the reference model: train, generate, inspect.")
 
 
 def _config(config: Optional[Path], preset: str, sets: list[str] | None):
@@ -45,9 +45,15 @@ def train(
     steps: int = typer.Option(1000, "--steps", help="Optimiser steps."),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Continue from OUT/checkpoint.pt (exact)."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu or cuda (default: cuda when available)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):
-    """Train (also under `torchrun --nproc-per-node K -m eadbench.cli.main eadnet train ...`)."""
+    """Train (also under `torchrun --nproc-per-node K -m eadbench.cli.main eadnet train ...`).
+
+    The sync loss (w_sync > 0 in both presets) needs a sync expert for face256 crops: train
+    one with `eadbench syncnet train --data PREP --out sync256.pt --crop face256` and pass
+    `--set syncnet_path=sync256.pt`, or turn the loss off with `--set w_sync=0`. The LPIPS and
+    TREPA losses need their pretrained weights (`eadbench weights list`) or `--set w_lpips=0
+    --set w_trepa=0`. `eadbench ablate --syncnet auto` does all of this on the built-in data."""
     from eadnet.train import train as run
 
     cfg = _config(config, preset, set_)
@@ -70,8 +76,8 @@ def infer(
     text: Optional[str] = typer.Option(None, "--text", help="Emotion description (instead of --emotion/--intensity)."),
     steps: Optional[int] = typer.Option(None, "--steps", help="DDIM steps."),
     guidance: Optional[float] = typer.Option(None, "--guidance", help="Classifier-free guidance scale."),
-    seed: int = typer.Option(0, "--seed"),
-    device: Optional[str] = typer.Option(None, "--device"),
+    seed: int = typer.Option(0, "--seed", help="Sampling seed (the same seed gives the same video)."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda or cuda:N (default: cuda when available)."),
     reference: str = typer.Option("self", "--reference", help="Identity reference frames: self (the frames "
                                   "regenerated, for dubbing) or offset (half a clip away, as in training: for "
                                   "evaluation, where the original mouth must not be visible)."),
@@ -95,7 +101,7 @@ def infer(
 @app.command("params")
 @friendly
 def params(
-    preset: str = typer.Option("tiny", "--preset"),
+    preset: str = typer.Option("tiny", "--preset", help="tiny or paper."),
     set_: Optional[List[str]] = typer.Option(None, "--set", help="Override a config key."),
 ):
     """Parameter counts per part (U-Net, self-attention, TFRM, cross-attention, conditioning)."""
@@ -124,7 +130,7 @@ def probe(
                                               "produces less than this fraction of the real expression change."),
     steps: int = typer.Option(4, "--steps", help="DDIM steps."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the result as JSON."),
-    device: Optional[str] = typer.Option(None, "--device"),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda or cuda:N (default: cuda when available)."),
 ):
     """Behaviour probes on prepared clips.
 

@@ -21,6 +21,7 @@ app = typer.Typer(
         "pinned metric protocols, and write paper tables."
     ),
     no_args_is_help=True,
+    rich_markup_mode=None,
     add_completion=False,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -41,7 +42,7 @@ def _root(
     pass
 
 
-app.command("run")(run_cmd.run)
+app.command("run", cls=run_cmd.RunCommand)(run_cmd.run)
 app.command("ablate")(ablate_cmd.ablate)
 app.command("report")(report_cmd.report)
 app.command("check")(check_cmd.check)

@@ -20,6 +20,9 @@ def prepare(
     limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N clips."),
     view: Optional[str] = typer.Option(None, "--view", help="MEAD view (default front)."),
     split_file: Optional[Path] = typer.Option(None, "--split-file", help="HDTF split list."),
+    strict_av_length: bool = typer.Option(False, "--strict-av-length", help="Fail a clip whose audio ends more "
+                                          "than 80 ms before its video (default: trim the video to the audio, "
+                                          "recorded in meta.json)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):
     """Preprocess every clip (finished clips are skipped; an interrupted clip is redone). A clip
@@ -27,7 +30,8 @@ def prepare(
     from eadbench.prepare import prepare_dataset
 
     opts = {k: v for k, v in (("view", view), ("split_file", split_file)) if v is not None}
-    rep = prepare_dataset(dataset, root, out, split, tuple(split_csv(protocols) or ()), limit, not quiet, **opts)
+    rep = prepare_dataset(dataset, root, out, split, tuple(split_csv(protocols) or ()), limit, not quiet,
+                          strict_av_length, **opts)
     typer.echo(f"prepared {len(rep.prepared)}, skipped {len(rep.skipped)} (already done), failed {len(rep.failed)}")
     for cid, why in rep.failed:
         typer.echo(f"  failed {cid}: {why}", err=True)

@@ -6,8 +6,24 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from typer.core import TyperCommand
 
 from eadbench.cli.common import friendly, split_csv
+
+
+class RunCommand(TyperCommand):
+    """`run --help` ends with the registered methods and metrics (looked up only for --help)."""
+
+    def format_epilog(self, ctx, formatter) -> None:
+        from eadbench import generators
+        from eadbench.metrics import METRICS
+
+        with formatter.section("Methods (--methods; options in --config)"):
+            formatter.write_dl([(n, cls.description) for n, cls in generators.GENERATORS.items()])
+        with formatter.section("Metrics (--metrics)"):
+            formatter.write_dl([(n, f"{i.description} [{i.protocol}@{i.protocol_version}]")
+                                for n, i in METRICS.items()])
+        super().format_epilog(ctx, formatter)
 
 
 @friendly
@@ -30,6 +46,9 @@ def run(
     resume: Optional[bool] = typer.Option(None, "--resume/--no-resume", help="Reuse finished videos and "
                                           "scores whose inputs are unchanged (default on)."),
     strict: Optional[bool] = typer.Option(None, "--strict/--no-strict", help="Exit 1 when any clip failed."),
+    strict_av_length: Optional[bool] = typer.Option(None, "--strict-av-length", help="Fail a clip whose audio "
+                                                    "ends more than 80 ms before its video (default: trim the "
+                                                    "video to the audio and record it)."),
     weights_dir: Optional[Path] = typer.Option(None, "--weights-dir", envvar="EADBENCH_WEIGHTS",
                                                help="Folder with pretrained weight files."),
     trust_weights: Optional[bool] = typer.Option(None, "--trust-weights", help="Allow full unpickling of "
@@ -57,7 +76,7 @@ def run(
         config, dataset=dataset, root=_s(root),
         split=split, split_file=_s(split_file), methods=split_csv(methods),
         metrics=split_csv(metrics), out=_s(out), limit=limit, workers=workers, resume=resume,
-        strict=strict, weights_dir=_s(weights_dir), trust_weights=trust_weights, seed=seed, quiet=quiet,
+        strict=strict, strict_av_length=strict_av_length, weights_dir=_s(weights_dir), trust_weights=trust_weights, seed=seed, quiet=quiet,
     )
     if eadnet_checkpoint:
         from eadbench.config import MethodSpec

@@ -9,7 +9,8 @@ from typing import Optional
 
 import typer
 
-from eadbench.cli.common import friendly, split_csv
+from eadbench.cli.common import fail, friendly, split_csv
+from eadbench.jsonio import to_jsonable_or_str
 
 
 @friendly
@@ -25,40 +26,47 @@ def score(
     weights_dir: Optional[Path] = typer.Option(None, "--weights-dir", envvar="EADBENCH_WEIGHTS",
                                                help="Folder with weight files."),
     trust_weights: bool = typer.Option(False, "--trust-weights", help="Allow unpickling unknown-hash model files."),
+    allow_length_mismatch: bool = typer.Option(False, "--allow-length-mismatch", help="Score paired videos "
+                                               "whose frame counts differ by more than 2 (their first frames "
+                                               "are compared); refused by default."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (one object, or a list for several metrics)."),
 ):
-    """Score files with one or more metrics. Exit 0 ok, 2 bad arguments or unreadable input,
-    3 a needed weight file is missing."""
+    """Score files with one or more metrics. Every metric is reported, even when another one
+    fails. Exit 0 when every metric has a value, 2 bad arguments or unreadable input (after
+    printing the others), 3 a needed weight file is missing."""
     from eadbench.score import score as run_score
 
-    res = run_score(split_csv(metric) or [], fake, real, audio, emotion, protocol, crop,
-                    str(weights_dir) if weights_dir else None, trust_weights)
-    if as_json:
-        clean = [{k: r[k] for k in ("metric", "value", "protocol", "n", "per_item", "weights", "values",
-                                    "n_failed", "failures")} for r in res]
-        typer.echo(json.dumps(clean[0] if len(clean) == 1 else clean, indent=2, default=_plain))
-        return
+    names = split_csv(metric) or []
+    if not names:
+        fail("--metric names no metric")
+    res = run_score(names, fake, real, audio, emotion, protocol, crop, str(weights_dir) if weights_dir else None,
+                    trust_weights, allow_length_mismatch)
     for r in res:
+        for note in r["notes"]:
+            typer.echo(f"warning: {r['metric']}: {note}", err=True)
+    code = max([r.get("exit_code", 2) for r in res if r.get("error")], default=0)
+    if as_json:
+        clean = [{k: r.get(k) for k in ("metric", "value", "protocol", "n", "per_item", "weights", "values",
+                                        "n_failed", "failures", "facts", "error")} for r in res]
+        typer.echo(json.dumps(clean[0] if len(clean) == 1 else clean, indent=2, default=to_jsonable_or_str))
+        raise typer.Exit(code)
+    for r in res:
+        if r.get("error"):
+            continue  # said once, on stderr, below
         v = r["value"]
         shown = "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.6g}"
         extra = "  ".join(f"{k}={_fmt(x)}" for k, x in r["values"].items() if k != r["metric"] and
                           isinstance(x, (int, float)))
-        typer.echo(f"{r['metric']}: {shown}  ({r['protocol']}, n={r['n']}"
+        facts = "".join(f", {k} {v}" for k, v in r["facts"].items())
+        typer.echo(f"{r['metric']}: {shown}  ({r['protocol']}{facts}, n={r['n']}"
                    + (f", failed={r['n_failed']}" if r["n_failed"] else "") + f")  {extra}".rstrip())
+        for item, why in r["failures"].items():
+            typer.echo(f"  not scored {item}: {why}", err=True)
+    for r in res:
+        if r.get("error"):
+            typer.echo(f"error: {r['metric']}: {r['error']}", err=True)
+    raise typer.Exit(code)
 
 
 def _fmt(x):
     return f"{x:.6g}" if isinstance(x, float) else str(x)
-
-
-def _plain(o):
-    try:
-        import numpy as np
-
-        if isinstance(o, np.ndarray):
-            return o.tolist()
-        if isinstance(o, np.generic):
-            return o.item()
-    except ImportError:
-        pass
-    return str(o)

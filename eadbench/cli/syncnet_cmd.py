@@ -6,9 +6,9 @@ from pathlib import Path
 
 import typer
 
-from eadbench.cli.common import fail, friendly
+from eadbench.cli.common import fail, friendly, group
 
-app = typer.Typer(help="Train a SyncNet sync expert on prepared clips.", no_args_is_help=True)
+app = group("Train a SyncNet sync expert on prepared clips.")
 
 
 @app.command("train")
@@ -17,14 +17,14 @@ def train(
     data: Path = typer.Option(..., "--data", help="Prepared clips (output of `eadbench prepare`)."),
     out: Path = typer.Option(..., "--out", "-o", help="Weights file to write (use with `eadbench run --syncnet`)."),
     steps: int = typer.Option(1500, "--steps", help="Training steps (batches of 64 windows)."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", help="Seed for initialisation and batch sampling."),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Continue from OUT.ckpt when present."),
     crop: str = typer.Option("syncnet", "--crop", help="Crop protocol to learn from: syncnet (for LSE with "
                              "`eadbench run --syncnet`) or face256 (for EAD-Net's sync loss, which sees the "
                              "lower half of face256 crops)."),
     holdout: float = typer.Option(0.25, "--holdout", help="Fraction of speakers held out for the printed "
                                   "accuracies; 0 trains on every clip (the accuracies are then training-set figures)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):
     """Contrastive training on in-sync vs shifted 5-frame windows (small CPU variant); prints the
     held-out sync accuracy and offset accuracy."""

@@ -8,9 +8,9 @@ from typing import List, Optional
 
 import typer
 
-from eadbench.cli.common import friendly
+from eadbench.cli.common import friendly, group
 
-app = typer.Typer(help="Pretrained weight files: list, download (when online), verify.", no_args_is_help=True)
+app = group("Pretrained weight files: list, download (when online), verify.")
 
 WD = typer.Option(None, "--weights-dir", envvar="EADBENCH_WEIGHTS", help="Folder searched first for weight files.")
 
@@ -26,8 +26,11 @@ def list_(weights_dir: Optional[Path] = WD, as_json: bool = typer.Option(False, 
         typer.echo(json.dumps(rows, indent=2))
         return
     for r in rows:
-        mark = "ok " if r["present"] else "-- "
-        h = {True: "hash ok", False: "HASH MISMATCH", None: "no published hash"}[r["hash_ok"]] if r["present"] else ""
+        mark = "ok " if r["present"] and r["hash_ok"] is not False and not r.get("problem") else "-- "
+        h = {True: "hash ok", False: "HASH MISMATCH", None: "no published hash, loads"}[r["hash_ok"]] \
+            if r["present"] else ""
+        if r.get("problem"):
+            mark, h = "!! ", f"BROKEN: {r['problem']}"
         typer.echo(f"{mark}{r['name']:<22} {r['file']:<40} {', '.join(r['used_by']):<22} "
                    + (f"{r['source']}: {r['path']} ({h})" if r["present"] else "missing"))
     missing = [r for r in rows if not r["present"]]
@@ -44,6 +47,8 @@ def fetch(names: Optional[List[str]] = typer.Argument(None, help="Entries to fet
     from eadbench.errors import EadbenchError
     from eadbench.weights import WEIGHTS, fetch as do_fetch, is_available
 
+    for n in names or []:
+        WEIGHTS.get(n)  # an unknown name is bad input (exit 2), as for `weights verify`
     targets = names or [n for n in WEIGHTS.names() if not is_available(n, weights_dir)]
     failed = 0
     for n in targets:
@@ -63,6 +68,8 @@ def verify(names: Optional[List[str]] = typer.Argument(None, help="Entries to ve
     """Check the sha256 of present files against the published values; exit 3 on a mismatch."""
     from eadbench.weights import WEIGHTS, status
 
+    for n in names or []:
+        WEIGHTS.get(n)  # an unknown name is bad input (exit 2), as for `weights fetch`
     bad = 0
     for n in names or WEIGHTS.names():
         r = status(n, weights_dir)
@@ -74,6 +81,9 @@ def verify(names: Optional[List[str]] = typer.Argument(None, help="Entries to ve
         if r["hash_ok"] is False:
             bad += 1
             typer.echo(f"BAD {n}: {r['path']} does not match its published hash")
+        elif r.get("problem"):
+            bad += 1
+            typer.echo(f"BAD {n}: {r['path']}: {r['problem']}")
         else:
             typer.echo(f"ok  {n}: {'hash ok' if r['hash_ok'] else 'present (no published hash)'}")
     raise typer.Exit(3 if bad else 0)

@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 from eadbench.datasets.base import Clip, DatasetAdapter, ScanResult, Skipped, register_dataset
+from eadbench.errors import ChoiceError
 from eadbench.labels import EMOTIONS
 from eadbench.media import AUDIO_EXTENSIONS, VIDEO_EXTENSIONS
 
@@ -34,7 +35,7 @@ class MEAD(DatasetAdapter):
     def scan(self, root, split=None, view: str = "front", **options) -> ScanResult:
         root = self.check_root(root)
         if view not in VIEWS:
-            raise ValueError(f"MEAD view must be one of {', '.join(VIEWS)}, got {view!r}")
+            raise ChoiceError(f"MEAD view must be one of {', '.join(VIEWS)}, got {view!r}")
         tests = test_actors()
         clips, skipped = [], []
         actors = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))

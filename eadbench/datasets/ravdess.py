@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 
 from eadbench.datasets.base import Clip, DatasetAdapter, ScanResult, Skipped, register_dataset
-from eadbench.labels import RAVDESS_CODE_TO_CANONICAL, apply_calm_policy
+from eadbench.errors import ChoiceError
+from eadbench.labels import CALM_POLICIES, RAVDESS_CODE_TO_CANONICAL, apply_calm_policy
 from eadbench.media import VIDEO_EXTENSIONS
 
 NAME = re.compile(r"^(0[1-3])-(0[12])-(0[1-8])-(0[12])-(0[12])-(0[12])-(\d{2})$")
@@ -30,6 +31,8 @@ class RAVDESS(DatasetAdapter):
 
     def scan(self, root, split=None, calm: str = "keep", modalities: tuple[str, ...] = ("01",),
              channels: tuple[str, ...] = ("01",), **options) -> ScanResult:
+        if calm not in CALM_POLICIES:
+            raise ChoiceError(f"--calm must be one of {', '.join(CALM_POLICIES)}, got {calm!r}")
         root = self.check_root(root)
         clips, skipped = [], []
         for f in sorted(root.rglob("*")):

@@ -1,7 +1,8 @@
 """Face tracking over a clip: one box per frame, smoothed over time, misses reported.
 
 Frames are detected in batches; the tracked face is the detection that overlaps the previous
-box most (the best-scoring one when the track starts). Box centre and size are median-filtered
+box most (the best-scoring one when the track starts, or when it overlaps nothing); frames with
+more than one face are counted, so a second person in the shot is never silently ignored. Box centre and size are median-filtered
 over time (kernel 13, as syncnet_python does). A frame with no detection keeps its index in
 ``missing``; it is cropped with the nearest detected box (never dropped, never hidden).
 """
@@ -29,6 +30,9 @@ class Track:
     landmarks: np.ndarray  # (T, 5, 2), NaN where none
     missing: list[int] = field(default_factory=list)
     detector: str = DETECTOR
+    multi_face_frames: int = 0  # frames where the detector saw more than one face
+
+    POLICY = "best score at the start, then the face overlapping the previous box most"
 
     @property
     def n_frames(self) -> int:
@@ -58,13 +62,18 @@ class Track:
         fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".track.", suffix=".npz")
         os.close(fd)
         np.savez(tmp, boxes=self.boxes, scores=self.scores, landmarks=self.landmarks,
-                 missing=np.asarray(self.missing, dtype=np.int64), detector=np.asarray(self.detector))
+                 missing=np.asarray(self.missing, dtype=np.int64), detector=np.asarray(self.detector),
+                 multi_face_frames=np.asarray(self.multi_face_frames))
+        from eadbench.atomic import honour_umask
+
+        honour_umask(tmp)
         os.replace(tmp, p)
 
     @classmethod
     def load(cls, path: str | Path) -> "Track":
         with np.load(path, allow_pickle=False) as z:
-            return cls(z["boxes"], z["scores"], z["landmarks"], z["missing"].tolist(), str(z["detector"]))
+            multi = int(z["multi_face_frames"]) if "multi_face_frames" in z else 0
+            return cls(z["boxes"], z["scores"], z["landmarks"], z["missing"].tolist(), str(z["detector"]), multi)
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -76,17 +85,20 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def track_clip(frames: np.ndarray, batch: int = 32, min_fraction: float = MIN_FACE_FRACTION,
-               min_frames: int = MIN_FACE_FRAMES) -> Track:
-    """Detect and track the main face; raise FaceNotFoundError when too few frames have one."""
+               min_frames: int = MIN_FACE_FRAMES, source: str | None = None) -> Track:
+    """Detect and track the main face; raise FaceNotFoundError (naming ``source``, the file the
+    frames came from) when too few frames have one."""
     t = len(frames)
     boxes = np.full((t, 4), np.nan)
     scores = np.full(t, np.nan)
     lms = np.full((t, 5, 2), np.nan)
     prev = None
+    multi = 0
     for start in range(0, t, batch):
         for i, faces in enumerate(detect_batch(frames[start:start + batch]), start):
             if not faces:
                 continue
+            multi += len(faces) > 1
             pick = faces[0] if prev is None else max(faces, key=lambda f: (_iou(f.box, prev), f.score))
             if prev is not None and _iou(pick.box, prev) == 0.0:
                 pick = faces[0]
@@ -94,9 +106,10 @@ def track_clip(frames: np.ndarray, batch: int = 32, min_fraction: float = MIN_FA
             prev = pick.box
     missing = [int(i) for i in np.flatnonzero(np.isnan(boxes[:, 0]))]
     found = t - len(missing)
-    if found < max(min_frames, int(np.ceil(min_fraction * t))) and found < t:
-        raise FaceNotFoundError(f"a face was found in only {found} of {t} frames "
-                                f"(need {max(min_frames, int(np.ceil(min_fraction * t)))})")
+    where = f"{source}: " if source else ""
     if found == 0:
-        raise FaceNotFoundError(f"no face found in any of {t} frames")
-    return Track(boxes, scores, lms, missing)
+        raise FaceNotFoundError(f"{where}no face found in any of {t} frames")
+    if found < max(min_frames, int(np.ceil(min_fraction * t))) and found < t:
+        raise FaceNotFoundError(f"{where}a face was found in only {found} of {t} frames "
+                                f"(need {max(min_frames, int(np.ceil(min_fraction * t)))})")
+    return Track(boxes, scores, lms, missing, multi_face_frames=multi)

@@ -71,6 +71,12 @@ class Evaluator:
 
     def __init__(self, ctx: MetricContext):
         self.ctx = ctx
+        #: one-line warnings about how the metric was set up (printed once per run)
+        self.notes: list[str] = []
+
+    def facts(self) -> dict[str, Any]:
+        """Run-wide facts printed and recorded next to every value (e.g. the classifier used)."""
+        return {}
 
     def clip(self, item: ClipInput) -> dict[str, Any]:
         raise NotImplementedError

@@ -89,8 +89,11 @@ class EmotionEvaluator(Evaluator):
     def __init__(self, ctx):
         super().__init__(ctx)
         self.classifier = emotion_classifiers.build(ctx.options.get("classifier"), ctx.weights_dir,
-                                                    ctx.trust_weights)
+                                                    ctx.trust_weights, self.notes)
         self.sha = file_sha256(locate(self.classifier.weight_name, ctx.weights_dir).path)
+
+    def facts(self):
+        return {"classifier": f"{self.classifier.name} ({len(self.classifier.labels)} classes)"}
 
     def weights_used(self):
         return {self.classifier.weight_name: self.sha}

@@ -20,9 +20,10 @@ def write_report(run_dirs: list[str | Path], out: str | Path, formats: tuple[str
         from eadbench.errors import EadbenchError
 
         raise EadbenchError(f"unknown report format(s) {', '.join(sorted(bad))}; choose from {', '.join(FORMATS)}")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    runs = [tables_mod.load_run(p) for p in run_dirs]
+    from eadbench.atomic import ensure_folder
+
+    runs = [tables_mod.load_run(p) for p in run_dirs]  # bad runs: one line, before --out is created
+    out = ensure_folder(out, "report")
     tables = [tables_mod.main_table(runs, metrics, with_ci)]
     for run in runs:
         for by in ("emotion", "intensity"):

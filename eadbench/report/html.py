@@ -7,8 +7,10 @@ from __future__ import annotations
 import html
 import os
 import shutil
+import urllib.parse
 from pathlib import Path
 
+from eadbench.atomic import atomic_path
 from eadbench.report.tables import Run, Table
 
 CSS = """
@@ -126,7 +128,10 @@ def write_page(out: Path, runs: list[Run], tables: list[Table], figures: list[Pa
 
 
 def _rel(p: Path, base: Path) -> str:
-    return html.escape(Path(os.path.relpath(p.resolve(), base.resolve())).as_posix(), quote=True)
+    """A relative URL: percent-encoded (a run path with '#', '%', '?' or spaces keeps working),
+    then HTML-escaped for the attribute."""
+    rel = Path(os.path.relpath(p.resolve(), base.resolve())).as_posix()
+    return html.escape(urllib.parse.quote(rel, safe="/"), quote=True)
 
 
 def _videos_section(out: Path, run: Run, copy_videos: bool, max_clips: int | None) -> str:
@@ -159,7 +164,8 @@ def _videos_section(out: Path, run: Run, copy_videos: bool, max_clips: int | Non
                 dst = out / "videos" / run.path.name / m / f"{clip}.mp4"
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 if not dst.exists():
-                    shutil.copyfile(src, dst)
+                    with atomic_path(dst) as tmp:
+                        shutil.copyfile(src, tmp)
                 src = dst
             figs.append(f"<figure data-method='{html.escape(m)}'><video src='{_rel(src, out)}' preload='auto' "
                         f"muted playsinline></video><figcaption>{html.escape(m)}</figcaption></figure>")

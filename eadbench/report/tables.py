@@ -52,12 +52,19 @@ def load_run(path: str | Path) -> Run:
         from eadbench.errors import EadbenchError
 
         raise EadbenchError(f"{p} is not a finished run folder (no summary.json); run `eadbench run` first")
-    summary = json.loads((p / "summary.json").read_text())
-    manifest = json.loads((p / "manifest.json").read_text()) if (p / "manifest.json").exists() else {}
-    per_clip = pd.read_csv(p / "per_clip.csv") if (p / "per_clip.csv").exists() else pd.DataFrame()
-    details = []
-    if (p / "clip_details.jsonl").exists():
-        details = [json.loads(line) for line in (p / "clip_details.jsonl").read_text().splitlines() if line]
+    from eadbench.check import CheckInputError, validate_summary
+    from eadbench.jsonio import load_json
+
+    summary = validate_summary(load_json(p / "summary.json", "run summary"), p / "summary.json")
+    manifest = load_json(p / "manifest.json", "run manifest") if (p / "manifest.json").exists() else {}
+    try:
+        per_clip = pd.read_csv(p / "per_clip.csv") if (p / "per_clip.csv").exists() else pd.DataFrame()
+        details = []
+        if (p / "clip_details.jsonl").exists():
+            details = [json.loads(line) for line in (p / "clip_details.jsonl").read_text().splitlines() if line]
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise CheckInputError(f"{p}: per-clip files are damaged ({type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0][:100]})") from None
     return Run(p, summary, manifest, per_clip, details)
 
 

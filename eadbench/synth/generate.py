@@ -9,15 +9,14 @@ emotion at its intensity. Ground truth per clip goes to ``_groundtruth/<clip_id>
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from eadbench import __version__, media
-from eadbench.atomic import atomic_path
+from eadbench.atomic import atomic_path, atomic_write_text
+from eadbench.errors import ChoiceError
 from eadbench.labels import EMOTIONS, RAVDESS_CODE_TO_CANONICAL, describe_emotion
 from eadbench.synth import speech
 from eadbench.synth.face import FaceAnimator, portrait
@@ -64,7 +63,7 @@ def _plan(layout: str, speakers: int, clips: int) -> list[dict]:
                 rel, audio_rel = Path(f"Actor_{actor:02d}") / f"{clip_id}.mp4", None
                 speaker = f"Actor_{actor:02d}"
             else:
-                raise ValueError(f"unknown layout {layout!r}; choose mead, hdtf or ravdess")
+                raise ChoiceError(f"unknown layout {layout!r}; choose mead, hdtf or ravdess")
             plan.append(dict(speaker_index=s, speaker=speaker, gender=gender, emotion=emotion, level=level,
                              levels=levels, clip_id=clip_id, video=rel, audio=audio_rel,
                              sentence=speech.SENTENCES[(s * 5 + c * 3) % len(speech.SENTENCES)]))
@@ -84,21 +83,33 @@ def render_clip(item: dict, seconds: float, size: int, seed: int) -> tuple[np.nd
     return frames, audio, opening
 
 
+def validate(layout: str, speakers: int, clips: int, seconds: float, size: int) -> None:
+    """One-line errors (exit 2) for settings the renderer cannot honour, before anything is written."""
+    if layout not in ("mead", "hdtf", "ravdess"):
+        raise ChoiceError(f"unknown layout {layout!r}; choose mead, hdtf or ravdess")
+    if size % 2 or size < 96:
+        raise ChoiceError(f"--size must be an even number of pixels, at least 96 (got {size})")
+    if speakers < 1 or clips < 1:
+        raise ChoiceError("--speakers and --clips must be at least 1")
+    if not seconds > 0.5:
+        raise ChoiceError(f"--seconds must be above 0.5 (got {seconds:g})")
+
+
 def write_dataset(out: str | Path, layout: str = "mead", speakers: int = 2, clips: int = 2, seed: int = 0,
                   seconds: float = 3.0, size: int = 256, progress: bool = False) -> Path:
     """Write the dataset into ``out`` (created); clips = clips per speaker."""
     out = Path(out)
-    if size % 2 or size < 96:
-        raise ValueError("size must be even and at least 96 px")
+    validate(layout, speakers, clips, seconds, size)
     plan = _plan(layout, speakers, clips)
     out.mkdir(parents=True, exist_ok=True)
     from tqdm import tqdm
 
+    written: list[Path] = []
     for item in tqdm(plan, desc=f"synth {layout}", unit="clip", disable=not progress):
         frames, audio, opening = render_clip(item, seconds, size, seed)
-        media.write_video(out / item["video"], frames, fps=FPS, audio=audio)
+        written.append(media.write_video(out / item["video"], frames, fps=FPS, audio=audio))
         if item["audio"] is not None:
-            media.write_audio(out / item["audio"], audio)
+            written.append(media.write_audio(out / item["audio"], audio))
         intensity = item["level"] / item["levels"]
         gt = {
             "clip_id": item["clip_id"], "speaker": item["speaker"], "gender": item["gender"],
@@ -108,14 +119,15 @@ def write_dataset(out: str | Path, layout: str = "mead", speakers: int = 2, clip
             "sample_rate": speech.SR, "source_photo": portrait(item["speaker_index"] % 8, size).source,
             "speech_engine": "espeak-ng" if speech.have_espeak() else "builtin",
         }
-        _write_json(out / "_groundtruth" / f"{item['clip_id']}.json", gt)
+        written.append(_write_json(out / "_groundtruth" / f"{item['clip_id']}.json", gt))
     if layout == "hdtf":  # half of the speakers are test, written as a named split list
         test = sorted({i["speaker"] for i in plan if i["speaker_index"] % 2 == 0})
-        (out / "_splits").mkdir(exist_ok=True)
-        (out / "_splits" / "hdtf.txt").write_text("".join(f"{s} test\n" for s in test))
+        written.append(out / "_splits" / "hdtf.txt")
+        atomic_write_text(written[-1], "".join(f"{s} test\n" for s in test))
     _write_json(out / "eadbench-synth.json", {
         "layout": layout, "seed": seed, "speakers": speakers, "clips": clips, "seconds": seconds, "size": size,
         "eadbench_version": __version__, "speech_engine": "espeak-ng" if speech.have_espeak() else "builtin",
+        "files": sorted(p.relative_to(out).as_posix() for p in written),
     })
     return out
 
@@ -124,22 +136,55 @@ def ground_truth(root: str | Path, clip_id: str) -> dict:
     return json.loads((Path(root) / "_groundtruth" / f"{clip_id}.json").read_text())
 
 
-def _write_json(path: Path, obj) -> None:
+def _write_json(path: Path, obj) -> Path:
     with atomic_path(path) as tmp, open(tmp, "w") as fh:
         json.dump(obj, fh, indent=1)
+    return path
 
 
-def write_dataset_atomic(out: str | Path, **kwargs) -> Path:
-    """Write into a temporary sibling folder, then rename: no half-written dataset on a crash."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
-    try:
-        write_dataset(tmp, **kwargs)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+def write_dataset_atomic(out: str | Path, force: bool = False, note=None, **kwargs) -> Path:
+    """Write the dataset into ``out`` safely (what `eadbench synth` and the built-in data use).
+
+    Under the folder's lock, the data is written into a hidden partial folder beside ``out`` and
+    swapped in whole, so a crash never leaves a half-written dataset. ``out`` is replaced only
+    when it is absent, empty, or an earlier `eadbench synth` output holding nothing else;
+    any other non-empty folder is refused (exit 2). ``force`` writes into such a folder in
+    place instead, replacing only the files this command writes and deleting nothing.
+    """
+    from eadbench.atomic import OutputFolderError, check_replaceable, clean_partials, partial_dir, replace_folder
+    from eadbench.datasets.synth import MARKER
+    from eadbench.locking import folder_lock
+
+    validate(kwargs.get("layout", "mead"), kwargs.get("speakers", 2), kwargs.get("clips", 2),
+             kwargs.get("seconds", 3.0), kwargs.get("size", 256))
+    out = Path(out).resolve()
+    with folder_lock(out, "eadbench synth", inside=False, note=note):
+        try:
+            check_replaceable(out, MARKER, _owned_files(out / MARKER), "eadbench synth")
+        except OutputFolderError:
+            if not force or not out.is_dir():
+                raise
+            return write_dataset(out, **kwargs)
+        clean_partials(out.parent, out.name)
+        tmp = partial_dir(out.parent, out.name)
+        try:
+            write_dataset(tmp, **kwargs)
+            replace_folder(tmp, out)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     return out
+
+
+def _owned_files(marker: Path) -> set[str] | None:
+    """The files an earlier `eadbench synth` wrote, from its marker (an unreadable marker owns
+    nothing, so every file counts as foreign)."""
+    if not marker.is_file():
+        return None
+    try:
+        files = json.loads(marker.read_text()).get("files", None)
+    except (OSError, ValueError, AttributeError):
+        return set()
+    if files is None:  # written before eadbench listed its files: the marker alone vouches
+        return None
+    return set(files) if isinstance(files, list) else set()

@@ -11,6 +11,8 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from eadbench.errors import ChoiceError
+
 #: identity reference frames at inference (see ``EADNetPipeline.generate_crops``)
 REFERENCES = ("self", "offset")
 
@@ -85,10 +87,10 @@ class EADNetConfig:
                        attention_levels=(True, True, True, False), heads=8, cond_dim=768, groups=32,
                        audio_features="whisper-tiny.en", text_encoder="t5", batch_size=1, checkpoint_every=1000, lr=1e-5)
         else:
-            raise ValueError(f"unknown preset {name!r}; choose tiny or paper")
+            raise ChoiceError(f"unknown preset {name!r}; choose tiny or paper")
         for k, v in overrides.items():
             if not hasattr(base, k):
-                raise ValueError(f"unknown config key {k!r}")
+                raise ChoiceError(f"unknown config key {k!r}")
             setattr(base, k, type(getattr(base, k))(v) if isinstance(getattr(base, k), tuple) else v)
         return base
 
@@ -98,7 +100,7 @@ class EADNetConfig:
             return self.n_mels
         if self.audio_features == "whisper-tiny.en":
             return 384
-        raise ValueError(f"unknown audio_features {self.audio_features!r}; choose logmel or whisper-tiny.en")
+        raise ChoiceError(f"unknown audio_features {self.audio_features!r}; choose logmel or whisper-tiny.en")
 
     @property
     def in_channels(self) -> int:
@@ -118,7 +120,7 @@ class EADNetConfig:
         names = {f.name for f in fields(cls)}
         unknown = set(d) - names
         if unknown:
-            raise ValueError(f"unknown config keys: {', '.join(sorted(unknown))}")
+            raise ChoiceError(f"unknown config keys: {', '.join(sorted(unknown))}")
         kw = {k: tuple(v) if isinstance(getattr(cls(), k), tuple) else v for k, v in d.items()}
         return cls(**kw)
 

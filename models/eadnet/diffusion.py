@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from eadbench.errors import ChoiceError
+
 
 class Schedule:
     def __init__(self, steps: int = 1000, kind: str = "scaled_linear", prediction: str = "epsilon"):
@@ -12,7 +14,7 @@ class Schedule:
         elif kind == "linear":
             betas = torch.linspace(1e-4, 0.02, steps, dtype=torch.float64)
         else:
-            raise ValueError(f"unknown beta schedule {kind!r}")
+            raise ChoiceError(f"unknown beta schedule {kind!r}")
         self.steps, self.prediction = steps, prediction
         self.alphas_cumprod = torch.cumprod(1 - betas, 0).float()
 

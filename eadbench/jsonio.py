@@ -1,0 +1,67 @@
+"""JSON in and out, one way everywhere: numpy-aware encoding and reads that fail in one line.
+
+Every JSON file eadbench reads back (summary.json, baselines, meta.json, manifests, cached
+scores) goes through ``load_json``, so a truncated, empty, binary or wrongly shaped file is a
+``CorruptFileError`` (exit 2) naming the file, never a decoder traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from eadbench.errors import CorruptFileError
+
+
+def to_jsonable(o: Any) -> Any:
+    """``default=`` hook for json.dumps: numpy scalars and arrays, paths; anything else is an error."""
+    import numpy as np
+
+    if isinstance(o, (np.floating, np.integer, np.bool_)):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def to_jsonable_or_str(o: Any) -> Any:
+    """As ``to_jsonable`` but anything unknown becomes its ``str`` (for free-form details)."""
+    try:
+        return to_jsonable(o)
+    except TypeError:
+        return str(o)
+
+
+def dumps(obj: Any, indent: int | None = 2, lenient: bool = False) -> str:
+    return json.dumps(obj, indent=indent, sort_keys=True, default=to_jsonable_or_str if lenient else to_jsonable)
+
+
+def load_json(path: str | Path, what: str = "JSON file", expect: type | None = dict) -> Any:
+    """Parse ``path``; CorruptFileError with one line when it is unreadable or not ``expect``."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise CorruptFileError(f"{what} {p} does not exist") from None
+    except OSError as exc:
+        raise CorruptFileError(f"cannot read {what} {p}: {exc.strerror or exc}") from None
+    if not raw.strip():
+        raise CorruptFileError(f"{what} {p} is empty")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise CorruptFileError(f"{what} {p} is not text (binary content)") from None
+    except json.JSONDecodeError as exc:
+        raise CorruptFileError(f"{what} {p} is not valid JSON ({exc.msg} at line {exc.lineno}); "
+                               "truncated or damaged?") from None
+    if expect is not None and not isinstance(data, expect):
+        raise CorruptFileError(f"{what} {p} holds a {type(data).__name__}, expected a {expect.__name__}")
+    return data
+
+
+def finite_or_none(v: Any) -> Any:
+    return v if not isinstance(v, float) or math.isfinite(v) else None
