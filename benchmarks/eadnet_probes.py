@@ -34,7 +34,8 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="write the result here")
     a = ap.parse_args()
 
-    from eadbench import runner, syncnet_train
+    from eadbench import syncnet_train
+    from eadbench.run.inputs import scan_dataset
     from eadbench.config import RunConfig
     from eadbench.prepare import prepare_dataset
     from eadnet.config import EADNetConfig
@@ -43,7 +44,7 @@ def main() -> None:
     from eadnet.train import train
 
     work = a.work or Path(tempfile.mkdtemp(prefix="eadbench-probes-"))
-    scan = runner.scan_dataset(RunConfig(dataset="synth", split=None))
+    scan = scan_dataset(RunConfig(dataset="synth", split=None))
     prepare_dataset("synth", Path(scan.root), work / "prepared", split="train", protocols=("face256",), progress=False)
     data = work / "prepared" / "synth"
     timings = {}

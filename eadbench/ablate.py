@@ -58,7 +58,8 @@ def ablate(out: str | Path, names: list[str] | None = None, grid: bool = False, 
            infer_steps: int = 8, checkpoints: str | Path | None = None, overrides: dict | None = None,
            synth: dict | None = None, limit: int | None = None, metrics: list[str] | None = None,
            syncnet: str | None = None, echo=print, progress: bool = True) -> AblationResult:
-    from eadbench import runner
+    from eadbench.run import run as run_benchmark
+    from eadbench.run.inputs import scan_dataset
     from eadbench.prepare import prepare_dataset
     from eadnet.config import EADNetConfig
     from eadnet.model import EADNet
@@ -70,7 +71,7 @@ def ablate(out: str | Path, names: list[str] | None = None, grid: bool = False, 
     rc = RunConfig(dataset="synth", out=str(out / "run"), quiet=not progress, limit=limit, metrics=metrics)
     if synth:
         rc.synth.update(synth)
-    scan = runner.scan_dataset(RunConfig(dataset="synth", split=None, synth=rc.synth))
+    scan = scan_dataset(RunConfig(dataset="synth", split=None, synth=rc.synth))
     data_root = Path(scan.root)
     rc.root = str(data_root)
     prepared = out / "prepared"
@@ -95,7 +96,7 @@ def ablate(out: str | Path, names: list[str] | None = None, grid: bool = False, 
                      "checkpoint": str(ckpt)})
     rc.methods = [MethodSpec(r["variant"], "eadnet", {"checkpoint": r["checkpoint"], "steps": infer_steps,
                                                      "guidance": 1.0}) for r in rows]
-    res = runner.run(rc, echo=echo)
+    res = run_benchmark(rc, echo=echo)
     for r in rows:
         r["metrics"] = {f"{m}/{o}": e.get("value") for m, outs in res.summary["methods"].get(r["variant"], {}).items()
                         for o, e in outs.items()}

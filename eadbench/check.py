@@ -23,9 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from eadbench.errors import CorruptFileError, EadbenchError
+from eadbench.errors import EadbenchError
 from eadbench.jsonio import load_json
 from eadbench.results import atomic_write_json
+from eadbench.run import layout
 
 FORMAT = "eadbench-baseline/1"
 DEFAULT_TOLERANCE = {"rel": 0.05}
@@ -48,40 +49,9 @@ class Verdict:
 
 
 def load_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, dict[str, dict[str, float]]]]:
-    run_dir = Path(run_dir)
-    path = run_dir / "summary.json"
-    if not path.exists():
-        raise CheckInputError(f"{run_dir} is not a finished run folder (no summary.json)")
-    summary = validate_summary(load_json(path, "run summary"), path)
-    per_clip: dict[str, dict[str, dict[str, float]]] = {}
-    csv = run_dir / "per_clip.csv"
-    if csv.exists():
-        import pandas as pd
-
-        try:
-            df = pd.read_csv(csv)
-            df = df[(df["status"] == "ok") & df["value"].notna()]
-        except (ValueError, KeyError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-            raise CheckInputError(f"{csv} is not a per-clip table written by eadbench run "
-                                  f"({type(exc).__name__}: {str(exc).splitlines()[0][:100]})") from None
-        df = df[(df["status"] == "ok") & df["value"].notna()]
-        for (m, metric, out), g in df.groupby(["method", "metric", "output"]):
-            per_clip.setdefault(m, {})[f"{metric}/{out}"] = dict(zip(g["clip_id"], g["value"].astype(float)))
-    return summary, per_clip
-
-
-def validate_summary(summary: dict[str, Any], path: Path) -> dict[str, Any]:
-    """summary.json must map methods -> metrics -> outputs -> entries with a value."""
-    methods = summary.get("methods")
-    ok = isinstance(methods, dict) and all(
-        isinstance(ms, dict) and all(isinstance(outs, dict) and all(isinstance(e, dict) and "value" in e
-                                                                    for e in outs.values())
-                                     for outs in ms.values())
-        for ms in methods.values())
-    if not ok:
-        raise CorruptFileError(f"{path} is not a summary written by eadbench run (expected methods -> metrics -> "
-                               "outputs -> {value, ...})")
-    return summary
+    """(summary, method -> "metric/output" -> clip -> value) of a finished run folder."""
+    rec = layout.load_run(run_dir)
+    return rec.summary, rec.per_clip_values()
 
 
 def validate_baseline(data: dict[str, Any], path: Path | str) -> dict[str, Any]:

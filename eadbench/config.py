@@ -61,7 +61,10 @@ class RunConfig:
     seed: int = 0
     weights_dir: str | None = None
     trust_weights: bool = False
-    device: str = "cpu"
+    #: auto (CUDA when available; under torchrun the rank's local GPU), cpu, cuda or cuda:N
+    device: str = "auto"
+    #: face-tracking protocol (eadbench.faces.track.TRACKING); None = the default
+    tracking: str | None = None
     #: per-metric protocol choice, e.g. {"fvd": "latentsync"}
     protocols: dict[str, str] = field(default_factory=dict)
     #: per-metric options, e.g. {"fvd": {"clips_per_video": 2}, "lse": {"syncnet_path": ...}}
@@ -76,6 +79,27 @@ class RunConfig:
         d = asdict(self)
         d["methods"] = [{"name": m.label, "method": m.method, **m.options} for m in self.methods]
         return d
+
+
+def apply_metric_flags(cfg: RunConfig, protocols: list[str], options: list[str]) -> RunConfig:
+    """``--protocol METRIC=NAME`` and ``--metric-option METRIC.KEY=VALUE`` (values parsed as YAML
+    scalars: 2 -> int, true -> bool) into the config; one-line errors for malformed items."""
+    for item in protocols:
+        metric, sep, name = item.partition("=")
+        if not sep or not metric.strip() or not name.strip():
+            raise ConfigError(f"--protocol expects METRIC=NAME (e.g. fvd=latentsync), got {item!r}")
+        cfg.protocols[metric.strip()] = name.strip()
+    for item in options:
+        key, sep, value = item.partition("=")
+        metric, dot, opt = key.partition(".")
+        if not sep or not dot or not metric.strip() or not opt.strip():
+            raise ConfigError(f"--metric-option expects METRIC.KEY=VALUE (e.g. fvd.clips_per_video=2), got {item!r}")
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError:
+            parsed = value
+        cfg.metric_options.setdefault(metric.strip(), {})[opt.strip()] = parsed
+    return cfg
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:

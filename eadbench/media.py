@@ -218,52 +218,153 @@ def _even(frame: np.ndarray) -> np.ndarray:
     return frame
 
 
+class VideoWriter:
+    """Write RGB uint8 frames one at a time as H.264 (yuv420p) mp4, with mono AAC audio muxed
+    when given; used as a context manager. The file appears under its name only when the
+    block ends normally (a crash never leaves a half-written file). Encoder threads are pinned
+    to 1 so the same frames give the same bytes."""
+
+    def __init__(self, path: str | Path, fps: float = VIDEO_FPS, audio: np.ndarray | None = None,
+                 sr: int = AUDIO_RATE, crf: int = 18):
+        self.dest = Path(path)
+        self.rate = Fraction(fps).limit_denominator(1001)
+        self.fps, self.sr, self.crf = fps, sr, crf
+        self.audio = None if audio is None else np.asarray(audio, dtype=np.float32).reshape(-1)
+        self.n = 0
+
+    def __enter__(self) -> "VideoWriter":
+        self._atomic = atomic_path(self.dest)
+        self._tmp = self._atomic.__enter__()
+        self.c = av.open(self._tmp, mode="w", format="mp4")
+        self.vs = self.astream = None
+        self.a_pos = 0
+        return self
+
+    def write(self, frame: np.ndarray) -> None:
+        frame = _even(np.ascontiguousarray(frame, dtype=np.uint8))
+        if frame.ndim != 3 or frame.shape[2] != 3:
+            raise MediaError(self.dest, f"frames must be (H, W, 3) RGB, got {frame.shape}")
+        if self.vs is None:
+            self.vs = self.c.add_stream("libx264", rate=self.rate)
+            self.vs.width, self.vs.height = frame.shape[1], frame.shape[0]
+            self.vs.pix_fmt = "yuv420p"
+            self.vs.options = {"crf": str(self.crf), "preset": "veryfast", "threads": "1"}
+            if self.audio is not None:
+                self.astream = self.c.add_stream("aac", rate=self.sr, layout="mono")
+                self.astream.options = {"b": "96k"}
+        vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
+        vf.pts = self.n
+        vf.time_base = 1 / self.rate
+        for pkt in self.vs.encode(vf):
+            self.c.mux(pkt)
+        self.n += 1
+        if self.astream is not None:
+            self.a_pos = _encode_audio(self.c, self.astream, self.audio, self.a_pos,
+                                       int(round(self.n / self.fps * self.sr)), self.sr)
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                if self.vs is None:
+                    raise MediaError(self.dest, "no frames to write")
+                for pkt in self.vs.encode(None):
+                    self.c.mux(pkt)
+                if self.astream is not None:
+                    self.a_pos = _encode_audio(self.c, self.astream, self.audio, self.a_pos, len(self.audio), self.sr)
+                    for pkt in self.astream.encode(None):
+                        self.c.mux(pkt)
+        finally:
+            self.c.close()
+        if exc_type is None:
+            self._atomic.__exit__(None, None, None)
+        else:
+            self._atomic.__exit__(exc_type, exc, tb)
+
+
 def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = VIDEO_FPS,
                 audio: np.ndarray | None = None, sr: int = AUDIO_RATE, crf: int = 18) -> Path:
-    """Write RGB uint8 frames as H.264 (yuv420p) mp4, with mono AAC audio muxed when given.
+    """Write RGB uint8 frames as H.264 (yuv420p) mp4, with mono AAC audio muxed when given
+    (``VideoWriter`` over an iterable)."""
+    with VideoWriter(path, fps, audio, sr, crf) as w:
+        for frame in frames:
+            w.write(frame)
+    return Path(path)
 
-    Written to a temporary name and renamed, so a crash never leaves a half-written file.
-    Encoder threads are pinned to 1 so the same frames give the same bytes.
-    """
-    dest = Path(path)
-    rate = Fraction(fps).limit_denominator(1001)
+
+def mux_audio(video: str | Path, audio: np.ndarray, dest: str | Path, max_frames: int | None = None,
+              sr: int = AUDIO_RATE) -> Path:
+    """``dest``: the frames of ``video`` (an mp4 eadbench wrote, no audio) with ``audio`` muxed as
+    mono AAC. The video packets are copied, not re-encoded, unless ``max_frames`` cuts the
+    video (then its first frames are re-encoded)."""
+    if max_frames is not None:
+        return write_video(dest, iter_frames(video, fps=None, max_frames=max_frames), audio=audio, sr=sr)
+    audio = np.asarray(audio, dtype=np.float32).reshape(-1)
     with atomic_path(dest) as tmp:
-        with av.open(tmp, mode="w", format="mp4") as c:
-            vs = None
-            astream = None
-            if audio is not None:
-                audio = np.asarray(audio, dtype=np.float32).reshape(-1)
-            a_pos = 0
-            n = 0
-            for frame in frames:
-                frame = _even(np.ascontiguousarray(frame, dtype=np.uint8))
-                if frame.ndim != 3 or frame.shape[2] != 3:
-                    raise MediaError(dest, f"frames must be (H, W, 3) RGB, got {frame.shape}")
-                if vs is None:
-                    vs = c.add_stream("libx264", rate=rate)
-                    vs.width, vs.height = frame.shape[1], frame.shape[0]
-                    vs.pix_fmt = "yuv420p"
-                    vs.options = {"crf": str(crf), "preset": "veryfast", "threads": "1"}
-                    if audio is not None:
-                        astream = c.add_stream("aac", rate=sr, layout="mono")
-                        astream.options = {"b": "96k"}
-                vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
-                vf.pts = n
-                vf.time_base = 1 / rate
-                for pkt in vs.encode(vf):
-                    c.mux(pkt)
-                n += 1
-                if astream is not None:
-                    a_pos = _encode_audio(c, astream, audio, a_pos, int(round(n / fps * sr)), sr)
-            if vs is None:
-                raise MediaError(dest, "no frames to write")
-            for pkt in vs.encode(None):
-                c.mux(pkt)
-            if astream is not None:
-                a_pos = _encode_audio(c, astream, audio, a_pos, len(audio), sr)
-                for pkt in astream.encode(None):
-                    c.mux(pkt)
-    return dest
+        with _open(video) as src, av.open(tmp, mode="w", format="mp4") as out:
+            vin = _video_stream(src, video)
+            vout = out.add_stream_from_template(vin)
+            astream = out.add_stream("aac", rate=sr, layout="mono")
+            astream.options = {"b": "96k"}
+            for pkt in src.demux(vin):
+                if pkt.dts is None:
+                    continue
+                pkt.stream = vout
+                out.mux(pkt)
+            _encode_audio(out, astream, audio, 0, len(audio), sr)
+            for pkt in astream.encode(None):
+                out.mux(pkt)
+    return Path(dest)
+
+
+def prefetch(items: Iterable, depth: int = 2) -> Iterator:
+    """Iterate ``items`` in a background thread, ``depth`` ahead: decoding (FFmpeg releases the
+    GIL) overlaps the networks consuming the previous items. Exceptions surface in order."""
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=max(1, depth))
+    done = object()
+    stop = threading.Event()
+
+    def run() -> None:
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                q.put((item, None))
+            q.put((done, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+            q.put((done, exc))
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    try:
+        while True:
+            item, exc = q.get()
+            if item is done:
+                if exc is not None:
+                    raise exc
+                return
+            yield item
+    finally:
+        stop.set()
+        while t.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                t.join(0.05)
+
+
+def chunked(items: Iterable[np.ndarray], size: int) -> Iterator[np.ndarray]:
+    """Stack consecutive frames into arrays of at most ``size`` frames."""
+    buf: list[np.ndarray] = []
+    for x in items:
+        buf.append(x)
+        if len(buf) == size:
+            yield np.stack(buf)
+            buf = []
+    if buf:
+        yield np.stack(buf)
 
 
 def _encode_audio(c, astream, audio: np.ndarray, start: int, stop: int, sr: int, chunk: int = 1024) -> int:

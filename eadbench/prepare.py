@@ -20,9 +20,9 @@ from typing import Iterator
 from eadbench import faces, media
 from eadbench.datasets.base import Clip
 from eadbench.atomic import atomic_write_text, clean_partials, ensure_folder, partial_dir, replace_folder
-from eadbench.errors import DatasetLayoutError, EadbenchError
+from eadbench.errors import DatasetLayoutError, EadbenchError, FaceNotFoundError
 from eadbench.locking import folder_lock
-from eadbench.weights import file_sha256, locate
+from eadbench.weights import file_sha256
 
 META_VERSION = 1
 
@@ -49,9 +49,12 @@ def _source_hash(clip: Clip) -> str:
     return "+".join(parts)
 
 
-def _detector_info() -> dict:
-    return {"name": faces.DETECTOR, "weights": {n: file_sha256(locate(n).path)
-                                                for n in ("mtcnn-pnet", "mtcnn-rnet", "mtcnn-onet")}}
+def _detector_info(store=None) -> dict:
+    from eadbench.nets.mtcnn import WEIGHTS
+    from eadbench.weights import WeightStore
+
+    store = store or WeightStore()
+    return {"name": faces.DETECTOR, "weights": {n: store.sha256(n) for n in WEIGHTS}}
 
 
 def read_meta(path: Path) -> dict | None:
@@ -99,29 +102,57 @@ def _check_clip_folder(dest: Path) -> list[str]:
 
 
 def prepare_clip(clip: Clip, dest: Path, protocols: tuple[str, ...], source_hash: str,
-                 strict_av: bool = False) -> None:
-    source = media.read_frames(clip.video)
-    fit = media.fit_audio_to_video(clip.audio_source, media.read_audio(clip.audio_source), len(source),
-                                   strict=strict_av)
-    frames, audio = source[: fit.n_frames], fit.audio
-    track = faces.track_clip(frames, source=str(clip.video))
+                 strict_av: bool = False, store=None, tracking: str | None = None) -> None:
+    """One streamed pass over the source: the 25 fps video and every crop protocol written as the
+    frames arrive (bounded memory, one decode, one face track shared with `run` and `score`)."""
+    from eadbench.streams import FRAMES, StreamResult, stream_video
+
+    audio = media.read_audio(clip.audio_source)  # a bad audio file fails before any video work
     keep = _check_clip_folder(dest)
     tmp = partial_dir(dest.parent, dest.name)
     try:
-        media.write_video(tmp / "video.mp4", frames, audio=audio)
-        media.write_wav(tmp / "audio.wav", audio)
+        result = StreamResult()
+        silent = tmp / ".video-only.mp4"
+        crop_paths = {p: tmp / "crops" / f".{p}-all.mp4" for p in protocols}
+        writers = [media.VideoWriter(silent)] + [media.VideoWriter(crop_paths[p]) for p in protocols]
+        for w in writers:
+            w.__enter__()
+        try:
+            for chunk in stream_video(clip.video, {FRAMES, *protocols}, store, tracking, result=result):
+                for i in range(len(chunk.frames)):
+                    writers[0].write(chunk.frames[i])
+                    for w, p in zip(writers[1:], protocols):
+                        w.write(chunk.crops[p][i])
+        except BaseException as exc:
+            for w in writers:
+                w.__exit__(type(exc), exc, None)
+            raise
+        for w in writers:
+            w.__exit__(None, None, None)
+        if result.failure:
+            raise FaceNotFoundError(result.failure)
+        fit = media.fit_audio_to_video(clip.audio_source, audio, result.frames, strict=strict_av)
+        cut = None if fit.n_frames == result.frames else fit.n_frames
+        media.mux_audio(silent, fit.audio, tmp / "video.mp4", cut)
+        silent.unlink()
+        media.write_wav(tmp / "audio.wav", fit.audio)
+        track = result.track
         crops = {}
         for p in protocols:
-            res = faces.crop_clip(frames, p, track)
-            media.write_video(tmp / "crops" / f"{p}.mp4", res.frames)
-            pr = res.protocol
+            final = tmp / "crops" / f"{p}.mp4"
+            if cut is None:
+                crop_paths[p].rename(final)
+            else:  # the audio ended early: the crops are cut to the same frames as the video
+                media.write_video(final, media.iter_frames(crop_paths[p], fps=None, max_frames=cut))
+                crop_paths[p].unlink()
+            pr = faces.CROP_PROTOCOLS.get(p)
             crops[p] = {"name": pr.name, "version": pr.version, "size": pr.size, "interpolation": pr.interpolation,
-                        "n_frames": len(res.frames), "missing_face_frames": res.missing}
+                        "n_frames": fit.n_frames, "missing_face_frames": [i for i in track.missing if i < fit.n_frames]}
         meta = {"meta_version": META_VERSION, "clip": clip.to_dict(), "source_sha256": source_hash,
-                "detector": _detector_info(), "fps": media.VIDEO_FPS, "sample_rate": media.AUDIO_RATE,
-                "n_frames": len(frames), "source_frames": len(source), "trimmed_seconds": fit.trimmed_seconds,
-                "padded_seconds": fit.padded_seconds, "multi_face_frames": track.multi_face_frames,
-                "tracking_policy": track.POLICY, "crops": crops}
+                "detector": _detector_info(store), "tracking": track.protocol, "fps": media.VIDEO_FPS,
+                "sample_rate": media.AUDIO_RATE, "n_frames": fit.n_frames, "source_frames": result.frames,
+                "trimmed_seconds": fit.trimmed_seconds, "padded_seconds": fit.padded_seconds,
+                "multi_face_frames": track.multi_face_frames, "tracking_policy": track.POLICY, "crops": crops}
         atomic_write_text(tmp / "meta.json", json.dumps(meta, indent=1, default=str))
         for rel in keep:  # files others put in the clip folder travel with it
             (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -134,7 +165,8 @@ def prepare_clip(clip: Clip, dest: Path, protocols: tuple[str, ...], source_hash
 
 def prepare_dataset(dataset: str, root: str | Path, out: str | Path, split: str | None = None,
                     protocols: tuple[str, ...] = ("syncnet", "face256"), limit: int | None = None,
-                    progress: bool = True, strict_av: bool = False, **options) -> PrepareReport:
+                    progress: bool = True, strict_av: bool = False, device: str | None = "auto",
+                    tracking: str | None = None, **options) -> PrepareReport:
     from eadbench import datasets
 
     for p in protocols:
@@ -146,11 +178,14 @@ def prepare_dataset(dataset: str, root: str | Path, out: str | Path, split: str 
     base = ensure_folder(Path(out) / dataset, "prepare output")
     with folder_lock(Path(out), "eadbench prepare"):
         clean_partials(base)
-        return _prepare_clips(clips, base, dataset, protocols, progress, strict_av)
+        from eadbench.weights import WeightStore
+
+        store = WeightStore(device=device)
+        return _prepare_clips(clips, base, dataset, protocols, progress, strict_av, store, tracking)
 
 
 def _prepare_clips(clips: list[Clip], base: Path, dataset: str, protocols: tuple[str, ...],
-                   progress: bool, strict_av: bool) -> PrepareReport:
+                   progress: bool, strict_av: bool, store, tracking: str | None) -> PrepareReport:
     from tqdm import tqdm
 
     report = PrepareReport()
@@ -162,7 +197,7 @@ def _prepare_clips(clips: list[Clip], base: Path, dataset: str, protocols: tuple
             if is_done(dest, src, protocols):
                 report.skipped.append(clip.clip_id)
                 continue
-            prepare_clip(clip, dest, protocols, src, strict_av)
+            prepare_clip(clip, dest, protocols, src, strict_av, store, tracking)
             report.prepared.append(clip.clip_id)
         except (EadbenchError, OSError) as exc:
             report.failed.append((clip.clip_id, str(exc)))

@@ -17,6 +17,7 @@ import numpy as np
 
 from eadbench.atomic import atomic_path, atomic_write_text
 from eadbench.atomic import atomic_write_json as _atomic_write_json
+from eadbench.jsonio import to_jsonable
 
 ROW_FIELDS = ("method", "clip_id", "speaker", "emotion", "intensity", "metric", "output", "value",
               "status", "reason")
@@ -24,17 +25,7 @@ ROW_FIELDS = ("method", "clip_id", "speaker", "emotion", "intensity", "metric", 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
     """JSON with numpy scalars/arrays as plain numbers, written atomically."""
-    _atomic_write_json(path, obj, default=_json_default)
-
-
-def _json_default(o):
-    if isinstance(o, (np.floating, np.integer)):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+    _atomic_write_json(path, obj, default=to_jsonable)
 
 
 def bootstrap_ci(values: list[float], n_resamples: int = 1000, seed: int = 0,
@@ -93,7 +84,7 @@ def summarise(rows: list[dict[str, Any]], set_values: dict[tuple[str, str], dict
             "n_failed": sum(r["status"] == "failed" for r in rs),
             "n_excluded": sum(r["status"] == "excluded" for r in rs),
             "direction": info.direction_of(output) if info else None,
-            "protocol": f"{info.protocol}@{info.protocol_version}" if info else None,
+            "protocol": info.default_protocol.key if info else None,
             "level": info.level if info else None,
             **(facts or {}).get(metric, {}),
         }

@@ -2,14 +2,16 @@
 
 Inputs: a folder of images (one set of frames; paired with the other folder by sorted file
 name for paired metrics, unpaired for FID), a single video, or a folder of videos (paired by
-file name; FVD over all of them). ``crop``: ``auto`` crops faces for the face metrics (LSE,
-emotion, LMD, CSIM) with their own protocol and gives image metrics the inputs as they are;
-``none`` takes every input as an already-cropped face; a protocol name crops everything.
+file name; FVD over all of them). Videos are streamed through the same clip driver as
+``eadbench run``: each is decoded once and face-tracked once for every requested metric, in
+bounded memory. ``crop``: ``auto`` crops faces for the face metrics (LSE, emotion, LMD, CSIM)
+with their own protocol and gives image metrics the inputs as they are; ``none`` takes every
+input as an already-cropped face; a protocol name crops the image metrics' inputs with it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +20,26 @@ import numpy as np
 from eadbench import media
 from eadbench.errors import EadbenchError, MetricInputError
 from eadbench.metrics import METRICS
-from eadbench.metrics.base import ClipInput, MetricContext
+from eadbench.metrics.base import FRAMES, ClipMeta, MetricContext
+from eadbench.run.driver import REAL, ClipScoring, Job, Outcome, score_clip
+from eadbench.weights import WeightStore
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+#: Paired videos whose frame counts differ by more than this are refused (a generator that
+#: dropped or added frames would otherwise be compared with the wrong frames, silently).
+MAX_LENGTH_MISMATCH = 2
 
 
 @dataclass
 class Item:
     name: str
-    frames: np.ndarray
     path: Path
-    audio: np.ndarray | None = None
+    frames: np.ndarray | None = None  # an image set, in memory; None for a video (streamed)
+    audio_path: Path | None = None
+
+    @property
+    def is_video(self) -> bool:
+        return self.frames is None
 
 
 def _image_set(folder: Path) -> Item:
@@ -37,7 +48,7 @@ def _image_set(folder: Path) -> Item:
     sizes = {im.shape for im in imgs}
     if len(sizes) > 1:
         raise MetricInputError(f"{folder}: images of different sizes {sorted(sizes)[:3]}; resize or crop them first")
-    return Item(folder.name, np.stack(imgs), folder)
+    return Item(folder.name, folder, np.stack(imgs))
 
 
 def load_items(path: str | Path, audio: str | Path | None = None) -> list[Item]:
@@ -45,37 +56,28 @@ def load_items(path: str | Path, audio: str | Path | None = None) -> list[Item]:
     if not p.exists():
         raise MetricInputError(f"{p} does not exist")
     if p.is_file():
-        return [_video_item(p, audio)]
+        media.probe(p)  # unreadable: one line now
+        return [Item(p.stem, p, audio_path=Path(audio) if audio else None)]
     vids = sorted(q for q in p.iterdir() if q.suffix.lower() in media.VIDEO_EXTENSIONS)
     imgs = [q for q in p.iterdir() if q.suffix.lower() in IMAGE_EXTENSIONS]
     if vids and imgs:
         raise MetricInputError(f"{p} mixes videos and images; give one kind per folder")
     if vids:
-        return [_video_item(v, None) for v in vids]
+        return [Item(v.stem, v) for v in vids]
     if imgs:
         return [_image_set(p)]
     raise MetricInputError(f"{p} is empty: no images ({', '.join(IMAGE_EXTENSIONS)}) or videos found")
 
 
-def _video_item(p: Path, audio) -> Item:
-    frames = media.read_frames(p)
-    a = None
-    try:
-        a = media.read_audio(audio or p)
-    except EadbenchError:
-        if audio:
-            raise
-    return Item(p.stem, frames, p, a)
-
-
-def pair(fake: list[Item], real: list[Item] | None, paired: bool) -> list[tuple[Item, Item | None]]:
+def pair(fake: list[Item], real: list[Item] | None) -> list[tuple[Item, Item | None]]:
     if real is None:
         return [(f, None) for f in fake]
     if len(fake) == 1 and len(real) == 1:
-        if paired and len(fake[0].frames) != len(real[0].frames) and fake[0].path.is_dir():
-            raise MetricInputError(f"{len(fake[0].frames)} generated vs {len(real[0].frames)} real images: "
+        f, r = fake[0], real[0]
+        if not f.is_video and not r.is_video and len(f.frames) != len(r.frames):
+            raise MetricInputError(f"{len(f.frames)} generated vs {len(r.frames)} real images: "
                                    "paired metrics need the same count")
-        return [(fake[0], real[0])]
+        return [(f, r)]
     by_name = {r.name: r for r in real}
     missing = [f.name for f in fake if f.name not in by_name]
     if missing:
@@ -84,94 +86,155 @@ def pair(fake: list[Item], real: list[Item] | None, paired: bool) -> list[tuple[
     return [(f, by_name[f.name]) for f in fake]
 
 
-#: Paired videos whose frame counts differ by more than this are refused (a generator that
-#: dropped or added frames would otherwise be compared with the wrong frames, silently).
-MAX_LENGTH_MISMATCH = 2
+@dataclass
+class _Metric:
+    name: str
+    ev: Any
+    outputs: list[dict] = field(default_factory=list)
+    real: list[dict] = field(default_factory=list)
+    per_item: dict[str, dict] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
 
 
 def score(metrics: list[str], fake, real=None, audio=None, emotion: str | None = None, protocol: str | None = None,
           crop: str = "auto", weights_dir: str | None = None, trust_weights: bool = False,
-          allow_length_mismatch: bool = False) -> list[dict[str, Any]]:
+          allow_length_mismatch: bool = False, device: str | None = "auto", tracking: str | None = None,
+          store: WeightStore | None = None) -> list[dict[str, Any]]:
+    """One record per metric: value, protocol, n, per-item values (with frames used per side) and
+    failures; a metric that cannot be computed at all has ``error`` (the others still have values)."""
     from eadbench.labels import canonical
 
     target = canonical(emotion) if emotion else None  # a misspelt emotion: one line, before any decoding
     for name in metrics:
         METRICS.get(name)
+    if crop not in ("auto", "none"):
+        from eadbench.faces.crop import CROP_PROTOCOLS
+
+        CROP_PROTOCOLS.get(crop)
+    store = store or WeightStore(weights_dir, trust_weights, device)
     fake_items = load_items(fake, audio)
     real_items = load_items(real) if real else None
-    results = []
+    pairs = pair(fake_items, real_items)
+    results: list[dict[str, Any]] = []
+    active: dict[str, _Metric] = {}
     for name in metrics:
+        info = METRICS.get(name)
         try:
-            results.append(_score_metric(name, fake_items, real_items, target, protocol, crop, weights_dir,
-                                         trust_weights, allow_length_mismatch))
-        except EadbenchError as exc:  # one metric's failure never hides the others' values
-            results.append({"metric": name, "value": None, "values": {}, "error": str(exc),
-                            "exit_code": exc.exit_code, "protocol": None, "n": 0, "n_failed": 0, "failures": {},
-                            "per_item": {}, "weights": {}, "facts": {}, "notes": []})
-    return results
-
-
-def _score_metric(name: str, fake_items: list[Item], real_items: list[Item] | None, target: str | None,
-                  protocol: str | None, crop: str, weights_dir: str | None, trust_weights: bool,
-                  allow_length_mismatch: bool) -> dict[str, Any]:
-    from eadbench import faces
-
-    info = METRICS.get(name)
-    if "real" in info.needs and real_items is None:
-        raise MetricInputError(f"metric {name} compares with real frames: give --real")
-    if "emotion" in info.needs and target is None:
-        raise MetricInputError(f"metric {name} needs the target emotion: give --emotion")
-    ev = info.factory(MetricContext(weights_dir=weights_dir, trust_weights=trust_weights, protocol=protocol,
-                                    options={"crop": crop}))
-    outputs, per_item, failures = [], {}, {}
-    for f, r in pair(fake_items, real_items, info.level == "clip"):
-        fk, rl = f.frames, r.frames if r is not None else None
-        if crop not in ("auto", "none"):
-            fk = faces.crop_clip(fk, crop).frames
-            rl = faces.crop_clip(rl, crop).frames if rl is not None else None
-        frames = {"fake": len(fk)} if rl is None else {"fake": len(fk), "real": len(rl)}
-        if rl is not None and info.level == "clip" and f.path.is_file():
-            n = min(len(fk), len(rl))
-            if abs(len(fk) - len(rl)) > MAX_LENGTH_MISMATCH and not allow_length_mismatch:
-                failures[f.name] = (f"{len(fk)} generated vs {len(rl)} real frames: more than "
-                                    f"{MAX_LENGTH_MISMATCH} apart, so frames would be paired wrongly "
-                                    "(--allow-length-mismatch compares the first frames of each)")
-                continue
-            fk, rl = fk[:n], rl[:n]
-            frames["used"] = n
-        item = ClipInput(clip_id=f.name, fake=fk, real=rl, audio=f.audio, emotion=target,
-                         faces=_faces(fk, rl, crop))
-        try:
-            out = ev.clip(item)
+            if "real" in info.needs and real_items is None:
+                raise MetricInputError(f"metric {name} compares with real frames: give --real")
+            if "emotion" in info.needs and target is None:
+                raise MetricInputError(f"metric {name} needs the target emotion: give --emotion")
+            ev = info.factory(MetricContext(store=store, protocol=protocol if protocol else None,
+                                            options={"crop": crop}))
+            active[name] = _Metric(name, ev)
         except EadbenchError as exc:
-            failures[f.name] = str(exc)
+            results.append(_error(name, exc))
+    for f, r in pairs:
+        _score_pair(f, r, active, target, store, tracking, allow_length_mismatch)
+    for name in metrics:
+        if name in active:
+            results.append(_finish(active[name]))
+    order = {n: i for i, n in enumerate(metrics)}
+    return sorted(results, key=lambda x: order[x["metric"]])
+
+
+def _error(name: str, exc: EadbenchError) -> dict[str, Any]:
+    return {"metric": name, "value": None, "values": {}, "error": str(exc), "exit_code": exc.exit_code,
+            "protocol": None, "n": 0, "n_failed": 0, "failures": {}, "per_item": {}, "weights": {}, "facts": {},
+            "notes": []}
+
+
+def _score_pair(f: Item, r: Item | None, active: dict[str, _Metric], target, store, tracking,
+                allow_mismatch: bool) -> None:
+    audio = None
+    if f.is_video:
+        try:
+            audio = media.read_audio(f.audio_path or f.path)
+        except EadbenchError:
+            if f.audio_path:
+                raise
+    meta = ClipMeta(f.name, audio=audio, emotion=target)
+    if not f.is_video or (r is not None and not r.is_video):
+        _score_arrays(f, r, active, meta)
+        return
+    jobs = [Job(f.name, f.path, {n: m.ev for n, m in active.items()})]
+    set_level = {n: m.ev for n, m in active.items() if m.ev.info.level == "set"}
+    if set_level and r is not None:
+        jobs.append(Job(REAL, r.path, set_level))
+    outcomes, infos = score_clip(ClipScoring(meta, r.path if r is not None else None, jobs, store, tracking))
+    frames = {"fake": infos.get(f.name, {}).get("frames")}
+    if r is not None:
+        frames["real"] = infos.get(REAL, {}).get("frames")
+    mismatch = (r is not None and frames["fake"] is not None and frames["real"] is not None
+                and abs(frames["fake"] - frames["real"]) > MAX_LENGTH_MISMATCH)
+    for name, m in active.items():
+        oc = outcomes.get((f.name, name), Outcome(None, "not scored", "failed"))
+        paired = m.ev.info.level == "clip" and "real" in m.ev.info.needs
+        if mismatch and paired and not allow_mismatch:
+            oc = Outcome(None, f"{frames['fake']} generated vs {frames['real']} real frames: more than "
+                               f"{MAX_LENGTH_MISMATCH} apart, so frames would be paired wrongly "
+                               "(--allow-length-mismatch compares the first frames of each)", "failed")
+        used = dict(frames)
+        if paired and r is not None and None not in (frames["fake"], frames["real"]):
+            used["used"] = min(frames["fake"], frames["real"])
+        _record(m, f.name, oc, used, outcomes.get((REAL, name)))
+
+
+def _score_arrays(f: Item, r: Item | None, active: dict[str, _Metric], meta: ClipMeta) -> None:
+    """Image sets (or an image set against a video): everything in memory, same evaluators."""
+    from eadbench.faces import crop_clip
+
+    fk = f.frames if f.frames is not None else media.read_frames(f.path)
+    rl = None if r is None else (r.frames if r.frames is not None else media.read_frames(r.path))
+    frames = {"fake": len(fk)} if rl is None else {"fake": len(fk), "real": len(rl)}
+    views: dict[str, np.ndarray] = {}
+
+    def view(arr, v, side):
+        if v == FRAMES:
+            return arr
+        if (side, v) not in views:
+            views[(side, v)] = crop_clip(arr, v).frames
+        return views[(side, v)]
+
+    for name, m in active.items():
+        fv, rv = m.ev.views()
+        try:
+            out = m.ev.clip(meta, view(fk, fv, "fake"), None if rv is None or rl is None else view(rl, rv, "real"))
+            real_out = m.ev.clip(meta, view(rl, fv, "real")) if m.ev.info.level == "set" and rl is not None else None
+        except EadbenchError as exc:
+            _record(m, f.name, Outcome(None, str(exc), "failed"), frames, None)
             continue
-        outputs.append(out)
-        if info.level == "clip":
-            per_item[f.name] = {**{k: v for k, v in out.items() if not isinstance(v, np.ndarray)},
-                                "frames": frames}
-    if not outputs:
-        raise MetricInputError(f"no item could be scored; first reason: {next(iter(failures.values()))}")
-    reduced = ev.reduce(outputs)
+        _record(m, f.name, Outcome(out, out.get("excluded"), "excluded" if out.get("excluded") else "ok"), frames,
+                None if real_out is None else Outcome(real_out))
+
+
+def _record(m: _Metric, item: str, oc: Outcome, frames: dict, real: Outcome | None) -> None:
+    if oc.status == "failed":
+        m.failures[item] = oc.error
+        return
+    if m.ev.info.level == "set":
+        if real is None or real.status != "ok":
+            m.failures[item] = f"real side: {real.error if real else 'no real video'}"
+            return
+        m.real.append(real.output)
+    m.outputs.append(oc.output)
+    if m.ev.info.level == "clip":
+        m.per_item[item] = {**{k: v for k, v in oc.output.items() if not isinstance(v, np.ndarray)},
+                            "frames": frames}
+
+
+def _finish(m: _Metric) -> dict[str, Any]:
+    info = m.ev.info
+    if not m.outputs:
+        first = next(iter(m.failures.values()), "nothing to score")
+        return _error(m.name, MetricInputError(f"no item could be scored; first reason: {first}"))
+    try:
+        reduced = m.ev.reduce(m.outputs, m.real)
+    except EadbenchError as exc:
+        return _error(m.name, exc)
     return {
-        "metric": name, "value": reduced.get(info.outputs[0]), "values": dict(reduced),
-        "protocol": reduced.get("protocol") or f"{info.protocol}@{info.protocol_version}",
-        "n": len(outputs), "n_failed": len(failures), "failures": failures, "per_item": per_item,
-        "weights": ev.weights_used(), "facts": ev.facts(), "notes": list(ev.notes), "error": None,
+        "metric": m.name, "value": reduced.get(info.outputs[0]), "values": dict(reduced),
+        "protocol": reduced.get("protocol") or m.ev.protocol.key,
+        "n": len(m.outputs), "n_failed": len(m.failures), "failures": m.failures, "per_item": m.per_item,
+        "weights": m.ev.weights_used(), "facts": m.ev.facts(), "notes": list(m.ev.notes), "error": None,
     }
-
-
-def _faces(fake, real, crop):
-    from eadbench import faces
-
-    memo = {}
-
-    def get(which: str, protocol: str) -> np.ndarray:
-        frames = fake if which == "fake" else real
-        if crop != "auto":  # already cropped (none) or cropped above with the chosen protocol
-            return frames
-        if (which, protocol) not in memo:
-            memo[(which, protocol)] = faces.crop_clip(frames, protocol).frames
-        return memo[(which, protocol)]
-
-    return get

@@ -25,83 +25,9 @@ import torch.nn.functional as F
 
 from eadbench import media
 from eadbench.atomic import atomic_path
-from eadbench.errors import EadbenchError, WeightsIntegrityError
-from eadbench.metrics.mfcc import mfcc
-
-SMALL_H, SMALL_W = 48, 96
-
-
-class SyncNetSmall(nn.Module):
-    """Small CPU sync expert. Same interface as SyncNetV2 (prepare_lips / lip_sequence / forward_aud)."""
-
-    arch = "small"
-
-    def __init__(self, embed: int = 128):
-        super().__init__()
-
-        def c3(cin, cout, k, s, p):
-            return [nn.Conv3d(cin, cout, k, s, p), nn.BatchNorm3d(cout), nn.ReLU(inplace=True)]
-
-        self.lip = nn.Sequential(
-            *c3(1, 32, (5, 5, 5), (1, 2, 2), (0, 2, 2)),      # the only layer that looks across time
-            *c3(32, 64, (1, 3, 3), (1, 2, 2), (0, 1, 1)),
-            *c3(64, 128, (1, 3, 3), (1, 2, 2), (0, 1, 1)),
-            *c3(128, 192, (1, 3, 3), (1, 2, 2), (0, 1, 1)),
-        )
-        self.lip_fc = nn.Linear(192, embed)
-        self.aud = nn.Sequential(
-            nn.Conv2d(1, 32, 3, 1, 1), nn.BatchNorm2d(32), nn.ReLU(inplace=True),
-            nn.Conv2d(32, 64, 3, (1, 2), 1), nn.BatchNorm2d(64), nn.ReLU(inplace=True),
-            nn.Conv2d(64, 128, 3, 2, 1), nn.BatchNorm2d(128), nn.ReLU(inplace=True),
-            nn.Conv2d(128, 192, 3, 2, 1), nn.BatchNorm2d(192), nn.ReLU(inplace=True),
-        )
-        self.aud_fc = nn.Linear(192, embed)
-        self.scale = nn.Parameter(torch.tensor(5.0))
-        self.bias = nn.Parameter(torch.tensor(-2.0))
-
-    @staticmethod
-    def prepare_lips(crops: np.ndarray) -> torch.Tensor:
-        """(T, 224, 224, 3) RGB syncnet crops -> (1, T, 48, 96) grey lower halves in [-1, 1]."""
-        h = crops.shape[1]
-        out = [cv2.resize(cv2.cvtColor(np.ascontiguousarray(f[h // 2:]), cv2.COLOR_RGB2GRAY), (SMALL_W, SMALL_H),
-                          interpolation=cv2.INTER_AREA) for f in crops]
-        return torch.from_numpy(np.stack(out)).float()[None] / 127.5 - 1.0
-
-    def lip_windows(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 1, 5+n-1, 48, 96) -> (B, n, D) normalised embeddings of each 5-frame window."""
-        y = self.lip(x).mean(dim=(3, 4)).transpose(1, 2)  # (B, n, 192)
-        return F.normalize(self.lip_fc(y), dim=-1)
-
-    def lip_sequence(self, prepared: torch.Tensor, chunk: int = 64) -> torch.Tensor:
-        t = prepared.shape[1]
-        outs = [self.lip_windows(prepared[:, s:min(t, s + chunk + 4)][None])[0] for s in range(0, t - 4, chunk)]
-        return torch.cat(outs)
-
-    def forward_aud(self, x: torch.Tensor) -> torch.Tensor:
-        return F.normalize(self.aud_fc(self.aud(x).mean(dim=(2, 3))), dim=-1)
-
-    def logit(self, v: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
-        return self.scale * (v * a).sum(-1) + self.bias
-
-
-def load_expert(path: str | Path) -> nn.Module:
-    """A sync expert written by the trainer (or a plain SyncNet v2 state dict)."""
-    from eadbench.metrics.syncnet import SyncNetV2
-
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001
-        raise WeightsIntegrityError(f"{path}: cannot read sync expert weights ({type(exc).__name__})") from None
-    arch = state.pop("arch", "v2") if isinstance(state, dict) else "v2"
-    state.pop("meta", None)
-    net = SyncNetSmall() if arch == "small" else SyncNetV2()
-    try:
-        net.load_state_dict(state, strict=arch == "small")
-    except RuntimeError as exc:
-        raise WeightsIntegrityError(f"{path}: weights do not fit the {arch} sync expert "
-                                    f"({str(exc).splitlines()[0][:150]})") from None
-    return net.eval()
-
+from eadbench.errors import EadbenchError
+from eadbench.nets.mfcc import mfcc
+from eadbench.nets.syncnet import SyncNetSmall
 
 @dataclass
 class ClipData:
@@ -215,7 +141,7 @@ def train(data: str | Path, out: str | Path, steps: int = 1500, batch: int = 64,
 
 def evaluate(net: SyncNetSmall, clips: list[ClipData], seed: int = 0) -> dict:
     """Pair accuracy on held-out windows, and the fraction of clips whose LSE offset is 0."""
-    from eadbench.metrics.lse import lse_from_features
+    from eadbench.nets.syncnet import lse_from_features
 
     rng = np.random.default_rng(seed + 1)
     with torch.inference_mode():

@@ -366,7 +366,7 @@ def test_training_set_filtering_by_text_video_similarity(prepared, tmp_path):
     from eadbench.labels import describe_emotion
     from eadnet.data import ClipTensors, frames_to_tensor
     from eadnet.filtering import filter_clips, similarities
-    from eadbench.metrics.emotion_classifiers.fer import FERClassifier
+    from eadbench.nets.emotion.fer import FERClassifier
     from eadnet.conditioning import TextEncoder
 
     img = skimage.data.astronaut()

@@ -16,7 +16,9 @@ from numpy.lib.stride_tricks import sliding_window_view
 from eadbench import faces, weights
 from eadbench.errors import WeightsIntegrityError
 from eadbench.metrics import emotion as emo
-from eadbench.metrics.emotion_classifiers.fer import FERClassifier, preprocess
+from eadbench.nets.emotion import video_prediction
+from eadbench.nets.emotion.fer import FERClassifier, preprocess
+from eadbench.weights import WeightStore
 
 
 def _same(n, k, s):
@@ -80,12 +82,17 @@ def keras_graph_forward(path, x):
 
 
 @pytest.fixture(scope="module")
-def astronaut_face():
+def astronaut_face256():
     img = skimage.data.astronaut()
     b = faces.detect_faces(img)[0].box
     crop = faces.CROP_PROTOCOLS.get("face256").crop(img, (b[0] + b[2]) / 2, (b[1] + b[3]) / 2,
                                                     max(b[2] - b[0], b[3] - b[1]) / 2)
-    return emo.face_box(crop[None])
+    return crop[None]
+
+
+@pytest.fixture(scope="module")
+def astronaut_face(astronaut_face256):
+    return emo.face_box(astronaut_face256)
 
 
 def test_fer_port_equals_keras_graph_in_numpy(astronaut_face):
@@ -101,22 +108,24 @@ def test_fer_port_equals_keras_graph_in_numpy(astronaut_face):
 
 def test_fer_says_the_astronaut_is_happy_and_lfw_is_spread(astronaut_face):
     clf = FERClassifier()
-    pred, probs = emo.video_prediction(clf.probs(astronaut_face), clf)
+    pred, probs = video_prediction(clf.probs(astronaut_face), clf)
     assert pred == "happy" and probs["happy"] > 0.5
     lfw = (skimage.data.lfw_subset()[:60] * 255).astype(np.uint8)
     preds = clf.probs(np.repeat(lfw[..., None], 3, axis=3)).argmax(1)
     assert len(set(preds.tolist())) >= 2  # real faces are not all put in one class
 
 
-def test_contempt_and_calm_are_excluded_and_counted(astronaut_face):
+def test_contempt_and_calm_are_excluded_and_counted(astronaut_face, astronaut_face256):
     clf = FERClassifier()
     assert emo.judge("contempt", "happy", clf)["excluded"].startswith("contempt not in")
     assert emo.judge("calm", "neutral", clf)["acc_emo"] is None
     acc, excluded = emo.emotion_accuracy([astronaut_face] * 3, ["happy", "sad", "contempt"], clf)
     assert acc == 0.5 and excluded == 1
-    m = emo.EmotionAccuracy(clf)
+    from eadbench.metrics import EmotionAccuracy
+
+    m = EmotionAccuracy(clf)
     for t in ["happy", "sad", "contempt"]:
-        m.update(astronaut_face, t)
+        m.update(astronaut_face256, t)  # the class takes face256 crops, as the evaluator
     assert m.compute().item() == 0.5 and m.excluded.item() == 1
 
 
@@ -124,7 +133,7 @@ def test_hsemotion_wrapper_equals_package(tmp_path, monkeypatch, astronaut_face)
     import timm
     from hsemotion import facial_emotions
 
-    from eadbench.metrics.emotion_classifiers.hsemotion import HSEmotionClassifier
+    from eadbench.nets.emotion.hsemotion import HSEmotionClassifier
 
     monkeypatch.setenv("HOME", str(tmp_path))
     (tmp_path / ".hsemotion").mkdir()
@@ -133,7 +142,7 @@ def test_hsemotion_wrapper_equals_package(tmp_path, monkeypatch, astronaut_face)
     torch.save(model, tmp_path / ".hsemotion" / "enet_b0_8_best_afew.pt")
     with pytest.raises(WeightsIntegrityError, match="--trust-weights"):
         HSEmotionClassifier()
-    ours = HSEmotionClassifier(trust=True)
+    ours = HSEmotionClassifier(WeightStore(trust=True))
     real_load = torch.load
     monkeypatch.setattr(facial_emotions.torch, "load", lambda p, **k: real_load(p, weights_only=False))
     ref = facial_emotions.HSEmotionRecognizer(model_name="enet_b0_8_best_afew")

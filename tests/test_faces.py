@@ -85,3 +85,93 @@ def test_face256_is_a_square_1p5x_box(astronaut):
     proto = faces.CROP_PROTOCOLS.get("face256")
     assert proto.window(100, 100, 20) == (70, 130, 70, 130)
     assert proto.crop(astronaut, 224, 117, 50).shape == (256, 256, 3)
+
+
+def _scripted_detector(monkeypatch, per_frame):
+    """detect_batch replaced by a script: per_frame[i] is a list of boxes for frame i (the frame's
+    first pixel holds its index)."""
+    from eadbench.faces import track as track_mod
+
+    calls = []
+
+    def detect(images, store=None, scale=1.0, prepared=False):
+        calls.append(len(images))
+        out = []
+        for im in images:
+            i = int(im[0, 0, 0]) + 256 * int(im[0, 0, 1])
+            out.append([faces.Face(np.asarray(b, float), 0.99 - 0.01 * k, np.zeros((5, 2)))
+                        for k, b in enumerate(per_frame[i])])
+        return out
+
+    monkeypatch.setattr(track_mod, "detect_batch", detect)
+    return calls
+
+
+def _indexed_frames(n, size=64):
+    frames = np.zeros((n, size, size, 3), np.uint8)
+    for i in range(n):
+        frames[i, 0, 0, 0], frames[i, 0, 0, 1] = i % 256, i // 256
+    return frames
+
+
+@pytest.mark.parametrize("n,gaps", [(40, []), (40, [(0, 4), (10, 17), (37, 40)]), (9, [(3, 5)]),
+                                    (120, [(20, 60)])])
+def test_stream_tracker_equals_whole_clip_smoothing(monkeypatch, n, gaps):
+    """Streaming in bounded memory gives the same boxes as smoothing the whole clip at once,
+    and releases every frame once, in order."""
+    from eadbench.faces.track import StreamTracker, smooth_boxes, track_clip
+
+    rng = np.random.default_rng(n)
+    per = []
+    for i in range(n):
+        x, y = 20 + 3 * np.sin(i / 5) + rng.normal(0, 0.7), 18 + rng.normal(0, 0.7)
+        w = 22 + rng.normal(0, 0.5)
+        hidden = any(a <= i < b for a, b in gaps)
+        per.append([] if hidden else [[x, y, x + w, y + 1.1 * w], [1, 1, 6, 6]][: 1 + (i % 7 == 0)])
+    _scripted_detector(monkeypatch, per)
+    frames = _indexed_frames(n)
+    whole = track_clip(frames, protocol="mtcnn-full")
+    tracker = StreamTracker("mtcnn-full", buffer_bytes=0)  # the smallest buffer: 2 kernels + a batch
+    out = []
+    for f in frames:
+        out += tracker.push(f)
+        assert len(tracker.frames) <= tracker.cap + tracker.protocol.batch
+    out += tracker.finish()
+    assert [i for i, _, _ in out] == list(range(n)) and all(f[0, 0, 0] == i % 256 for i, f, _ in out)
+    got = np.stack([g for _, _, g in out])
+    assert tracker.failure is None and tracker.track().missing == whole.missing
+    assert tracker.track().multi_face_frames == whole.multi_face_frames == sum(i % 7 == 0 for i in range(n)
+                                                                               if per[i])
+    np.testing.assert_array_equal(got, smooth_boxes(whole.boxes))
+    np.testing.assert_array_equal(tracker.track().smoothed(), got)
+
+
+def test_stream_tracker_holds_the_box_over_a_gap_longer_than_its_buffer(monkeypatch):
+    from eadbench.faces.track import StreamTracker
+
+    n = 200
+    per = [[] if 30 <= i < 120 else [[20, 20, 40, 42]] for i in range(n)]
+    _scripted_detector(monkeypatch, per)
+    tracker = StreamTracker("mtcnn-full", buffer_bytes=0)
+    peak = 0
+    out = []
+    for f in _indexed_frames(n):
+        out += tracker.push(f)
+        peak = max(peak, len(tracker.frames))
+    out += tracker.finish()
+    assert len(out) == n and peak <= tracker.cap + tracker.protocol.batch < n
+    assert tracker.track().held_frames > 0 and tracker.failure is None  # 110 of 200 frames had a face
+    assert np.isfinite(np.stack([g for _, _, g in out])).all()
+
+
+def test_stream_tracker_without_any_face_still_releases_every_frame(monkeypatch):
+    from eadbench.faces.track import StreamTracker
+
+    _scripted_detector(monkeypatch, [[] for _ in range(30)])
+    tracker = StreamTracker("mtcnn-full", source="clip.mp4")
+    out = []
+    for f in _indexed_frames(30):
+        out += tracker.push(f)
+    out += tracker.finish()
+    assert len(out) == 30 and np.isnan(np.stack([g for _, _, g in out])).all()
+    assert tracker.failure == "clip.mp4: no face found in any of 30 frames"

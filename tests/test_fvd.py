@@ -11,7 +11,7 @@ from scipy import linalg
 from eadbench.errors import MetricInputError
 from eadbench.metrics import fvd as fvd_mod
 from eadbench.metrics.frechet import frechet_distance_from_features
-from eadbench.metrics.i3d import SameConv3d, SameMaxPool3d, kinetics_i3d, load_tf_variables, same_pads
+from eadbench.nets.i3d import SameConv3d, SameMaxPool3d, kinetics_i3d, load_tf_variables, same_pads
 
 
 def np_same_conv(x, k, stride):

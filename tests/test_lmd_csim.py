@@ -11,7 +11,8 @@ from eadbench import faces
 from eadbench.errors import WeightsMissingError
 from eadbench.metrics import csim as csim_mod
 from eadbench.metrics import lmd as lmd_mod
-from eadbench.metrics.face_mesh import LIPS, FaceMesh
+from eadbench.nets.face_mesh import LIPS, face_mesh
+from eadbench.nets.facenet import facenet
 from eadbench.synth.face import FaceAnimator, portrait
 
 
@@ -22,7 +23,7 @@ def _crop(img):
 
 
 def test_mesh_lands_on_the_real_face():
-    lm = FaceMesh()(_crop(skimage.data.astronaut()))
+    lm = face_mesh()(_crop(skimage.data.astronaut()))
     lips, eyes = lm[list(LIPS)], lm[[33, 263]]
     assert lips[:, 1].mean() > 256 * 0.55 and eyes[:, 1].max() < lips[:, 1].min()  # eyes above the mouth
     assert eyes[0, 0] < 128 < eyes[1, 0]
@@ -45,9 +46,8 @@ def test_csim_with_standin_facenet(tmp_path, monkeypatch):
     from facenet_pytorch.models.inception_resnet_v1 import InceptionResnetV1
 
     monkeypatch.setenv("EADBENCH_WEIGHTS", str(tmp_path))
-    csim_mod._NETS.clear()
     with pytest.raises(WeightsMissingError, match="20180402-114759-vggface2.pt"):
-        csim_mod.facenet()
+        facenet()
     torch.manual_seed(0)
     state = InceptionResnetV1(pretrained=None).state_dict()
     state["logits.weight"] = torch.zeros(8631, 512)

@@ -10,8 +10,8 @@ import torch
 
 from eadbench.errors import MetricInputError, WeightsMissingError
 from eadbench.metrics import lse as lse_mod
-from eadbench.metrics import syncnet as syncnet_mod
-from eadbench.metrics.mfcc import mfcc
+from eadbench.nets import syncnet as syncnet_mod
+from eadbench.nets.mfcc import mfcc
 from tests.reference.syncnet_reference import evaluate
 
 
@@ -45,7 +45,6 @@ def standin(tmp_path, monkeypatch):
     d.mkdir()
     torch.save(net.state_dict(), d / "syncnet_v2.model")
     monkeypatch.setenv("EADBENCH_WEIGHTS", str(d))
-    syncnet_mod._NETS.clear()
     return net.state_dict()
 
 
@@ -80,7 +79,6 @@ def test_lse_bad_inputs(standin):
 def test_missing_syncnet_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("EADBENCH_WEIGHTS", str(tmp_path))
     monkeypatch.setenv("EADBENCH_CACHE", str(tmp_path / "c"))
-    syncnet_mod._NETS.clear()
     with pytest.raises(WeightsMissingError, match="syncnet_v2.model .*robots.ox.ac.uk"):
         syncnet_mod.load_syncnet()
 

@@ -17,6 +17,8 @@ from eadbench.metrics import fid as fid_mod
 from eadbench.metrics import lpips as lpips_mod
 from eadbench.metrics import psnr as psnr_mod
 from eadbench.metrics import ssim as ssim_mod
+from eadbench.nets.inception import fid_inception
+from eadbench.nets.lpips import lpips_alex
 
 
 def _pairs(n=3, size=(96, 112)):
@@ -40,7 +42,9 @@ def test_ssim_equals_scikit_image_and_torchmetrics_valid_area():
                      torch.tensor(real[i]).permute(2, 0, 1)[None].double(), gaussian_kernel=True, sigma=1.5,
                      data_range=255.0, return_full_image=True)
         assert abs(ours[i] - full[..., 5:-5, 5:-5].mean().item()) < 1e-4
-    m = ssim_mod.SSIM()
+    from eadbench.metrics import SSIM
+
+    m = SSIM()
     m.update(fake[:2], real[:2])
     m.update(fake[2:], real[2:])
     assert abs(m.compute().item() - ours.mean()) < 1e-9
@@ -80,10 +84,9 @@ def test_lpips_equals_lpips_package_with_same_weights(tmp_path, monkeypatch):
     path = _standin_hub(tmp_path, monkeypatch, "alexnet")
     torch.manual_seed(0)
     torch.save(torchvision.models.alexnet(weights=None).state_dict(), path)
-    lpips_mod._NETS.clear()
     ref_net = lpips.LPIPS(net="alex", verbose=False).eval()  # torchvision loads the same file from the hub cache
     fake, real = _pairs()
-    ours = lpips_mod.lpips_frames(fake, real, lpips_mod.lpips_net()).numpy()
+    ours = lpips_mod.lpips_frames(fake, real, lpips_alex()).numpy()
     with torch.no_grad():
         ref = ref_net(torch.tensor(fake).permute(0, 3, 1, 2).float() / 127.5 - 1,
                       torch.tensor(real).permute(0, 3, 1, 2).float() / 127.5 - 1).flatten().numpy()
@@ -95,7 +98,7 @@ def test_lpips_missing_backbone_is_one_clear_line(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty"))
     monkeypatch.setenv("EADBENCH_CACHE", str(tmp_path / "cache"))
     with pytest.raises(WeightsMissingError, match="alexnet-owt-7be5be79.pth .* put it at .*download.pytorch.org"):
-        lpips_mod.lpips_net()
+        lpips_alex()
 
 
 def _fid_standin(path):
@@ -137,7 +140,6 @@ def test_fid_equals_pytorch_fid_on_the_same_folders(tmp_path, monkeypatch):
     _fid_standin(path)
     a = _image_folder(tmp_path / "a", 1)
     b = _image_folder(tmp_path / "b", 3)
-    fid_mod._MODELS.clear()
     ours = fid_mod.fid(a, b)
     ref = calculate_fid_given_paths([str(tmp_path / "a"), str(tmp_path / "b")], batch_size=8, device="cpu",
                                     dims=2048, num_workers=0)
@@ -150,9 +152,8 @@ def test_fid_equals_pytorch_fid_on_the_same_folders(tmp_path, monkeypatch):
 def test_corrupted_weight_file_is_refused(tmp_path, monkeypatch):
     path = _standin_hub(tmp_path, monkeypatch, "inception-fid")
     path.write_bytes(b"not a zip archive")
-    fid_mod._MODELS.clear()
     with pytest.raises(WeightsIntegrityError, match="cannot read"):
-        fid_mod.inception()
+        fid_inception()
 
 
 def test_hash_mismatch_is_refused(tmp_path, monkeypatch):

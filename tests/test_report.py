@@ -9,7 +9,8 @@ import textwrap
 
 import pytest
 
-from eadbench import config, runner
+from eadbench import config
+from eadbench import run as runner
 from eadbench.report import write_report
 from eadbench.synth import write_dataset
 from tests.helpers.headless import Browser, chromium

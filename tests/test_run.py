@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from eadbench import config, runner
+from eadbench import config
+from eadbench import run as runner
 from eadbench.cli.main import app
 from eadbench.synth import write_dataset
 

@@ -9,7 +9,7 @@ import typer
 
 from eadbench import __version__
 from eadbench.cli import (
-    ablate_cmd, check_cmd, datasets_cmd, eadnet_cmd, prepare_cmd, report_cmd, run_cmd,
+    ablate_cmd, catalog_cmd, check_cmd, datasets_cmd, eadnet_cmd, prepare_cmd, report_cmd, run_cmd,
     score_cmd, synth_cmd, syncnet_cmd, weights_cmd,
 )
 
@@ -50,6 +50,8 @@ app.command("score")(score_cmd.score)
 app.command("prepare")(prepare_cmd.prepare)
 app.command("synth")(synth_cmd.synth)
 app.add_typer(datasets_cmd.app, name="datasets")
+app.add_typer(catalog_cmd.metrics_app, name="metrics")
+app.add_typer(catalog_cmd.methods_app, name="methods")
 app.add_typer(weights_cmd.app, name="weights")
 app.add_typer(eadnet_cmd.app, name="eadnet")
 app.add_typer(syncnet_cmd.app, name="syncnet")

@@ -23,6 +23,9 @@ def prepare(
     strict_av_length: bool = typer.Option(False, "--strict-av-length", help="Fail a clip whose audio ends more "
                                           "than 80 ms before its video (default: trim the video to the audio, "
                                           "recorded in meta.json)."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N: where the face detector runs."),
+    tracking: Optional[str] = typer.Option(None, "--tracking", help="Face-tracking protocol (mtcnn-fast, "
+                                           "mtcnn-full); the default is recorded in meta.json."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):
     """Preprocess every clip (finished clips are skipped; an interrupted clip is redone). A clip
@@ -31,7 +34,7 @@ def prepare(
 
     opts = {k: v for k, v in (("view", view), ("split_file", split_file)) if v is not None}
     rep = prepare_dataset(dataset, root, out, split, tuple(split_csv(protocols) or ()), limit, not quiet,
-                          strict_av_length, **opts)
+                          strict_av_length, device, tracking, **opts)
     typer.echo(f"prepared {len(rep.prepared)}, skipped {len(rep.skipped)} (already done), failed {len(rep.failed)}")
     for cid, why in rep.failed:
         typer.echo(f"  failed {cid}: {why}", err=True)

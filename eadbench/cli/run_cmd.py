@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 from typer.core import TyperCommand
@@ -20,8 +20,8 @@ class RunCommand(TyperCommand):
 
         with formatter.section("Methods (--methods; options in --config)"):
             formatter.write_dl([(n, cls.description) for n, cls in generators.GENERATORS.items()])
-        with formatter.section("Metrics (--metrics)"):
-            formatter.write_dl([(n, f"{i.description} [{i.protocol}@{i.protocol_version}]")
+        with formatter.section("Metrics (--metrics; --protocol METRIC=NAME picks another protocol)"):
+            formatter.write_dl([(n, f"{i.description} [{', '.join(p.key for p in i.protocols)}]")
                                 for n, i in METRICS.items()])
         super().format_epilog(ctx, formatter)
 
@@ -53,11 +53,21 @@ def run(
                                                help="Folder with pretrained weight files."),
     trust_weights: Optional[bool] = typer.Option(None, "--trust-weights", help="Allow full unpickling of "
                                                  "weight files with unknown hashes (HSEmotion)."),
-    fvd_protocol: Optional[str] = typer.Option(None, "--fvd-protocol", help="stylegan-v (default) or latentsync."),
-    fvd_clips_per_video: Optional[int] = typer.Option(None, "--fvd-clips-per-video",
-                                                      help="FVD clips per video (stylegan-v protocol)."),
-    syncnet: Optional[Path] = typer.Option(None, "--syncnet", help="SyncNet weights trained by "
-                                           "`eadbench syncnet train` (instead of syncnet_v2.model)."),
+    protocol: Optional[List[str]] = typer.Option(None, "--protocol", help="METRIC=NAME: a metric's protocol, "
+                                                 "e.g. fvd=latentsync (repeatable; `eadbench metrics list`)."),
+    metric_option: Optional[List[str]] = typer.Option(None, "--metric-option", help="METRIC.KEY=VALUE: a "
+                                                      "metric option, e.g. fvd.clips_per_video=2 or "
+                                                      "lse.syncnet_path=sync.pt (repeatable)."),
+    device: Optional[str] = typer.Option(None, "--device", help="auto (CUDA when available; the rank's GPU "
+                                         "under torchrun), cpu, cuda or cuda:N. Every network runs there."),
+    tracking: Optional[str] = typer.Option(None, "--tracking", help="Face-tracking protocol: mtcnn-fast "
+                                           "(default) or mtcnn-full."),
+    fvd_protocol: Optional[str] = typer.Option(None, "--fvd-protocol", help="Alias of --protocol fvd=NAME "
+                                               "(kept for one release)."),
+    fvd_clips_per_video: Optional[int] = typer.Option(None, "--fvd-clips-per-video", help="Alias of "
+                                                      "--metric-option fvd.clips_per_video=N (kept for one release)."),
+    syncnet: Optional[Path] = typer.Option(None, "--syncnet", help="Alias of --metric-option "
+                                           "lse.syncnet_path=FILE (kept for one release)."),
     eadnet_checkpoint: Optional[Path] = typer.Option(None, "--eadnet-checkpoint", help="EAD-Net checkpoint; "
                                                      "adds method eadnet when --methods does not name it."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed for generation and bootstrap CIs."),
@@ -70,14 +80,17 @@ def run(
     Under torchrun each rank takes its shard of clips and rank 0 writes the results.
     """
     from eadbench import config as config_mod
-    from eadbench import runner
+    from eadbench import run as run_mod
+    from eadbench.run.collect import format_summary
 
     cfg = config_mod.resolve(
         config, dataset=dataset, root=_s(root),
         split=split, split_file=_s(split_file), methods=split_csv(methods),
         metrics=split_csv(metrics), out=_s(out), limit=limit, workers=workers, resume=resume,
-        strict=strict, strict_av_length=strict_av_length, weights_dir=_s(weights_dir), trust_weights=trust_weights, seed=seed, quiet=quiet,
+        strict=strict, strict_av_length=strict_av_length, weights_dir=_s(weights_dir),
+        trust_weights=trust_weights, seed=seed, quiet=quiet, device=device, tracking=tracking,
     )
+    config_mod.apply_metric_flags(cfg, protocol or [], metric_option or [])
     if eadnet_checkpoint:
         from eadbench.config import MethodSpec
 
@@ -92,10 +105,10 @@ def run(
         cfg.metric_options.setdefault("fvd", {})["clips_per_video"] = fvd_clips_per_video
     if syncnet:
         cfg.metric_options.setdefault("lse", {})["syncnet_path"] = str(syncnet)
-    result = runner.run(cfg, echo=lambda s: typer.echo(s, err=True))
+    result = run_mod.run(cfg, echo=lambda s: typer.echo(s, err=True))
     if not result.summary:
         return
-    typer.echo(runner.format_summary(result.summary))
+    typer.echo(format_summary(result.summary))
     if result.failures:
         typer.echo(f"{len(result.failures)} failure(s) (see {result.out / 'failures.csv'}):", err=True)
         for f in result.failures[:20]:
@@ -103,7 +116,7 @@ def run(
         if len(result.failures) > 20:
             typer.echo(f"  ... and {len(result.failures) - 20} more", err=True)
     typer.echo(f"results in {result.out}")
-    raise typer.Exit(runner.failures_exit_code(result, cfg.strict))
+    raise typer.Exit(run_mod.failures_exit_code(result, cfg.strict))
 
 
 def _s(p):

@@ -29,6 +29,8 @@ def score(
     allow_length_mismatch: bool = typer.Option(False, "--allow-length-mismatch", help="Score paired videos "
                                                "whose frame counts differ by more than 2 (their first frames "
                                                "are compared); refused by default."),
+    device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."),
+    tracking: Optional[str] = typer.Option(None, "--tracking", help="Face-tracking protocol (mtcnn-fast, mtcnn-full)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (one object, or a list for several metrics)."),
 ):
     """Score files with one or more metrics. Every metric is reported, even when another one
@@ -40,7 +42,7 @@ def score(
     if not names:
         fail("--metric names no metric")
     res = run_score(names, fake, real, audio, emotion, protocol, crop, str(weights_dir) if weights_dir else None,
-                    trust_weights, allow_length_mismatch)
+                    trust_weights, allow_length_mismatch, device, tracking)
     for r in res:
         for note in r["notes"]:
             typer.echo(f"warning: {r['metric']}: {note}", err=True)

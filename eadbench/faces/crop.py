@@ -6,6 +6,10 @@
 * ``face256`` (v1): a square of side 3s (1.5x the box) centred on the box, edge-replicated
   padding, area resize to 256x256. Used for emotion, LMD and CSIM.
 * ``face224`` (v1): as face256 at 224x224 (FID/FVD on faces, --crop face224).
+
+``face_box`` takes the centre of face256 crops (the box plus a ~8% margin): what the emotion
+classifiers and FaceNet see. A frame whose box is unknown (no face found yet) is cropped as a
+blank image and flagged, never silently given another frame's box.
 """
 
 from __future__ import annotations
@@ -35,6 +39,15 @@ class CropProtocol:
 
     def pad_value(self):
         return None  # None = replicate edges
+
+    def blank(self) -> np.ndarray:
+        return np.zeros((self.size, self.size, 3), np.uint8)
+
+    def crop_or_blank(self, frame: np.ndarray, geo: np.ndarray) -> tuple[np.ndarray, bool]:
+        """The crop at ``geo`` (cx, cy, s), or a blank image (and False) when ``geo`` is unknown."""
+        if not np.isfinite(geo).all():
+            return self.blank(), False
+        return self.crop(frame, *geo), True
 
     def crop(self, frame: np.ndarray, cx: float, cy: float, s: float) -> np.ndarray:
         top, bottom, left, right = self.window(cx, cy, s)
@@ -76,6 +89,17 @@ for _p in (
     SquareCrop("face224", "1", 224, "area", "square 1.5x box, 224x224, area resize"),
 ):
     CROP_PROTOCOLS.add(_p.name, _p)
+
+
+#: the centre of a face256 crop (1.5x the box) covering the box plus a ~8% margin
+FACE_FRACTION = 0.72
+
+
+def face_box(crops: np.ndarray) -> np.ndarray:
+    """Centre of face256 crops that covers the face box plus a small margin."""
+    s = crops.shape[1]
+    m = int(round(s * (1 - FACE_FRACTION) / 2))
+    return crops[:, m:s - m, m:s - m]
 
 
 @dataclass

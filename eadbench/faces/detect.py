@@ -1,24 +1,20 @@
-"""Face detection with MTCNN, whose real weights ship inside the facenet-pytorch wheel.
+"""Face detection with MTCNN (``eadbench.nets.mtcnn``, real weights from facenet-pytorch).
 
-facenet-pytorch's MTCNN calls ``torchvision.ops.batched_nms``. Where torchvision's compiled ops
-cannot load (CPU torch beside the registry's CUDA torchvision, see eadbench._torchvision), the
-operator is served by eadbench's plain-torch NMS; torchvision's op guard is lifted only in
-that case.
+``detect_batch`` takes RGB frames, optionally downscaled first (``scale`` < 1: the detector
+sees a smaller image, boxes and landmarks are mapped back to the original pixels), and
+returns every face of each frame, best score first.
 """
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
-from eadbench.errors import WeightsMissingError
-from eadbench.weights import locate
-
-DETECTOR = "mtcnn-facenet-pytorch-2.6.0"
-_LOCK = threading.Lock()
-_MODEL = None
+from eadbench.nets.mtcnn import NAME as DETECTOR
+from eadbench.nets.mtcnn import mtcnn
+from eadbench.weights import WeightStore
 
 
 @dataclass(frozen=True)
@@ -28,47 +24,39 @@ class Face:
     landmarks: np.ndarray  # (5, 2): eyes, nose, mouth corners
 
 
-def _mtcnn():
-    global _MODEL
-    with _LOCK:
-        if _MODEL is None:
-            for name in ("mtcnn-pnet", "mtcnn-rnet", "mtcnn-onet"):
-                locate(name)  # a clear message when facenet-pytorch (or a file) is missing
-            import eadbench._torchvision as tvpatch
-            import torchvision.ops.boxes as tv_boxes
-
-            if tvpatch.PATCHED:
-                tv_boxes._assert_has_ops = lambda: None  # our registered fallback serves the op
-            try:
-                from facenet_pytorch import MTCNN
-            except ImportError as exc:
-                raise WeightsMissingError(f"face detector unavailable: cannot import facenet_pytorch ({exc}); "
-                                          "pip install --no-deps facenet-pytorch==2.6.0") from None
-            _MODEL = MTCNN(keep_all=True, device="cpu", post_process=False, select_largest=False)
-        return _MODEL
+def downscale(image: np.ndarray, scale: float) -> np.ndarray:
+    """The frame the detector sees when detecting at ``scale`` (area interpolation)."""
+    if scale >= 1.0:
+        return image
+    h, w = image.shape[:2]
+    return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
 
 
-def detect_batch(images: list[np.ndarray] | np.ndarray) -> list[list[Face]]:
-    """Faces in each image (RGB uint8, same size within a call), best score first."""
+def detect_batch(images: list[np.ndarray] | np.ndarray, store: WeightStore | None = None,
+                 scale: float = 1.0, prepared: bool = False) -> list[list[Face]]:
+    """Faces in each image (RGB uint8, same size within a call), best score first, in the
+    original image's pixels. ``prepared``: the images were already downscaled by ``scale``."""
     import torch
 
-    model = _mtcnn()
-    imgs = [np.ascontiguousarray(im) for im in images]
+    model = mtcnn(store)
+    imgs = [np.ascontiguousarray(im if prepared else downscale(im, scale)) for im in images]
     if not imgs:
         return []
     with torch.inference_mode():
         boxes, probs, lms = model.detect(np.stack(imgs) if len({i.shape for i in imgs}) == 1 else imgs,
                                          landmarks=True)
+    inv = 1.0 / scale if scale < 1.0 else 1.0
     out = []
     for b, p, lm in zip(boxes, probs, lms):
         faces = []
         if b is not None:
             for bi, pi, li in zip(b, p, lm):
-                faces.append(Face(np.asarray(bi, dtype=np.float64), float(pi), np.asarray(li, dtype=np.float64)))
+                faces.append(Face(np.asarray(bi, dtype=np.float64) * inv, float(pi),
+                                  np.asarray(li, dtype=np.float64) * inv))
         faces.sort(key=lambda f: -f.score)
         out.append(faces)
     return out
 
 
-def detect_faces(image: np.ndarray) -> list[Face]:
-    return detect_batch([image])[0]
+def detect_faces(image: np.ndarray, store: WeightStore | None = None) -> list[Face]:
+    return detect_batch([image], store)[0]

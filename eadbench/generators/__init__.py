@@ -19,6 +19,26 @@ for _m in ("eadbench.generators.ground_truth", "eadbench.generators.static",
             raise
 
 
+def _load_entry_points() -> None:
+    """Third-party methods: a package that declares an ``eadbench.methods`` entry point (its
+    value a module, or a Generator subclass) is imported, which registers its generators."""
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="eadbench.methods"):
+        try:
+            obj = ep.load()
+        except Exception as exc:  # noqa: BLE001 - a broken plug-in must not break eadbench
+            import warnings
+
+            warnings.warn(f"method plug-in {ep.name} ({ep.value}) failed to load: {exc}", stacklevel=2)
+            continue
+        if isinstance(obj, type) and issubclass(obj, Generator) and obj.name not in GENERATORS:
+            register_generator(obj)
+
+
+_load_entry_points()
+
+
 def build(name: str, **config) -> Generator:
     return GENERATORS.get(name)(**config)
 

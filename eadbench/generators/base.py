@@ -54,8 +54,13 @@ class Generator:
 
     name: str = ""
     description: str = ""
-    #: Options this generator accepts (name -> help), shown by `eadbench run --help-methods`.
+    #: Options this generator accepts (name -> help), shown by `eadbench methods list`.
     options: dict[str, str] = {}
+
+    @classmethod
+    def option_help(cls) -> dict[str, str]:
+        """Every option a run config may give this method, with its help."""
+        return dict(cls.options)
 
     def __init__(self, **config: Any):
         unknown = set(config) - set(self.options)

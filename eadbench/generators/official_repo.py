@@ -35,8 +35,12 @@ class OfficialRepoGenerator(Generator):
         "label": "name shown in tables",
     }
 
+    @classmethod
+    def option_help(cls) -> dict[str, str]:
+        return {**cls.common_options, **{c: f"{c} file" for c in cls.checkpoints}, **cls.options}
+
     def __init__(self, **config: Any):
-        self.options = {**self.common_options, **{c: f"{c} file" for c in self.checkpoints}, **self.options}
+        self.options = self.option_help()
         super().__init__(**config)
         if "repo" not in config:
             raise GenerationError(f"method {self.name} needs option repo=<path of its official repository> "

@@ -1,25 +1,42 @@
-"""Metric modules; importing this package fills the METRICS registry.
+"""Metrics: importing this package fills the METRICS registry; the public names live here.
 
-Each metric module is imported defensively so one broken optional dependency never hides the
-others; ``import_errors`` records what failed and why.
+    from eadbench.metrics import SSIM, PSNR, LPIPS, FID, FVD, LSE, EmotionAccuracy, LMD, CSIM
+    from eadbench.metrics import functional as F   # ssim, psnr, lpips, fid, fvd, lse, ...
+
+The classes are ordinary ``torchmetrics.Metric`` subclasses in ``eadbench.metrics.classes``,
+imported on first access (torchmetrics costs seconds to import, which the command line and a
+cached run should not pay). Each metric module is imported defensively so one broken optional
+dependency never hides the others; ``import_errors`` records what failed and why.
 """
 
 from __future__ import annotations
 
 import importlib
 
-from eadbench.metrics.base import METRICS, ClipInput, Evaluator, MetricContext, MetricInfo, register_metric
+from eadbench.metrics.base import (
+    METRICS, Chunk, ClipMeta, Evaluator, MetricContext, MetricInfo, MetricProtocol, register_metric,
+)
 
-_MODULES = ("ssim", "psnr", "lpips", "fid", "fvd", "lse", "emotion", "lmd", "csim")
+MODULES = ("ssim", "psnr", "lpips", "fid", "fvd", "lse", "emotion", "lmd", "csim")
+CLASSES = ("SSIM", "PSNR", "LPIPS", "FID", "FVD", "LSE", "EmotionAccuracy", "LMD", "CSIM")
 import_errors: dict[str, str] = {}
-for _m in _MODULES:
+for _m in MODULES:
     try:
         importlib.import_module(f"eadbench.metrics.{_m}")
-    except ModuleNotFoundError as exc:
-        if exc.name == f"eadbench.metrics.{_m}":
-            continue  # module not written yet
-        import_errors[_m] = f"{type(exc).__name__}: {exc}"
     except ImportError as exc:
         import_errors[_m] = f"{type(exc).__name__}: {exc}"
 
-__all__ = ["METRICS", "ClipInput", "Evaluator", "MetricContext", "MetricInfo", "register_metric", "import_errors"]
+
+def __getattr__(name: str):
+    """The torchmetrics classes, imported on first use (PEP 562 lazy attribute)."""
+    if name in CLASSES:
+        from eadbench.metrics import classes
+
+        return getattr(classes, name)
+    if name == "functional":
+        return importlib.import_module("eadbench.metrics.functional")
+    raise AttributeError(f"module 'eadbench.metrics' has no attribute {name!r}")
+
+
+__all__ = ["CLASSES", "METRICS", "Chunk", "ClipMeta", "Evaluator", "MetricContext", "MetricInfo", "MetricProtocol",
+           "import_errors", "register_metric", *CLASSES, "functional"]

@@ -1,97 +1,61 @@
-"""Metric registry and the contract between metrics and the harness.
+"""The contract between metrics and the harness: protocols, the metric table, streaming evaluators.
 
-Each metric lives in its own module and provides three things:
+Every metric lives in its own module (``eadbench/metrics/<name>.py``) and provides:
 
-* a ``torchmetrics.Metric`` subclass (``update``/``compute``/``reset``, states with
-  distributed reduction) for use in anyone's training loop. It is written as a plain class
-  and becomes a Metric subclass on first access (``torchmetrics_classes``): importing
-  torchmetrics costs ~3 s (it pulls in transformers and torchvision), which a cached run that
-  only uses evaluators should not pay;
-* a functional twin (plain function on tensors/arrays);
-* an *evaluator* registered here with ``@register_metric(...)``: what the harness calls per clip.
+* a **functional** twin: plain functions on arrays (re-exported by ``eadbench.metrics.functional``);
+* an **evaluator**, registered with ``@register_metric(...)``: what ``run`` and ``score`` call.
+  It reads a clip as a stream of chunks (``begin`` -> ``update`` per chunk -> ``end``), so no
+  video is ever held whole in memory, and separates per-clip work from the set-level
+  ``reduce``, which is what makes caching, resuming and sharding exact;
+* a ``torchmetrics.Metric`` class in ``eadbench/metrics/classes.py`` (imported lazily: the CLI
+  never pays for torchmetrics).
 
-Evaluators separate per-clip work from set-level reduction, which is what makes caching,
-resuming and sharding exact: ``clip()`` returns per-clip values (clip-level metrics) or feature
-arrays (set-level metrics, FID/FVD); ``reduce()`` turns the list of per-clip outputs of the
-whole split into the final value(s). A clip that cannot be scored raises an EadbenchError whose
-message becomes the recorded failure reason.
+A metric's facts are declared once, in its ``MetricInfo`` and its ``MetricProtocol`` objects:
+the evaluator, the cache keys, the run manifest, the tables and ``eadbench metrics list`` all
+read them from there.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from eadbench.errors import ChoiceError, MetricInputError
 from eadbench.registry import Registry
 
 HIGHER = "higher"
 LOWER = "lower"
 
-
-@dataclass
-class ClipInput:
-    """Everything a metric may need about one (generated, real) clip pair.
-
-    Frames are uint8 RGB arrays (T, H, W, 3) at 25 fps; audio is float32 mono at
-    ``sample_rate`` (16 kHz). ``faces`` returns face crops of the fake or real frames for a named
-    crop protocol (computed once and shared by all face metrics).
-    """
-
-    clip_id: str
-    fake: np.ndarray
-    real: np.ndarray | None = None
-    audio: np.ndarray | None = None
-    sample_rate: int = 16000
-    emotion: str | None = None
-    intensity: float | None = None
-    fake_path: Path | None = None
-    real_path: Path | None = None
-    faces: Callable[[str, str], np.ndarray] | None = None  # (which: "fake"|"real", protocol)
-    extras: dict[str, Any] = field(default_factory=dict)
+#: what an evaluator reads from a video: its frames, or face crops of a crop protocol
+FRAMES = "frames"
 
 
-@dataclass
-class MetricContext:
-    """Run-wide settings handed to evaluator factories."""
+@dataclass(frozen=True)
+class MetricProtocol:
+    """A named, versioned way of computing a metric: every parameter that changes the number.
 
-    weights_dir: str | None = None
-    device: str = "cpu"
-    trust_weights: bool = False
-    protocol: str | None = None  # None = the metric's default protocol
-    options: dict[str, Any] = field(default_factory=dict)
+    ``crop``: the face-crop protocol the metric reads (``syncnet``, ``face256``), or None for
+    whole frames. ``params``: the rest (resize, frames, value range, classifier, ...), as
+    (name, value) pairs so the object stays hashable and prints in the manifest."""
 
+    name: str
+    version: str
+    crop: str | None = None
+    params: tuple[tuple[str, Any], ...] = ()
+    description: str = ""
 
-class Evaluator:
-    """Per-clip scoring + set-level reduction. Subclasses load their networks in ``__init__``."""
+    @property
+    def key(self) -> str:
+        return f"{self.name}@{self.version}"
 
-    info: "MetricInfo"
+    def param(self, name: str, default: Any = None) -> Any:
+        return dict(self.params).get(name, default)
 
-    def __init__(self, ctx: MetricContext):
-        self.ctx = ctx
-        #: one-line warnings about how the metric was set up (printed once per run)
-        self.notes: list[str] = []
-
-    def facts(self) -> dict[str, Any]:
-        """Run-wide facts printed and recorded next to every value (e.g. the classifier used)."""
-        return {}
-
-    def clip(self, item: ClipInput) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def reduce(self, outputs: list[dict[str, Any]]) -> dict[str, float]:
-        """Default for clip-level metrics: the mean of each numeric output over clips."""
-        values: dict[str, float] = {}
-        for key in self.info.outputs:
-            xs = [o[key] for o in outputs if key in o and o[key] is not None]
-            values[key] = float(np.mean(xs)) if xs else float("nan")
-        return values
-
-    def weights_used(self) -> dict[str, str]:
-        """{weight name: sha256} of every file this evaluator loaded (for manifests)."""
-        return {}
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "crop": self.crop, **dict(self.params)}
 
 
 @dataclass(frozen=True)
@@ -102,15 +66,13 @@ class MetricInfo:
     outputs: tuple[str, ...]  # reported keys; outputs[0] is the primary value
     needs: tuple[str, ...]  # subset of ("real", "audio", "emotion")
     weights: tuple[str, ...]  # names in eadbench.weights.WEIGHTS
-    protocol: str
-    protocol_version: str
-    face: bool  # defined on face crops: --crop auto crops with ``crop_protocol``
-    crop_protocol: str | None
+    protocols: tuple[MetricProtocol, ...]  # selectable protocols; the first is the default
     description: str
-    factory: Callable[[MetricContext], Evaluator]
+    factory: Callable[["MetricContext"], "Evaluator"]
     #: Direction of each output when it differs from the primary one.
     output_directions: tuple[tuple[str, str], ...] = ()
-    protocols: tuple[str, ...] = ()  # selectable protocols (first = default)
+    #: options the metric accepts (--metric-option METRIC.KEY=VALUE), name -> help
+    options: tuple[tuple[str, str], ...] = ()
 
     def direction_of(self, output: str) -> str | None:
         extra = dict(self.output_directions)
@@ -118,8 +80,160 @@ class MetricInfo:
             return extra[output]
         return self.direction if output == self.outputs[0] else extra.get(output)
 
+    def protocol(self, name: str | None = None) -> MetricProtocol:
+        if name is None:
+            return self.protocols[0]
+        for p in self.protocols:
+            if p.name == name or p.key == name:
+                return p
+        raise ChoiceError(f"unknown {self.name} protocol {name!r}; choose {', '.join(p.name for p in self.protocols)}")
+
+    @property
+    def default_protocol(self) -> MetricProtocol:
+        return self.protocols[0]
+
 
 METRICS: Registry[MetricInfo] = Registry("metric")
+
+
+@dataclass
+class MetricContext:
+    """Run-wide settings handed to evaluator factories: the weight store (weights folder,
+    device, trust), the chosen protocol name (None = the default) and metric options."""
+
+    store: Any = None  # eadbench.weights.WeightStore
+    protocol: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.store is None:
+            from eadbench.weights import WeightStore
+
+            self.store = WeightStore()
+
+
+@dataclass
+class ClipMeta:
+    """What an evaluator knows about the clip besides its frames."""
+
+    clip_id: str
+    audio: np.ndarray | None = None  # float32 mono at ``sample_rate``
+    sample_rate: int = 16000
+    emotion: str | None = None
+    intensity: float | None = None
+    n_frames: int | None = None  # frames that will be streamed (when known)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Chunk:
+    """Consecutive frames ``[start, start + len)`` of the generated (``fake``) and real video, in the
+    views the evaluator asked for; ``*_ok`` marks crops of frames where a face was known."""
+
+    start: int
+    fake: np.ndarray | None = None
+    real: np.ndarray | None = None
+    fake_ok: np.ndarray | None = None
+    real_ok: np.ndarray | None = None
+
+
+class Evaluator:
+    """Per-clip scoring over streamed chunks + set-level reduction.
+
+    Subclasses set ``info`` (through ``register_metric``) and implement ``begin``/``update``/
+    ``end`` (and ``reduce`` for set-level metrics). ``views()`` says what the driver must stream
+    for each side: ``"frames"``, a crop protocol name, or None when the side is not read. A clip
+    that cannot be scored raises an ``EadbenchError`` whose message becomes the recorded reason.
+    Networks are built on first use through ``ctx.store``, so a fully cached run builds none.
+    """
+
+    info: MetricInfo
+
+    def __init__(self, ctx: MetricContext):
+        self.ctx = ctx
+        self.store = ctx.store
+        self.protocol = self.info.protocol(ctx.protocol)
+        #: one-line warnings about how the metric was set up (printed once per run)
+        self.notes: list[str] = []
+        unknown = set(ctx.options) - {k for k, _ in self.info.options} - {"crop"}
+        if unknown:
+            raise ChoiceError(f"metric {self.info.name}: unknown option(s) {', '.join(sorted(unknown))}; "
+                              f"known: {', '.join(k for k, _ in self.info.options) or 'none'}")
+
+    # -- what to stream ----------------------------------------------------------------------------
+    def views(self) -> tuple[str | None, str | None]:
+        """(fake view, real view). Default: the protocol's crop (or frames), real only when needed;
+        ``--crop`` of `eadbench score` (option ``crop``) overrides a frames view."""
+        view = self.protocol.crop or FRAMES
+        crop = self.ctx.options.get("crop", "auto")
+        if crop == "none":
+            view = FRAMES  # inputs are already face crops
+        elif crop not in ("auto", None) and view == FRAMES:
+            view = crop
+        return view, (view if "real" in self.info.needs else None)
+
+    # -- per clip ----------------------------------------------------------------------------------
+    def begin(self, meta: ClipMeta) -> Any:
+        raise NotImplementedError
+
+    def update(self, state: Any, chunk: Chunk) -> None:
+        raise NotImplementedError
+
+    def end(self, state: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def clip(self, meta: ClipMeta, fake: np.ndarray, real: np.ndarray | None = None, chunk: int = 32) -> dict:
+        """The whole clip in memory (arrays already in this evaluator's views): begin, chunked
+        updates, end. Used by tests and by callers that hold small clips."""
+        state = self.begin(meta)
+        n = len(fake) if real is None else min(len(fake), len(real))
+        for s in range(0, n, chunk):
+            self.update(state, Chunk(s, fake[s:s + chunk], None if real is None else real[s:s + chunk]))
+        return self.end(state)
+
+    # -- over the split ----------------------------------------------------------------------------
+    def reduce(self, outputs: list[dict[str, Any]], real: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """Default for clip-level metrics: the mean of each numeric output over clips."""
+        values: dict[str, Any] = {}
+        for key in self.info.outputs:
+            xs = [o[key] for o in outputs if key in o and o[key] is not None]
+            values[key] = float(np.mean(xs)) if xs else float("nan")
+        return values
+
+    def weights_used(self) -> dict[str, str]:
+        """{weight name: sha256} of every file this evaluator's networks were built from."""
+        return {n: self.store.sha256(n) for n in self.info.weights if self.store.available(n)}
+
+    def facts(self) -> dict[str, Any]:
+        """Run-wide facts printed and recorded next to every value (e.g. the classifier used)."""
+        return {}
+
+    def cache_identity(self) -> dict[str, Any]:
+        """Everything that changes this evaluator's per-clip output (the score cache key)."""
+        return {"metric": self.info.name, "protocol": self.protocol.to_dict(),
+                "options": {k: str(v) for k, v in sorted(self.ctx.options.items())},
+                "weights": self.weights_used(), "facts": self.facts()}
+
+
+class FrameValues:
+    """Per-clip accumulator of a per-frame score (one number per frame: small even for long
+    videos); the clip's value is their mean, reduced by torch in the values' own dtype."""
+
+    def __init__(self) -> None:
+        self.values: list[np.ndarray] = []
+
+    def add(self, v) -> None:
+        self.values.append(np.asarray(v).reshape(-1))
+
+    def all(self) -> np.ndarray:
+        if not self.values:
+            raise MetricInputError("no frames to compare")
+        return np.concatenate(self.values)
+
+    def mean(self) -> float:
+        import torch
+
+        return float(torch.from_numpy(self.all()).mean())
 
 
 def register_metric(**kwargs) -> Callable[[type], type]:
@@ -134,60 +248,16 @@ def register_metric(**kwargs) -> Callable[[type], type]:
     return deco
 
 
-class FrameMean:
-    """Body of a Metric whose value is the mean of a per-frame score over every frame it saw
-    (SSIM, PSNR, LPIPS): a float64 sum and a count, both reduced by sum across processes.
-    Subclasses define ``frame_values(fake, real)`` returning one value per frame pair."""
-
-    full_state_update = False
-
-    def __init__(self, **kwargs):
-        import torch
-
-        super().__init__(**kwargs)
-        self.add_state("total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
-        self.add_state("count", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
-
-    def frame_values(self, fake, real):
-        raise NotImplementedError
-
-    def update(self, fake, real) -> None:
-        v = self.frame_values(fake, real)
-        self.total += v.sum().to(self.total)
-        self.count += v.numel()
-
-    def compute(self):
-        return self.total / self.count
-
-
-def torchmetrics_classes(module: str, **bodies: type) -> Callable[[str], type]:
-    """Module ``__getattr__`` that turns each plain class body into a ``torchmetrics.Metric``
-    subclass of the same name the first time it is looked up.
-
-    ``from eadbench.metrics.ssim import SSIM`` and ``pickle`` work as for an ordinary class; the
-    class is created once and cached in the module.
-    """
-    import sys
-    import types
-
-    def __getattr__(name: str) -> type:
-        body = bodies.get(name)
-        if body is None:
-            raise AttributeError(f"module {module!r} has no attribute {name!r}")
-        from torchmetrics import Metric
-
-        def namespace(ns: dict) -> None:
-            ns.update(__module__=module, __qualname__=name, __doc__=body.__doc__)
-
-        cls = types.new_class(name, (body, Metric), exec_body=namespace)
-        setattr(sys.modules[module], name, cls)
-        return cls
-
-    return __getattr__
-
-
 def load_all() -> Registry[MetricInfo]:
     """Import every metric module so the registry is complete."""
     import eadbench.metrics  # noqa: F401  (its __init__ imports the modules)
 
     return METRICS
+
+
+def paired_length(fake: Iterable, real: Iterable | None) -> int:
+    return len(fake) if real is None else min(len(fake), len(real))
+
+
+__all__ = ["Chunk", "ClipMeta", "Evaluator", "FRAMES", "FrameValues", "HIGHER", "LOWER", "METRICS",
+           "MetricContext", "MetricInfo", "MetricProtocol", "Path", "load_all", "register_metric"]

@@ -1,107 +1,53 @@
 """CSIM, protocol ``facenet-vggface2-face256`` (v1): cosine similarity between the FaceNet
-(InceptionResnetV1, VGGFace2 weights ``20180402-114759-vggface2.pt``) identity embedding of
-every generated frame and that of the reference identity (the first real frame), averaged over
-frames. Faces: the ``face256`` crop's centre (the box plus a small margin) resized to 160x160,
-standardised as facenet-pytorch does ((x - 127.5) / 128)."""
+(InceptionResnetV1, VGGFace2 weights ``20180402-114759-vggface2.pt``; ``eadbench.nets.facenet``)
+identity embedding of every generated frame and that of the reference identity (the first real
+frame), averaged over frames. Faces: the ``face256`` crop's centre (the box plus a small
+margin) resized to 160x160, standardised as facenet-pytorch does ((x - 127.5) / 128)."""
 
 from __future__ import annotations
 
-import threading
-from functools import cached_property
-
-import cv2
 import numpy as np
 import torch
 
-from eadbench.errors import MetricInputError, WeightsIntegrityError, WeightsMissingError
-from eadbench.metrics.base import HIGHER, ClipInput, Evaluator, register_metric, torchmetrics_classes
-from eadbench.metrics.emotion import face_box
-from eadbench.weights import file_sha256, load_state_dict, verified
+from eadbench.errors import MetricInputError
+from eadbench.faces.crop import face_box
+from eadbench.metrics.base import HIGHER, Chunk, ClipMeta, Evaluator, FrameValues, MetricProtocol, register_metric
+from eadbench.nets.facenet import embed, facenet
 
-_LOCK = threading.Lock()
-_NETS: dict[str, torch.nn.Module] = {}
-
-
-def facenet(weights_dir: str | None = None) -> torch.nn.Module:
-    loc = verified("facenet-vggface2", weights_dir)
-    with _LOCK:
-        if str(loc.path) not in _NETS:
-            from eadbench.faces.detect import _mtcnn  # noqa: F401  (torchvision op guard, see faces.detect)
-
-            try:
-                from facenet_pytorch.models.inception_resnet_v1 import InceptionResnetV1
-            except ImportError as exc:
-                raise WeightsMissingError(f"CSIM needs facenet-pytorch ({exc}); "
-                                          "pip install --no-deps facenet-pytorch==2.6.0") from None
-            state = {k: v for k, v in load_state_dict("facenet-vggface2", weights_dir).items()
-                     if not k.startswith("logits.")}
-            net = InceptionResnetV1(pretrained=None)
-            try:
-                net.load_state_dict(state)
-            except RuntimeError as exc:
-                raise WeightsIntegrityError(f"{loc.path}: not an InceptionResnetV1 state dict "
-                                            f"({str(exc).splitlines()[0][:120]})") from None
-            _NETS[str(loc.path)] = net.eval()
-        return _NETS[str(loc.path)]
+PROTOCOL = MetricProtocol("facenet-vggface2-face256", "1", "face256", (("network", "facenet-vggface2"),
+                                                                       ("reference", "first real frame"),
+                                                                       ("size", 160)),
+                          "FaceNet cosine to the first real frame")
 
 
-def embed(net: torch.nn.Module, faces: np.ndarray, batch: int = 32) -> torch.Tensor:
-    x = np.stack([cv2.resize(np.ascontiguousarray(f), (160, 160), interpolation=cv2.INTER_AREA) for f in faces])
-    t = (torch.from_numpy(x).permute(0, 3, 1, 2).float() - 127.5) / 128.0
-    with torch.inference_mode():
-        return torch.cat([net(t[i:i + batch]) for i in range(0, len(t), batch)])
-
-
-def csim(fake_faces: np.ndarray, reference_face: np.ndarray, weights_dir: str | None = None) -> float:
-    net = facenet(weights_dir)
+def csim(fake_faces: np.ndarray, reference_face: np.ndarray, store=None) -> float:
+    """Functional twin: mean cosine similarity of face images to one reference face."""
+    net = facenet(store)
     e, r = embed(net, fake_faces), embed(net, reference_face[None])
     return float(torch.nn.functional.cosine_similarity(e, r.expand_as(e)).mean())
 
 
-class _CSIM:
-    higher_is_better = True
-    full_state_update = False
-
-    def __init__(self, weights_dir: str | None = None, **kwargs):
-        super().__init__(**kwargs)
-        self.net = facenet(weights_dir)
-        self.add_state("total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
-        self.add_state("count", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
-
-    def update(self, fake_faces, reference_face) -> None:
-        e, r = embed(self.net, fake_faces), embed(self.net, np.asarray(reference_face)[None])
-        self.total += torch.nn.functional.cosine_similarity(e, r.expand_as(e)).double().sum()
-        self.count += len(e)
-
-    def compute(self):
-        return self.total / self.count
-
-
 @register_metric(
     name="csim", direction=HIGHER, level="clip", outputs=("csim",), needs=("real",), weights=("facenet-vggface2",),
-    protocol="facenet-vggface2-face256", protocol_version="1", face=True, crop_protocol="face256",
+    protocols=(PROTOCOL,),
     description="identity similarity (FaceNet cosine) of generated frames to the reference identity frame",
 )
 class CSIMEvaluator(Evaluator):
     def __init__(self, ctx):
         super().__init__(ctx)
-        self.sha = file_sha256(verified("facenet-vggface2", ctx.weights_dir).path)
+        self.store.verified("facenet-vggface2")
 
-    @cached_property
-    def net(self):
-        """Built on first use: a fully cached run never builds FaceNet."""
-        return facenet(self.ctx.weights_dir)
+    def begin(self, meta: ClipMeta) -> dict:
+        return {"ref": None, "values": FrameValues()}
 
-    def weights_used(self):
-        return {"facenet-vggface2": self.sha}
+    def update(self, state: dict, chunk: Chunk) -> None:
+        net = facenet(self.store)
+        if state["ref"] is None:
+            state["ref"] = embed(net, face_box(chunk.real[:1]))
+        e = embed(net, face_box(chunk.fake))
+        state["values"].add(torch.nn.functional.cosine_similarity(e, state["ref"].expand_as(e)).numpy())
 
-    def clip(self, item: ClipInput) -> dict:
-        if item.faces is None:
-            raise MetricInputError("CSIM needs face crops")
-        fake = face_box(item.faces("fake", "face256"))
-        ref = face_box(item.faces("real", "face256")[:1])[0]
-        e, r = embed(self.net, fake), embed(self.net, ref[None])
-        return {"csim": float(torch.nn.functional.cosine_similarity(e, r.expand_as(e)).mean())}
-
-
-__getattr__ = torchmetrics_classes(__name__, CSIM=_CSIM)
+    def end(self, state: dict) -> dict:
+        if state["ref"] is None:
+            raise MetricInputError("no frames to compare")
+        return {"csim": state["values"].mean()}

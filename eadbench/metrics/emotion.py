@@ -4,33 +4,23 @@ Per clip: classifier probabilities of every face frame (crop protocol ``face256`
 ``FACE_FRACTION`` of it = the face box plus a small margin, as fer crops), mean over frames,
 argmax, mapped to the canonical labels through eadbench.labels; compared with the clip's
 target emotion. A target the classifier cannot output (contempt for the 7-class fer model,
-calm for every classifier) is excluded and counted, never compared.
+calm for every classifier) is excluded and counted, never compared. The classifier actually
+used is recorded next to every value (``facts``).
 """
 
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from eadbench.errors import MetricInputError
-from eadbench.metrics import emotion_classifiers
-from eadbench.metrics.base import HIGHER, ClipInput, Evaluator, register_metric, torchmetrics_classes
-from eadbench.weights import file_sha256, locate
+from eadbench.faces.crop import FACE_FRACTION, face_box  # noqa: F401  (re-exported: part of the protocol)
+from eadbench.metrics.base import HIGHER, Chunk, ClipMeta, Evaluator, MetricProtocol, register_metric
+from eadbench.nets import emotion as classifiers
+from eadbench.nets.emotion import video_prediction
 
-FACE_FRACTION = 0.72
-
-
-def face_box(crops: np.ndarray) -> np.ndarray:
-    """Centre of face256 crops (1.5x the box) that covers the box plus a ~8% margin."""
-    s = crops.shape[1]
-    m = int(round(s * (1 - FACE_FRACTION) / 2))
-    return crops[:, m:s - m, m:s - m]
-
-
-def video_prediction(probs: np.ndarray, classifier) -> tuple[str, dict[str, float]]:
-    mean = probs.mean(axis=0)
-    canon = {classifier.to_canonical[lab]: float(p) for lab, p in zip(classifier.labels, mean)}
-    return classifier.to_canonical[classifier.labels[int(np.argmax(mean))]], canon
+PROTOCOL = MetricProtocol("video-mean-prob", "1", "face256", (("face_fraction", FACE_FRACTION),
+                                                              ("aggregate", "mean of frame probabilities")),
+                          "mean of frame probabilities, argmax, explicit label maps")
 
 
 def judge(target: str | None, pred: str, classifier) -> dict:
@@ -56,61 +46,42 @@ def emotion_accuracy(videos_faces: list[np.ndarray], targets: list[str], classif
     return (correct / judged if judged else float("nan")), excluded
 
 
-class _EmotionAccuracy:
-    higher_is_better = True
-    full_state_update = False
-
-    def __init__(self, classifier=None, **kwargs):
-        super().__init__(**kwargs)
-        self.classifier = classifier or emotion_classifiers.build("fer")
-        for s in ("correct", "judged", "excluded"):
-            self.add_state(s, default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
-
-    def update(self, faces: np.ndarray, target: str) -> None:
-        pred, _ = video_prediction(self.classifier.probs(faces), self.classifier)
-        j = judge(target, pred, self.classifier)
-        if j["acc_emo"] is None:
-            self.excluded += 1
-        else:
-            self.judged += 1
-            self.correct += int(j["acc_emo"])
-
-    def compute(self) -> torch.Tensor:
-        return self.correct.double() / self.judged
-
-
 @register_metric(
     name="emotion", direction=HIGHER, level="clip", outputs=("acc_emo",), needs=("emotion",),
-    weights=("hsemotion-enet-b0-8", "fer-mini-xception"), protocol="video-mean-prob", protocol_version="1",
-    face=True, crop_protocol="face256",
+    weights=("hsemotion-enet-b0-8", "fer-mini-xception"), protocols=(PROTOCOL,),
+    options=(("classifier", "auto (HSEmotion when its weights load, else fer), hsemotion or fer"),),
     description="emotion accuracy: video-level prediction (mean of frame probabilities) vs target emotion",
 )
 class EmotionEvaluator(Evaluator):
     def __init__(self, ctx):
         super().__init__(ctx)
-        self.classifier = emotion_classifiers.build(ctx.options.get("classifier"), ctx.weights_dir,
-                                                    ctx.trust_weights, self.notes)
-        self.sha = file_sha256(locate(self.classifier.weight_name, ctx.weights_dir).path)
+        self.classifier = classifiers.build(ctx.options.get("classifier"), self.store, self.notes)
+
+    def weights_used(self):
+        return {self.classifier.weight_name: self.store.sha256(self.classifier.weight_name)}
 
     def facts(self):
         return {"classifier": f"{self.classifier.name} ({len(self.classifier.labels)} classes)"}
 
-    def weights_used(self):
-        return {self.classifier.weight_name: self.sha}
+    def begin(self, meta: ClipMeta) -> dict:
+        return {"target": meta.emotion, "probs": [], "no_face": 0}
 
-    def clip(self, item: ClipInput) -> dict:
-        if item.faces is None:
-            raise MetricInputError("emotion accuracy needs face crops")
-        faces = face_box(item.faces("fake", "face256"))
-        pred, probs = video_prediction(self.classifier.probs(faces), self.classifier)
-        out = judge(item.emotion, pred, self.classifier)
-        out.update(pred=pred, probs=probs, classifier=f"{self.classifier.name} ({len(self.classifier.labels)} classes)")
+    def update(self, state: dict, chunk: Chunk) -> None:
+        crops = chunk.fake
+        if chunk.fake_ok is not None:
+            state["no_face"] += int((~chunk.fake_ok).sum())
+        state["probs"].append(self.classifier.probs(face_box(crops)))
+
+    def end(self, state: dict) -> dict:
+        if not state["probs"]:
+            raise MetricInputError("no frames to classify")
+        pred, probs = video_prediction(np.concatenate(state["probs"]), self.classifier)
+        out = judge(state["target"], pred, self.classifier)
+        out.update(pred=pred, probs=probs, classifier=self.facts()["classifier"],
+                   face_frames_missing=state["no_face"])
         return out
 
-    def reduce(self, outputs: list[dict]) -> dict:
+    def reduce(self, outputs: list[dict], real=None) -> dict:
         judged = [o["acc_emo"] for o in outputs if o.get("acc_emo") is not None]
         return {"acc_emo": float(np.mean(judged)) if judged else float("nan"),
                 "n_excluded": sum(1 for o in outputs if o.get("excluded"))}
-
-
-__getattr__ = torchmetrics_classes(__name__, EmotionAccuracy=_EmotionAccuracy)

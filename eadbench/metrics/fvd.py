@@ -1,4 +1,4 @@
-"""FVD with the Kinetics-400 I3D (TF-Hub weights), in two named, pinned protocols.
+"""FVD with the Kinetics-400 I3D (TF-Hub weights, ``eadbench.nets.i3d``), in two named protocols.
 
 * ``stylegan-v`` (v1), the video-generation literature's de-facto standard: clips of 16
   consecutive frames taken from the start of each video, non-overlapping,
@@ -8,13 +8,13 @@
   resized to 224x224 with area interpolation (cv2.INTER_AREA), values in [0, 1] (not rescaled).
 
 The two give numbers that are not comparable: every value is reported with its protocol,
-clip count, frame count and resolution. Fréchet distance as for FID (float64, scipy sqrtm).
+clip count, frame count and resolution. Frechet distance as for FID (float64). Streaming: only
+the frames of the sampled clips are kept, and I3D runs on 4 clips at a time as they complete.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -22,10 +22,11 @@ import torch
 import torch.nn.functional as F
 
 from eadbench.errors import MetricInputError
-from eadbench.metrics.base import LOWER, ClipInput, Evaluator, register_metric, torchmetrics_classes
+from eadbench.metrics.base import LOWER, Chunk, ClipMeta, Evaluator, MetricProtocol, register_metric
 from eadbench.metrics.frechet import frechet_distance_from_features
-from eadbench.metrics.i3d import kinetics_i3d
-from eadbench.weights import file_sha256, locate
+from eadbench.nets.i3d import kinetics_i3d
+
+BATCH = 4  # clips per I3D call
 
 
 @dataclass(frozen=True)
@@ -39,14 +40,20 @@ class FVDProtocol:
     interpolation: str
     fixed_single_clip: bool
 
+    def n_clips(self, n_frames: int, clips_per_video: int = 1) -> int:
+        if self.fixed_single_clip:
+            return 1 if n_frames >= self.start + self.frames else 0
+        return min(clips_per_video, (n_frames - self.start) // self.frames)
+
+    def too_short(self, n_frames: int) -> MetricInputError:
+        return MetricInputError(f"video has {n_frames} frames; FVD protocol {self.name} needs at least "
+                                f"{self.start + self.frames}")
+
     def clips(self, video: np.ndarray, clips_per_video: int = 1) -> list[np.ndarray]:
         """Sampled clips (each (16, H, W, 3) uint8); raises MetricInputError when too short."""
-        need = self.start + self.frames
-        if len(video) < need:
-            raise MetricInputError(f"video has {len(video)} frames; FVD protocol {self.name} needs at least {need}")
-        if self.fixed_single_clip:
-            return [video[self.start:need]]
-        n = min(clips_per_video, (len(video) - self.start) // self.frames)
+        if len(video) < self.start + self.frames:
+            raise self.too_short(len(video))
+        n = self.n_clips(len(video), clips_per_video)
         return [video[self.start + i * self.frames:self.start + (i + 1) * self.frames] for i in range(n)]
 
     def preprocess(self, clip: np.ndarray) -> torch.Tensor:
@@ -61,6 +68,12 @@ class FVDProtocol:
         x = x / 255.0
         return x * 2 - 1 if self.value_range == "[-1, 1]" else x
 
+    def metric_protocol(self) -> MetricProtocol:
+        return MetricProtocol(self.name, self.version, None, (
+            ("frames", self.frames), ("start", self.start), ("size", self.size), ("range", self.value_range),
+            ("interpolation", self.interpolation), ("clips", "one" if self.fixed_single_clip else "clips_per_video"),
+            ("features", "i3d-kinetics-400 logits, time mean")), f"FVD, {self.frames} frames at {self.size}")
+
 
 PROTOCOLS = {
     "stylegan-v": FVDProtocol("stylegan-v", "1", 16, 0, 224, "[-1, 1]", "bilinear", False),
@@ -69,18 +82,19 @@ PROTOCOLS = {
 
 
 def get_protocol(name: str | None) -> FVDProtocol:
-    name = name or "stylegan-v"
+    name = (name or "stylegan-v").split("@")[0]
     if name not in PROTOCOLS:
         raise MetricInputError(f"unknown FVD protocol {name!r}; choose {', '.join(PROTOCOLS)}")
     return PROTOCOLS[name]
 
 
-def i3d_features(clips: list[np.ndarray], protocol: FVDProtocol, model, batch: int = 4) -> np.ndarray:
+def i3d_features(clips: list[np.ndarray], protocol: FVDProtocol, model, batch: int = BATCH) -> np.ndarray:
+    device = next(model.parameters()).device
     out = []
     with torch.inference_mode():
         for i in range(0, len(clips), batch):
             x = torch.stack([protocol.preprocess(c) for c in clips[i:i + batch]])
-            out.append(model(x).double().numpy())
+            out.append(model(x.to(device)).double().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 400))
 
 
@@ -92,78 +106,78 @@ def fvd_from_features(fake: np.ndarray, real: np.ndarray) -> float:
 
 
 def fvd(fake_videos: list[np.ndarray], real_videos: list[np.ndarray], protocol: str = "stylegan-v",
-        clips_per_video: int = 1, weights_dir: str | None = None) -> float:
+        clips_per_video: int = 1, store=None) -> float:
     """Functional twin: FVD between two lists of videos (T, H, W, 3) uint8."""
     p = get_protocol(protocol)
-    model = kinetics_i3d(weights_dir)
+    model = kinetics_i3d(store)
     fc = [c for v in fake_videos for c in p.clips(v, clips_per_video)]
     rc = [c for v in real_videos for c in p.clips(v, clips_per_video)]
     return fvd_from_features(i3d_features(fc, p, model), i3d_features(rc, p, model))
 
 
-class _FVD:
-    """FVD as a torchmetrics Metric; I3D features gathered across processes."""
+@dataclass
+class _Clips:
+    """Frames of the sampled clips still to featurise, and the features so far."""
 
-    higher_is_better = False
-    full_state_update = False
-
-    def __init__(self, protocol: str = "stylegan-v", clips_per_video: int = 1, weights_dir: str | None = None,
-                 **kwargs):
-        super().__init__(**kwargs)
-        self.protocol, self.clips_per_video = get_protocol(protocol), clips_per_video
-        self.net = kinetics_i3d(weights_dir)
-        self.add_state("fake_feats", default=[], dist_reduce_fx="cat")
-        self.add_state("real_feats", default=[], dist_reduce_fx="cat")
-
-    def update(self, video: np.ndarray, real: bool) -> None:
-        clips = self.protocol.clips(np.asarray(video), self.clips_per_video)
-        f = torch.from_numpy(i3d_features(clips, self.protocol, self.net))
-        (self.real_feats if real else self.fake_feats).append(f)
-
-    def compute(self) -> torch.Tensor:
-        cat = lambda xs: (torch.cat(xs) if isinstance(xs, list) else xs).numpy()  # noqa: E731
-        return torch.tensor(fvd_from_features(cat(self.fake_feats), cat(self.real_feats)))
+    wanted: int  # clips wanted (clips_per_video, or 1)
+    seen: int = 0
+    frames: list[np.ndarray] = field(default_factory=list)
+    ready: list[np.ndarray] = field(default_factory=list)
+    features: list[np.ndarray] = field(default_factory=list)
+    taken: int = 0
 
 
 @register_metric(
     name="fvd", direction=LOWER, level="set", outputs=("fvd",), needs=("real",), weights=("i3d-kinetics-400",),
-    protocol="stylegan-v", protocol_version="1", face=False, crop_protocol=None, protocols=tuple(PROTOCOLS),
+    protocols=tuple(p.metric_protocol() for p in PROTOCOLS.values()),
+    options=(("clips_per_video", "16-frame clips per video (stylegan-v; default 1)"),),
     description="Frechet Video Distance (Kinetics-400 I3D logits; protocol stylegan-v or latentsync)",
 )
 class FVDEvaluator(Evaluator):
     def __init__(self, ctx):
         super().__init__(ctx)
-        self.protocol = get_protocol(ctx.protocol)
+        self.fvd_protocol = get_protocol(self.protocol.name)
         self.clips_per_video = int(ctx.options.get("clips_per_video", 1))
-        self.sha = file_sha256(locate("i3d-kinetics-400", ctx.weights_dir).path)
+        self.store.verified("i3d-kinetics-400")
 
-    @cached_property
-    def net(self):
-        """Built on first use: a run whose features are all cached never builds I3D."""
-        return kinetics_i3d(self.ctx.weights_dir)
+    def views(self):
+        return super().views()[0], None  # one video at a time; the driver runs the real side once per clip
 
-    def weights_used(self):
-        return {"i3d-kinetics-400": self.sha}
+    def begin(self, meta: ClipMeta) -> _Clips:
+        p = self.fvd_protocol
+        return _Clips(1 if p.fixed_single_clip else self.clips_per_video)
 
-    def _features(self, clips: list[np.ndarray]) -> np.ndarray:
-        from eadbench.features_cache import cache_key, get_or_compute
+    def update(self, state: _Clips, chunk: Chunk) -> None:
+        p = self.fvd_protocol
+        first = p.start + state.taken * p.frames
+        for k, frame in enumerate(chunk.fake, chunk.start):
+            state.seen = k + 1
+            if state.taken >= state.wanted or k < first:
+                continue
+            state.frames.append(frame)
+            if len(state.frames) == p.frames:
+                state.ready.append(np.stack(state.frames))
+                state.frames = []
+                state.taken += 1
+                first = p.start + state.taken * p.frames
+        while len(state.ready) >= BATCH:  # the same groups of 4 as on the whole video
+            self._featurise(state, BATCH)
 
-        p = self.protocol
-        key = cache_key(np.stack(clips), self.sha, f"fvd-{p.name}@{p.version}")
-        return get_or_compute(key, lambda: i3d_features(clips, p, self.net))
+    def _featurise(self, state: _Clips, n: int) -> None:
+        clips, state.ready = state.ready[:n], state.ready[n:]
+        state.features.append(i3d_features(clips, self.fvd_protocol, kinetics_i3d(self.store)))
 
-    def clip(self, item: ClipInput) -> dict:
-        fake = self.protocol.clips(item.fake, self.clips_per_video)
-        real = self.protocol.clips(item.real, self.clips_per_video)
-        return {"fake_features": self._features(fake), "real_features": self._features(real)}
+    def end(self, state: _Clips) -> dict:
+        if state.taken == 0:
+            raise self.fvd_protocol.too_short(state.seen)
+        if state.ready:
+            self._featurise(state, len(state.ready))
+        return {"features": np.concatenate(state.features)}
 
-    def reduce(self, outputs: list[dict]) -> dict:
-        fake = np.concatenate([o["fake_features"] for o in outputs])
-        real = np.concatenate([o["real_features"] for o in outputs])
-        p = self.protocol
-        return {"fvd": fvd_from_features(fake, real), "n_clips_fake": len(fake), "n_clips_real": len(real),
+    def reduce(self, outputs: list[dict], real: list[dict] | None = None) -> dict:
+        fake = np.concatenate([o["features"] for o in outputs])
+        ref = np.concatenate([o["features"] for o in real or []]) if real else np.zeros((0, 400))
+        p = self.fvd_protocol
+        return {"fvd": fvd_from_features(fake, ref), "n_clips_fake": len(fake), "n_clips_real": len(ref),
                 "frames_per_clip": p.frames, "resolution": p.size, "protocol": f"{p.name}@{p.version}",
                 "clips_per_video": 1 if p.fixed_single_clip else self.clips_per_video}
-
-
-__getattr__ = torchmetrics_classes(__name__, FVD=_FVD)

@@ -8,105 +8,136 @@ with MFCC frames [4i, 4i + 20). Offsets -15..+15: audio features zero-padded by 
 ends, for every window i the distances ``pairwise_distance`` (eps 1e-6) to audio windows
 i .. i+30, averaged over windows into 31 mean distances. LSE-D = their minimum,
 LSE-C = median - minimum, AV offset = 15 - argmin (positive: audio leads the video).
+
+Streaming: the lip stream runs on overlapping segments of the crops as they arrive (the same
+segments as on the whole clip), so only one segment of crops is held at a time.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from eadbench.errors import MetricInputError
-from eadbench.metrics.base import HIGHER, LOWER, ClipInput, Evaluator, register_metric, torchmetrics_classes
-from eadbench.metrics.mfcc import mfcc
-from eadbench.metrics.syncnet import load_syncnet
-from eadbench.weights import file_sha256, verified
+from eadbench.metrics.base import HIGHER, LOWER, Chunk, ClipMeta, Evaluator, MetricProtocol, register_metric
+from eadbench.nets.mfcc import mfcc
+from eadbench.nets.syncnet import VSHIFT, lse_from_features, load_syncnet
 
-VSHIFT = 15
 SAMPLES_PER_FRAME = 640
+PROTOCOL = MetricProtocol("syncnet-v2", "1", "syncnet", (("network", "syncnet_v2"), ("vshift", VSHIFT),
+                                                        ("mfcc", "13@100Hz"), ("colour", "BGR 0-255")),
+                          "syncnet_python's procedure: crop scale 0.4, 224, MFCC 13 @ 100 Hz, vshift 15")
 
 
-def lse_features(net, crops: np.ndarray, audio: np.ndarray, sr: int = 16000,
-                 batch: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
-    """(lip features, audio features), one row per window."""
+def _check_audio(audio: np.ndarray | None, sr: int) -> np.ndarray:
     if sr != 16000:
         raise MetricInputError(f"LSE needs 16 kHz audio, got {sr} Hz")
     if audio is None or len(audio) == 0:
         raise MetricInputError("LSE needs audio: the clip has none")
+    return np.asarray(audio)
+
+
+def _too_short(length: int) -> MetricInputError:
+    return MetricInputError(f"too short for LSE: {length} usable frames (need at least 6 frames of video and audio)")
+
+
+def audio_features(net, audio: np.ndarray, n_win: int, sr: int = 16000, batch: int = 64) -> torch.Tensor:
+    """SyncNet audio embeddings of the MFCC blocks of windows 0 .. n_win-1."""
+    pcm = np.clip(np.round(np.asarray(audio, dtype=np.float64) * 32768), -32768, 32767)
+    cc = torch.from_numpy(mfcc(pcm, sr).T.astype(np.float32))  # (13, n)
+    device = next(net.parameters()).device
+    with torch.inference_mode():
+        blocks = torch.stack([cc[:, 4 * i:4 * i + 20] for i in range(n_win)])[:, None]
+        return torch.cat([net.forward_aud(blocks[i:i + batch].to(device)).cpu() for i in range(0, n_win, batch)])
+
+
+def lse_features(net, crops: np.ndarray, audio: np.ndarray, sr: int = 16000,
+                 batch: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+    """(lip features, audio features), one row per window, of a clip held in memory."""
+    audio = _check_audio(audio, sr)
     crops = np.asarray(crops)
     length = min(len(crops), len(audio) // SAMPLES_PER_FRAME)
     n_win = length - 5
     if n_win < 1:
-        raise MetricInputError(f"too short for LSE: {length} usable frames (need at least 6 frames of video and audio)")
-    pcm = np.clip(np.round(np.asarray(audio, dtype=np.float64) * 32768), -32768, 32767)
-    cc = torch.from_numpy(mfcc(pcm, sr).T.astype(np.float32))  # (13, n)
+        raise _too_short(length)
     lips = net.prepare_lips(crops[: n_win + 4])
+    device = next(net.parameters()).device
     with torch.inference_mode():
-        lip = net.lip_sequence(lips)
-        blocks = torch.stack([cc[:, 4 * i:4 * i + 20] for i in range(n_win)])[:, None]
-        aud = torch.cat([net.forward_aud(blocks[i:i + batch]) for i in range(0, n_win, batch)])
-    return lip, aud
+        lip = net.lip_sequence(lips.to(device)).cpu()
+    return lip, audio_features(net, audio, n_win, sr, batch)
 
 
-def lse_from_features(lip: torch.Tensor, aud: torch.Tensor, vshift: int = VSHIFT) -> dict[str, float]:
-    win = 2 * vshift + 1
-    audp = F.pad(aud, (0, 0, vshift, vshift))
-    idx = torch.arange(len(lip))[:, None] + torch.arange(win)[None, :]
-    dists = torch.linalg.vector_norm(lip[:, None, :] - audp[idx] + 1e-6, dim=2)  # pairwise_distance, eps 1e-6
-    mdist = dists.mean(0)
-    minval, minidx = torch.min(mdist, 0)
-    return {"lse_c": float(torch.median(mdist) - minval), "lse_d": float(minval),
-            "av_offset": float(vshift - int(minidx))}
-
-
-def lse(crops: np.ndarray, audio: np.ndarray, weights_dir: str | None = None, syncnet_path: str | None = None) -> dict:
+def lse(crops: np.ndarray, audio: np.ndarray, store=None, syncnet_path: str | None = None) -> dict:
     """Functional twin: LSE-C, LSE-D and AV offset of one clip."""
-    return lse_from_features(*lse_features(load_syncnet(weights_dir, syncnet_path), crops, audio))
+    return lse_from_features(*lse_features(load_syncnet(store, syncnet_path), crops, audio))
 
 
-class _LSE:
-    """Mean LSE-C and LSE-D over clips (sum states, distributed-safe)."""
-
-    higher_is_better = True  # of LSE-C, the first output
-    full_state_update = False
-
-    def __init__(self, weights_dir: str | None = None, syncnet_path: str | None = None, **kwargs):
-        super().__init__(**kwargs)
-        self.net = load_syncnet(weights_dir, syncnet_path)
-        for s in ("sum_c", "sum_d"):
-            self.add_state(s, default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
-        self.add_state("count", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
-
-    def update(self, crops: np.ndarray, audio: np.ndarray) -> None:
-        r = lse_from_features(*lse_features(self.net, crops, audio))
-        self.sum_c += r["lse_c"]
-        self.sum_d += r["lse_d"]
-        self.count += 1
-
-    def compute(self) -> dict[str, torch.Tensor]:
-        return {"lse_c": self.sum_c / self.count, "lse_d": self.sum_d / self.count}
+@dataclass
+class _Lips:
+    audio: np.ndarray
+    audio_frames: int  # floor(samples / 640)
+    start: int = 0  # first frame still held (= the next segment's start)
+    held: list[np.ndarray] = field(default_factory=list)  # crops from ``start`` on
+    seen: int = 0
+    mids: list[torch.Tensor] = field(default_factory=list)
+    no_face: int = 0
 
 
 @register_metric(
     name="lse", direction=HIGHER, level="clip", outputs=("lse_c", "lse_d", "av_offset"), needs=("audio",),
-    weights=("syncnet-v2",), protocol="syncnet-v2", protocol_version="1", face=True, crop_protocol="syncnet",
-    output_directions=(("lse_d", LOWER),),
+    weights=("syncnet-v2",), protocols=(PROTOCOL,), output_directions=(("lse_d", LOWER),),
+    options=(("syncnet_path", "a sync expert from `eadbench syncnet train` instead of syncnet_v2.model"),),
     description="SyncNet lip-sync confidence (LSE-C) and distance (LSE-D), syncnet_python protocol",
 )
 class LSEEvaluator(Evaluator):
     def __init__(self, ctx):
         super().__init__(ctx)
         self.path = ctx.options.get("syncnet_path")
-        self.net = load_syncnet(ctx.weights_dir, self.path)
-        self.sha = file_sha256(self.path) if self.path else file_sha256(verified("syncnet-v2", ctx.weights_dir).path)
+        self.net = load_syncnet(self.store, self.path)  # missing weights: unavailable at once
 
     def weights_used(self):
-        return {"syncnet-v2" if not self.path else "syncnet-custom": self.sha}
+        from eadbench.weights import file_sha256
 
-    def clip(self, item: ClipInput) -> dict:
-        crops = item.faces("fake", "syncnet") if item.faces and self.ctx.options.get("crop", "auto") != "none" \
-            else item.fake
-        return lse_from_features(*lse_features(self.net, crops, item.audio, item.sample_rate))
+        if self.path:
+            return {"syncnet-custom": file_sha256(self.path)}
+        return super().weights_used()
 
+    def begin(self, meta: ClipMeta) -> _Lips:
+        audio = _check_audio(meta.audio, meta.sample_rate)
+        return _Lips(audio, len(audio) // SAMPLES_PER_FRAME)
 
-__getattr__ = torchmetrics_classes(__name__, LSE=_LSE)
+    def update(self, state: _Lips, chunk: Chunk) -> None:
+        if chunk.fake_ok is not None:
+            state.no_face += int((~chunk.fake_ok[: max(0, state.audio_frames - chunk.start)]).sum())
+        state.held.extend(chunk.fake)
+        state.seen = chunk.start + len(chunk.fake)
+        seg = self.net.segment
+        # a segment is final once the clip is known to reach past it: same segments as the whole clip
+        while min(state.seen, state.audio_frames) >= state.start + seg + 5:
+            self._segment(state, state.start + seg + 4)
+            state.held = state.held[seg:]
+            state.start += seg
+
+    def _segment(self, state: _Lips, stop: int) -> None:
+        lips = self.net.prepare_lips(np.stack(state.held[: stop - state.start]))
+        with torch.inference_mode():
+            state.mids.append(self.net.lip_mid(lips.to(next(self.net.parameters()).device)).cpu())
+
+    def end(self, state: _Lips) -> dict:
+        length = min(state.seen, state.audio_frames)
+        n_win = length - 5
+        if n_win < 1:
+            raise _too_short(length)
+        t = n_win + 4
+        seg = self.net.segment
+        while state.start < t - 4:
+            self._segment(state, min(t, state.start + seg + 4))
+            state.held = state.held[seg:]
+            state.start += seg
+        with torch.inference_mode():
+            lip = self.net.lip_head(torch.cat(state.mids).to(next(self.net.parameters()).device)).cpu()
+        out = lse_from_features(lip, audio_features(self.net, state.audio, n_win))
+        out["face_frames_missing"] = state.no_face
+        return out

@@ -1,4 +1,4 @@
-"""PSNR, protocol ``psnr-frame-mean``: data range 255, computed per frame then averaged over
+"""PSNR, protocol ``psnr-frame-mean`` (v1): data range 255, computed per frame then averaged over
 the clip's frames; a frame identical to its reference is capped at 100 dB (instead of an
 infinite value that would swallow the mean). Equal to scikit-image's
 ``peak_signal_noise_ratio(real, fake, data_range=255)`` per frame."""
@@ -8,9 +8,11 @@ from __future__ import annotations
 import torch
 
 from eadbench.metrics._frames import paired
-from eadbench.metrics.base import HIGHER, ClipInput, Evaluator, FrameMean, register_metric, torchmetrics_classes
+from eadbench.metrics.base import HIGHER, Chunk, ClipMeta, Evaluator, FrameValues, MetricProtocol, register_metric
 
 CAP_DB = 100.0
+PROTOCOL = MetricProtocol("psnr-frame-mean", "1", None, (("data_range", 255), ("cap_db", CAP_DB)),
+                          "per frame, range 255, capped at 100 dB")
 
 
 def psnr_frames(fake, real) -> torch.Tensor:
@@ -21,26 +23,21 @@ def psnr_frames(fake, real) -> torch.Tensor:
 
 
 def psnr(fake, real) -> float:
+    """Functional twin: mean PSNR over frames."""
     return float(psnr_frames(fake, real).mean())
-
-
-class _PSNR(FrameMean):
-    """Mean per-frame PSNR over every frame pair seen."""
-
-    higher_is_better = True
-
-    def frame_values(self, fake, real) -> torch.Tensor:
-        return psnr_frames(fake, real)
 
 
 @register_metric(
     name="psnr", direction=HIGHER, level="clip", outputs=("psnr",), needs=("real",), weights=(),
-    protocol="psnr-frame-mean", protocol_version="1", face=False, crop_protocol=None,
+    protocols=(PROTOCOL,),
     description="peak signal-to-noise ratio to the real frames (range 255, per frame, capped at 100 dB)",
 )
 class PSNREvaluator(Evaluator):
-    def clip(self, item: ClipInput) -> dict:
-        return {"psnr": psnr(item.fake, item.real)}
+    def begin(self, meta: ClipMeta) -> FrameValues:
+        return FrameValues()
 
+    def update(self, state: FrameValues, chunk: Chunk) -> None:
+        state.add(psnr_frames(chunk.fake, chunk.real).numpy())
 
-__getattr__ = torchmetrics_classes(__name__, PSNR=_PSNR)
+    def end(self, state: FrameValues) -> dict:
+        return {"psnr": state.mean()}

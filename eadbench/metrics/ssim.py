@@ -1,4 +1,4 @@
-"""SSIM, protocol ``ssim-gauss11``: 11x11 Gaussian window (sigma 1.5), K1 0.01, K2 0.03,
+"""SSIM, protocol ``ssim-gauss11`` (v1): 11x11 Gaussian window (sigma 1.5), K1 0.01, K2 0.03,
 data range 255, mean over RGB channels and over the *valid* area (the 5-pixel border where the
 window leaves the image is cropped), per frame, then averaged over the clip's frames.
 
@@ -13,10 +13,13 @@ import cv2
 import numpy as np
 import torch
 
+from eadbench.errors import MetricInputError
 from eadbench.metrics._frames import paired
-from eadbench.metrics.base import HIGHER, ClipInput, Evaluator, FrameMean, register_metric, torchmetrics_classes
+from eadbench.metrics.base import HIGHER, Chunk, ClipMeta, Evaluator, FrameValues, MetricProtocol, register_metric
 
-
+PROTOCOL = MetricProtocol("ssim-gauss11", "1", None, (("window", 11), ("sigma", 1.5), ("k1", 0.01),
+                                                      ("k2", 0.03), ("data_range", 255), ("area", "valid")),
+                          "Gaussian 11x11, sigma 1.5, K1 .01, K2 .03, range 255, RGB mean, valid area")
 WINDOW, SIGMA, K1, K2, DATA_RANGE = 11, 1.5, 0.01, 0.03, 255.0
 
 
@@ -36,8 +39,6 @@ def ssim_frames(fake, real) -> torch.Tensor:
     """Per-frame SSIM of paired (N, H, W, 3) frames in [0, 255]."""
     f, r = paired(fake, real)
     if min(f.shape[2:]) < WINDOW:
-        from eadbench.errors import MetricInputError
-
         raise MetricInputError(f"frames of {tuple(f.shape[2:])} are smaller than the {WINDOW}x{WINDOW} SSIM window")
     g = _gauss1d().astype(np.float32)
     c1, c2 = (K1 * DATA_RANGE) ** 2, (K2 * DATA_RANGE) ** 2
@@ -63,23 +64,17 @@ def ssim(fake, real) -> float:
     return float(ssim_frames(fake, real).mean())
 
 
-class _SSIM(FrameMean):
-    """Mean per-frame SSIM over every frame pair seen."""
-
-    higher_is_better = True
-
-    def frame_values(self, fake, real) -> torch.Tensor:
-        return ssim_frames(fake, real)
-
-
 @register_metric(
     name="ssim", direction=HIGHER, level="clip", outputs=("ssim",), needs=("real",), weights=(),
-    protocol="ssim-gauss11", protocol_version="1", face=False, crop_protocol=None,
+    protocols=(PROTOCOL,),
     description="structural similarity to the real frames (Gaussian 11x11, sigma 1.5, range 255)",
 )
 class SSIMEvaluator(Evaluator):
-    def clip(self, item: ClipInput) -> dict:
-        return {"ssim": ssim(item.fake, item.real)}
+    def begin(self, meta: ClipMeta) -> FrameValues:
+        return FrameValues()
 
+    def update(self, state: FrameValues, chunk: Chunk) -> None:
+        state.add(ssim_frames(chunk.fake, chunk.real).numpy())
 
-__getattr__ = torchmetrics_classes(__name__, SSIM=_SSIM)
+    def end(self, state: FrameValues) -> dict:
+        return {"ssim": state.mean()}

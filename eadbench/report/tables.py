@@ -16,6 +16,8 @@ from typing import Any
 
 import pandas as pd
 
+from eadbench.run.layout import RunRecord, load_run  # noqa: F401  (load_run: used by report)
+
 #: metric/output -> (column label, decimals, scale). Order = column order.
 DISPLAY: dict[str, tuple[str, int, float]] = {
     "ssim/ssim": ("SSIM", 4, 1.0),
@@ -33,39 +35,7 @@ DISPLAY: dict[str, tuple[str, int, float]] = {
 BOUNDS = ("ground_truth", "static")
 
 
-@dataclass
-class Run:
-    path: Path
-    summary: dict[str, Any]
-    manifest: dict[str, Any]
-    per_clip: pd.DataFrame
-    details: list[dict[str, Any]]
-
-    @property
-    def label(self) -> str:
-        return str(self.summary.get("dataset", self.path.name)).upper()
-
-
-def load_run(path: str | Path) -> Run:
-    p = Path(path)
-    if not (p / "summary.json").exists():
-        from eadbench.errors import EadbenchError
-
-        raise EadbenchError(f"{p} is not a finished run folder (no summary.json); run `eadbench run` first")
-    from eadbench.check import CheckInputError, validate_summary
-    from eadbench.jsonio import load_json
-
-    summary = validate_summary(load_json(p / "summary.json", "run summary"), p / "summary.json")
-    manifest = load_json(p / "manifest.json", "run manifest") if (p / "manifest.json").exists() else {}
-    try:
-        per_clip = pd.read_csv(p / "per_clip.csv") if (p / "per_clip.csv").exists() else pd.DataFrame()
-        details = []
-        if (p / "clip_details.jsonl").exists():
-            details = [json.loads(line) for line in (p / "clip_details.jsonl").read_text().splitlines() if line]
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise CheckInputError(f"{p}: per-clip files are damaged ({type(exc).__name__}: "
-                              f"{str(exc).splitlines()[0][:100]})") from None
-    return Run(p, summary, manifest, per_clip, details)
+Run = RunRecord  # a finished run folder, read by eadbench.run.layout.load_run
 
 
 @dataclass

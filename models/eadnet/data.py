@@ -11,7 +11,7 @@ import torch
 
 from eadbench import media
 from eadbench.labels import describe_emotion
-from eadbench.metrics.mfcc import mfcc
+from eadbench.nets.mfcc import mfcc
 from eadnet.conditioning import audio_windows, log_mel
 from eadnet.config import EADNetConfig
 

@@ -35,7 +35,8 @@ def _face_frames(clip: ClipTensors) -> np.ndarray:
 def similarities(clips: list[ClipTensors], text_encoder: TextEncoder, classifier) -> list[dict]:
     """Per clip: its text/video cosine similarity and the classifier's video-level emotion."""
     from eadbench.labels import describe_emotion
-    from eadbench.metrics.emotion import face_box, video_prediction
+    from eadbench.faces.crop import face_box
+    from eadbench.nets.emotion import video_prediction
 
     rows = []
     for clip in clips:
@@ -54,7 +55,7 @@ def filter_clips(clips: list[ClipTensors], min_similarity: float, text_encoder: 
                  classifier=None, report: str | Path | None = None) -> list[ClipTensors]:
     """The clips whose similarity is at least ``min_similarity``; the table goes to ``report``."""
     if classifier is None:
-        from eadbench.metrics import emotion_classifiers
+        from eadbench.nets import emotion as emotion_classifiers
 
         classifier = emotion_classifiers.build()
     rows = similarities(clips, text_encoder or TextEncoder("minilm"), classifier)

@@ -37,9 +37,9 @@ class LPIPSLoss(nn.Module):
         import lpips
 
         if pretrained:
-            from eadbench.metrics.lpips import lpips_net
+            from eadbench.nets.lpips import lpips_alex
 
-            self.net = lpips_net()  # AlexNet from the weight store; a clear error when missing
+            self.net = lpips_alex()  # AlexNet from the weight store; a clear error when missing
         else:  # tests only: random backbone, stated in the config
             self.net = lpips.LPIPS(net="alex", pretrained=True, pnet_rand=True, verbose=False)
         self.net.eval().requires_grad_(False)
@@ -58,7 +58,7 @@ class TREPALoss(nn.Module):
     def __init__(self, encoder: nn.Module | None = None):
         super().__init__()
         if encoder is None:
-            from eadbench.metrics.i3d import kinetics_i3d
+            from eadbench.nets.i3d import kinetics_i3d
 
             encoder = kinetics_i3d()
         self.encoder = encoder.eval().requires_grad_(False)

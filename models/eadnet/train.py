@@ -82,7 +82,7 @@ class Trainer:
 
                     raise WeightsMissingError("EAD-Net sync loss needs a sync expert: train one with `eadbench "
                                               "syncnet train` and set syncnet_path (or set w_sync: 0)")
-                from eadbench.syncnet_train import load_expert
+                from eadbench.nets.syncnet import load_expert
 
                 sync_expert = load_expert(cfg.syncnet_path)
             self.sync = SyncLoss(sync_expert).to(self.device)

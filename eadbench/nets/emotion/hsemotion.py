@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from eadbench.labels import HSEMOTION8_LABELS, HSEMOTION8_TO_CANONICAL
-from eadbench.weights import load_pickled_model
+from eadbench.weights import WeightStore
 
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
@@ -29,14 +29,16 @@ class HSEmotionClassifier:
     to_canonical = HSEMOTION8_TO_CANONICAL
     weight_name = "hsemotion-enet-b0-8"
 
-    def __init__(self, weights_dir: str | None = None, trust: bool = False):
-        self.model = load_pickled_model(self.weight_name, weights_dir, trust=trust).eval()
+    def __init__(self, store: WeightStore | None = None):
+        store = store or WeightStore()
+        self.device = store.device
+        self.model = store.network(self.name, (self.weight_name,), lambda s: s.pickled_model(self.weight_name))
 
     def logits(self, faces_rgb: np.ndarray, batch: int = 32) -> np.ndarray:
         out = []
         with torch.inference_mode():
             for i in range(0, len(faces_rgb), batch):
-                out.append(self.model(preprocess(faces_rgb[i:i + batch])).double().numpy())
+                out.append(self.model(preprocess(faces_rgb[i:i + batch]).to(self.device)).double().cpu().numpy())
         return np.concatenate(out)
 
     def probs(self, faces_rgb: np.ndarray) -> np.ndarray:

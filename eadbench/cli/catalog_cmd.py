@@ -1,0 +1,68 @@
+"""`eadbench metrics list` and `eadbench methods list`: what is registered, read from the
+registries themselves (the metric table and the generator classes), never from a copy."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from eadbench.cli.common import friendly, group
+
+metrics_app = group("The registered metrics: direction, needs, protocols, weights.")
+methods_app = group("The registered methods (generators) and their options.")
+
+WD = typer.Option(None, "--weights-dir", envvar="EADBENCH_WEIGHTS", help="Folder searched first for weight files.")
+
+
+@metrics_app.command("list")
+@friendly
+def metrics_list(weights_dir: Optional[Path] = WD, as_json: bool = typer.Option(False, "--json", help="Print JSON.")):
+    """Every metric: level, direction of each output, what it needs, its protocols (the first is
+    the default; choose another with `run --protocol METRIC=NAME`), options, and its weight
+    files with whether they are present here."""
+    from eadbench.metrics import METRICS
+    from eadbench.weights import is_available
+
+    rows = []
+    for name, info in METRICS.items():
+        rows.append({
+            "name": name, "level": info.level, "description": info.description,
+            "outputs": {o: info.direction_of(o) for o in info.outputs}, "needs": list(info.needs),
+            "protocols": [{"key": p.key, "crop": p.crop, "parameters": dict(p.params)} for p in info.protocols],
+            "options": dict(info.options),
+            "weights": {w: is_available(w, weights_dir) for w in info.weights},
+        })
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, default=str))
+        return
+    for r in rows:
+        arrows = " ".join(f"{o}{'↑' if d == 'higher' else '↓' if d == 'lower' else ''}" for o, d in r["outputs"].items())
+        weights = ", ".join(f"{w} ({'present' if ok else 'MISSING'})" for w, ok in r["weights"].items()) or "none"
+        typer.echo(f"{r['name']:<8} {r['level']:<5} {arrows}")
+        typer.echo(f"         {r['description']}")
+        typer.echo(f"         needs: {', '.join(r['needs']) or 'the generated video only'}; protocols: "
+                   + ", ".join(p["key"] + (f" (crop {p['crop']})" if p["crop"] else "") for p in r["protocols"]))
+        if r["options"]:
+            typer.echo("         options: " + "; ".join(f"{k}: {v}" for k, v in r["options"].items()))
+        typer.echo(f"         weights: {weights}")
+
+
+@methods_app.command("list")
+@friendly
+def methods_list(as_json: bool = typer.Option(False, "--json", help="Print JSON.")):
+    """Every method `run --methods` accepts (and third-party ones registered through the
+    ``eadbench.methods`` entry point), with the options each takes in a run config."""
+    from eadbench import generators
+
+    rows = [{"name": n, "description": cls.description, "options": cls.option_help(),
+             "module": cls.__module__} for n, cls in generators.GENERATORS.items()]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        typer.echo(f"{r['name']:<13} {r['description']}")
+        for k, v in r["options"].items():
+            typer.echo(f"    {k}: {v}")

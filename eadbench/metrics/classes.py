@@ -1,0 +1,240 @@
+"""The metrics as ``torchmetrics.Metric`` classes, for anyone's training or validation loop.
+
+Each class keeps the states torchmetrics syncs across processes (sums and counts reduced by
+sum, feature lists by concatenation) and computes exactly what its evaluator and functional
+twin compute (one contract test checks the three agree for every metric). Networks come from
+a ``WeightStore``: pass ``weights_dir=`` (and ``device=``) or a ``store=``.
+
+This module imports torchmetrics (a few seconds); ``eadbench.metrics`` imports it only when a
+class is first asked for, so the command line and a cached run never pay for it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torchmetrics import Metric
+
+from eadbench.metrics import csim as _csim
+from eadbench.metrics import emotion as _emotion
+from eadbench.metrics import fid as _fid
+from eadbench.metrics import fvd as _fvd
+from eadbench.metrics import lmd as _lmd
+from eadbench.metrics import lpips as _lpips
+from eadbench.metrics import lse as _lse
+from eadbench.metrics import psnr as _psnr
+from eadbench.metrics import ssim as _ssim
+from eadbench.nets import emotion as _classifiers
+from eadbench.nets.face_mesh import face_mesh
+from eadbench.nets.facenet import embed, facenet
+from eadbench.nets.i3d import kinetics_i3d
+from eadbench.nets.inception import fid_inception
+from eadbench.nets.lpips import lpips_alex
+from eadbench.nets.syncnet import lse_from_features, load_syncnet
+from eadbench.weights import WeightStore
+
+
+def _store(store: WeightStore | None, weights_dir, device) -> WeightStore:
+    return store if store is not None else WeightStore(weights_dir, device=device or "cpu")
+
+
+def _cat(xs) -> np.ndarray:
+    return (torch.cat(xs) if isinstance(xs, list) else xs).cpu().numpy()
+
+
+class _FrameMean(Metric):
+    """Mean of a per-frame score over every frame pair seen: a float64 sum and a count."""
+
+    full_state_update = False
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.add_state("total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("count", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+
+    def frame_values(self, fake, real) -> torch.Tensor:
+        raise NotImplementedError
+
+    def update(self, fake, real) -> None:
+        """``fake``, ``real``: paired frames (N, H, W, 3) in [0, 255] (numpy or torch)."""
+        v = self.frame_values(fake, real)
+        self.total += v.sum().to(self.total)
+        self.count += v.numel()
+
+    def compute(self) -> torch.Tensor:
+        return self.total / self.count
+
+
+class SSIM(_FrameMean):
+    """Mean per-frame SSIM (protocol ssim-gauss11@1) over every frame pair seen."""
+
+    higher_is_better = True
+
+    def frame_values(self, fake, real) -> torch.Tensor:
+        return _ssim.ssim_frames(fake, real)
+
+
+class PSNR(_FrameMean):
+    """Mean per-frame PSNR (protocol psnr-frame-mean@1) over every frame pair seen."""
+
+    higher_is_better = True
+
+    def frame_values(self, fake, real) -> torch.Tensor:
+        return _psnr.psnr_frames(fake, real)
+
+
+class LPIPS(_FrameMean):
+    """Mean per-frame LPIPS-Alex v0.1 over every frame pair seen."""
+
+    higher_is_better = False
+
+    def __init__(self, weights_dir=None, device=None, store: WeightStore | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.net = lpips_alex(_store(store, weights_dir, device))
+
+    def frame_values(self, fake, real) -> torch.Tensor:
+        return _lpips.lpips_frames(np.asarray(fake), np.asarray(real), self.net)
+
+
+class FID(Metric):
+    """FID (pytorch-fid@1): ``update(frames, real=bool)``; features gathered across processes."""
+
+    higher_is_better = False
+    full_state_update = False
+
+    def __init__(self, weights_dir=None, device=None, store: WeightStore | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.net = fid_inception(_store(store, weights_dir, device))
+        self.add_state("fake_feats", default=[], dist_reduce_fx="cat")
+        self.add_state("real_feats", default=[], dist_reduce_fx="cat")
+
+    def update(self, frames, real: bool) -> None:
+        f = torch.from_numpy(_fid.fid_features(np.asarray(frames), self.net))
+        (self.real_feats if real else self.fake_feats).append(f)
+
+    def compute(self) -> torch.Tensor:
+        return torch.tensor(_fid.fid_from_features(_cat(self.fake_feats), _cat(self.real_feats)))
+
+
+class FVD(Metric):
+    """FVD (stylegan-v@1 or latentsync@1): ``update(video, real=bool)`` per (T, H, W, 3) video."""
+
+    higher_is_better = False
+    full_state_update = False
+
+    def __init__(self, protocol: str = "stylegan-v", clips_per_video: int = 1, weights_dir=None, device=None,
+                 store: WeightStore | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.protocol, self.clips_per_video = _fvd.get_protocol(protocol), clips_per_video
+        self.net = kinetics_i3d(_store(store, weights_dir, device))
+        self.add_state("fake_feats", default=[], dist_reduce_fx="cat")
+        self.add_state("real_feats", default=[], dist_reduce_fx="cat")
+
+    def update(self, video, real: bool) -> None:
+        clips = self.protocol.clips(np.asarray(video), self.clips_per_video)
+        f = torch.from_numpy(_fvd.i3d_features(clips, self.protocol, self.net))
+        (self.real_feats if real else self.fake_feats).append(f)
+
+    def compute(self) -> torch.Tensor:
+        return torch.tensor(_fvd.fvd_from_features(_cat(self.fake_feats), _cat(self.real_feats)))
+
+
+class LSE(Metric):
+    """Mean LSE-C and LSE-D over clips (syncnet-v2@1): ``update(syncnet_crops, audio_16k)``."""
+
+    higher_is_better = True  # of LSE-C, the first output
+    full_state_update = False
+
+    def __init__(self, weights_dir=None, syncnet_path: str | None = None, device=None,
+                 store: WeightStore | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.net = load_syncnet(_store(store, weights_dir, device), syncnet_path)
+        for s in ("sum_c", "sum_d"):
+            self.add_state(s, default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("count", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+
+    def update(self, crops: np.ndarray, audio: np.ndarray) -> None:
+        r = lse_from_features(*_lse.lse_features(self.net, crops, audio))
+        self.sum_c += r["lse_c"]
+        self.sum_d += r["lse_d"]
+        self.count += 1
+
+    def compute(self) -> dict[str, torch.Tensor]:
+        return {"lse_c": self.sum_c / self.count, "lse_d": self.sum_d / self.count}
+
+
+class EmotionAccuracy(Metric):
+    """Video-level emotion accuracy (video-mean-prob@1): ``update(face256_crops, target)``;
+    targets the classifier cannot output are excluded and counted."""
+
+    higher_is_better = True
+    full_state_update = False
+
+    def __init__(self, classifier=None, weights_dir=None, device=None, store: WeightStore | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if classifier is None or isinstance(classifier, str):
+            classifier = _classifiers.build(classifier, _store(store, weights_dir, device))
+        self.classifier = classifier
+        for s in ("correct", "judged", "excluded"):
+            self.add_state(s, default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+
+    def update(self, faces: np.ndarray, target: str) -> None:
+        pred, _ = _classifiers.video_prediction(self.classifier.probs(_emotion.face_box(np.asarray(faces))),
+                                                self.classifier)
+        j = _emotion.judge(target, pred, self.classifier)
+        if j["acc_emo"] is None:
+            self.excluded += 1
+        else:
+            self.judged += 1
+            self.correct += int(j["acc_emo"])
+
+    def compute(self) -> torch.Tensor:
+        return self.correct.double() / self.judged
+
+
+class LMD(Metric):
+    """Mean M-LMD and F-LMD over clips (mesh468-face256@1): ``update(fake_face256, real_face256)``."""
+
+    higher_is_better = False
+    full_state_update = False
+
+    def __init__(self, weights_dir=None, store: WeightStore | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.mesh = face_mesh(_store(store, weights_dir, "cpu"))
+        for s in ("sum_lmd", "sum_flmd"):
+            self.add_state(s, default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("count", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+
+    def update(self, fake_crops, real_crops) -> None:
+        r = _lmd.lmd_from_landmarks(self.mesh.clip(np.asarray(fake_crops)), self.mesh.clip(np.asarray(real_crops)))
+        self.sum_lmd += r["lmd"]
+        self.sum_flmd += r["f_lmd"]
+        self.count += 1
+
+    def compute(self) -> dict[str, torch.Tensor]:
+        return {"lmd": self.sum_lmd / self.count, "f_lmd": self.sum_flmd / self.count}
+
+
+class CSIM(Metric):
+    """Mean identity cosine (facenet-vggface2-face256@1): ``update(fake_face256, reference_face256)``."""
+
+    higher_is_better = True
+    full_state_update = False
+
+    def __init__(self, weights_dir=None, device=None, store: WeightStore | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.net = facenet(_store(store, weights_dir, device))
+        self.add_state("total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("count", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+
+    def update(self, fake_faces, reference_face) -> None:
+        e = embed(self.net, _csim.face_box(np.asarray(fake_faces)))
+        r = embed(self.net, _csim.face_box(np.asarray(reference_face)[None]))
+        self.total += torch.nn.functional.cosine_similarity(e, r.expand_as(e)).double().sum()
+        self.count += len(e)
+
+    def compute(self) -> torch.Tensor:
+        return self.total / self.count
+
+
+__all__ = ["CSIM", "FID", "FVD", "LMD", "LPIPS", "LSE", "PSNR", "SSIM", "EmotionAccuracy"]

@@ -1,0 +1,20 @@
+"""The functional twins of every metric: plain functions on arrays, no state, no registry.
+
+Frames are uint8 RGB arrays (N, H, W, 3); face metrics take the face crops of their protocol
+(``eadbench.faces.crop_clip(frames, "syncnet" | "face256")``); networks come from a
+``WeightStore`` (``store=``; by default ``$EADBENCH_WEIGHTS`` and the libraries' caches).
+"""
+
+from __future__ import annotations
+
+from eadbench.metrics.csim import csim
+from eadbench.metrics.emotion import emotion_accuracy
+from eadbench.metrics.fid import fid
+from eadbench.metrics.fvd import fvd
+from eadbench.metrics.lmd import lmd
+from eadbench.metrics.lpips import lpips_distance as lpips
+from eadbench.metrics.lse import lse
+from eadbench.metrics.psnr import psnr
+from eadbench.metrics.ssim import ssim
+
+__all__ = ["csim", "emotion_accuracy", "fid", "fvd", "lmd", "lpips", "lse", "psnr", "ssim"]

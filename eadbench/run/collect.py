@@ -1,0 +1,130 @@
+"""Collection and summary (rank 0 / the main process): the per-clip records the shards wrote ->
+rows, per-clip details, set-level values, summary.json, the manifest, and the terminal table."""
+
+from __future__ import annotations
+
+import math
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+from eadbench import __version__
+from eadbench.config import RunConfig
+from eadbench.datasets.base import Clip, ScanResult
+from eadbench.errors import EadbenchError
+from eadbench.results import atomic_write_json
+from eadbench.run.layout import RunDir
+
+
+def collect(run: RunDir, clips: list[Clip], labels: list[str], evaluators: dict[str, Any]):
+    """Rows, per-clip details and set-level values from the files the shards wrote."""
+    rows: list[dict[str, Any]] = []
+    details: list[dict[str, Any]] = []
+    set_values: dict[tuple[str, str], dict[str, Any]] = {}
+    for label in labels:
+        per_metric: dict[str, list[dict[str, Any]]] = {m: [] for m in evaluators}
+        real_side: dict[str, list[dict[str, Any]]] = {m: [] for m in evaluators}
+        for clip in clips:
+            base = {"method": label, "clip_id": clip.clip_id, "speaker": clip.speaker,
+                    "emotion": clip.emotion, "intensity": clip.intensity}
+            gen = run.generation(label, clip.clip_id)
+            if gen.get("status") != "ok":
+                rows.append({**base, "metric": "generate", "output": "video", "value": None,
+                             "status": "failed", "reason": gen.get("error")})
+            for name, ev in evaluators.items():
+                info = ev.info
+                rec = run.load_output(run.score(label, clip.clip_id, name))
+                if rec is None:
+                    rec = {"status": "failed", "error": "not scored", "output": {}}
+                status, reason, output = rec["status"], rec.get("error"), rec.get("output") or {}
+                if info.level == "set":
+                    real = run.load_output(run.real_score(clip.clip_id, name)) if status == "ok" else None
+                    if status == "ok" and (real is None or real.get("status") != "ok"):
+                        status = "failed"
+                        reason = f"real side: {real.get('error') if real else 'not scored'}"
+                    rows.append({**base, "metric": name, "output": info.outputs[0], "value": None,
+                                 "status": status, "reason": reason})
+                    if status == "ok":
+                        per_metric[name].append(output)
+                        real_side[name].append(real["output"])
+                    continue
+                for o in info.outputs:
+                    v = output.get(o)
+                    ok = status == "ok" and isinstance(v, (int, float)) and v is not None
+                    rows.append({**base, "metric": name, "output": o,
+                                 "value": float(v) if ok else None,
+                                 "status": status if status != "ok" or ok else "failed",
+                                 "reason": reason if status != "ok" else (None if ok else f"no value for {o}")})
+                extra = {k: v for k, v in output.items() if k not in info.outputs}
+                if extra or status != "ok":
+                    details.append({**base, "metric": name, "status": status, "reason": reason, **extra})
+        for name, ev in evaluators.items():
+            if ev.info.level == "set":
+                try:
+                    set_values[(label, name)] = ev.reduce(per_metric[name], real_side[name]) \
+                        if len(per_metric[name]) >= 2 else {
+                            ev.info.outputs[0]: None,
+                            "reason": f"needs at least 2 scored clips, got {len(per_metric[name])}"}
+                except EadbenchError as exc:
+                    set_values[(label, name)] = {ev.info.outputs[0]: None, "reason": str(exc)}
+    return rows, details, set_values
+
+
+def write_manifest(run: RunDir, cfg: RunConfig, scan: ScanResult, methods: dict[str, Any],
+                   evaluators: dict[str, Any], unavailable: dict[str, str], started: float,
+                   finished: float | None = None, store=None) -> None:
+    import torch
+
+    from eadbench.faces.track import DEFAULT_TRACKING, TRACKING
+    from eadbench.weights import WEIGHTS
+
+    weights: dict[str, str] = {}
+    for ev in evaluators.values():
+        weights.update(ev.weights_used())
+    tracking = TRACKING.get(cfg.tracking or DEFAULT_TRACKING)
+    atomic_write_json(run.manifest, {
+        "eadbench_version": __version__,
+        "git_commit": _own_commit(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "device": store.device if store is not None else cfg.device,
+        "config": cfg.to_dict(),
+        "dataset": {"name": cfg.dataset, "root": cfg.root, "split": cfg.split, "split_name": scan.split_name,
+                    "split_hash": scan.split_hash(), "clips": len(scan.clips)},
+        "protocols": {n: {"protocol": ev.protocol.name, "version": ev.protocol.version,
+                          "selected": ev.ctx.protocol, "parameters": ev.protocol.to_dict()}
+                      for n, ev in evaluators.items()},
+        "tracking": {"protocol": tracking.key, "description": tracking.description},
+        "weights": {k: {"sha256": v, "file": WEIGHTS.get(k).filename if k in WEIGHTS else None}
+                    for k, v in sorted(weights.items())},
+        "methods": {label: g.provenance() for label, g in methods.items()},
+        "unavailable_metrics": unavailable,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(finished)) if finished else None,
+    })
+
+
+def _own_commit() -> str | None:
+    from eadbench.generators.subprocess_job import git_commit
+
+    return git_commit(Path(__file__).resolve().parents[2])
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """A compact text table of the summary for the terminal."""
+    lines = []
+    for method, metrics in summary.get("methods", {}).items():
+        cells = []
+        for metric, outs in metrics.items():
+            for o, e in outs.items():
+                v = e.get("value")
+                if v is None or (isinstance(v, float) and not math.isfinite(v)):
+                    cells.append(f"{o}=n/a")
+                else:
+                    cells.append(f"{o}={v:.4g}")
+                if e.get("classifier"):
+                    cells[-1] += f" [{e['classifier']}]"
+        lines.append(f"  {method:<14} " + "  ".join(cells))
+    return "\n".join(lines)

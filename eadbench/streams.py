@@ -1,0 +1,207 @@
+"""One pass over a video: decoded once, its face tracked once, frames and crops in chunks.
+
+``stream_video`` is how every consumer reads a video (``run``, ``score``, ``prepare``): frames
+are decoded in a background thread (FFmpeg works while the networks run), face crops of every
+requested protocol are cut from the same decoded frames with the track's smoothed boxes, and
+everything flows on in chunks of ``CHUNK`` frames, so memory does not grow with the video's
+length. A video's track is looked up first in the track cache (keyed by the video's content
+hash, the detector's weights and the tracking protocol): ``run``, ``score`` and ``prepare``
+share it, and the ground-truth copy of a reference is never tracked twice.
+
+``STATS`` counts decodes and tracker runs per file (the tests check "once per video").
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from eadbench import media
+from eadbench.faces.crop import CROP_PROTOCOLS
+from eadbench.faces.track import DEFAULT_TRACKING, TRACKING, StreamTracker, Track, TrackingProtocol
+from eadbench.weights import WeightStore, eadbench_cache, file_sha256
+
+FRAMES = "frames"
+
+
+def _bounded_malloc() -> None:
+    """Keep glibc from hoarding freed frames. glibc serves allocations above its mmap threshold
+    with mmap and returns them at once, but it raises that threshold each time such a block is
+    freed, after which video frames (0.2-6 MB) come from the heap and fragment it: scoring a
+    60 s clip grew the resident set by 1 GB. A fixed threshold keeps every frame mmapped, so
+    memory stays flat whatever the video's length."""
+    import ctypes
+    import platform
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD: fixed, so never raised
+    except (OSError, AttributeError):
+        pass
+
+
+_bounded_malloc()
+#: frames per chunk: the batch the image networks see (FID's Inception batch is 32 too)
+CHUNK = 32
+STATS: dict[str, Counter] = {"decodes": Counter(), "tracks": Counter()}
+
+
+class Timer:
+    """Seconds per stage (decode, detect, each metric), summed over a run."""
+
+    def __init__(self) -> None:
+        self.seconds: Counter = Counter()
+
+    def add(self, stage: str, seconds: float) -> None:
+        self.seconds[stage] += seconds
+
+    def timed(self, stage: str):
+        timer = self
+
+        class _Block:
+            def __enter__(self):
+                self.t = time.perf_counter()
+
+            def __exit__(self, *exc):
+                timer.add(stage, time.perf_counter() - self.t)
+
+        return _Block()
+
+    def merge(self, other: dict[str, float]) -> None:
+        for k, v in other.items():
+            self.seconds[k] += v
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: round(v, 3) for k, v in sorted(self.seconds.items())}
+
+
+def track_cache_path(video: Path, protocol: TrackingProtocol, store: WeightStore) -> Path:
+    from eadbench.nets.mtcnn import WEIGHTS
+
+    detector = "-".join(store.sha256(n)[:8] for n in WEIGHTS)
+    return eadbench_cache() / "tracks" / f"{file_sha256(video)}-{protocol.name}-v{protocol.version}-{detector}.npz"
+
+
+def cached_track(video: Path, protocol: TrackingProtocol, store: WeightStore) -> Track | None:
+    path = track_cache_path(video, protocol, store)
+    if not path.exists():
+        return None
+    try:
+        track = Track.load(path)
+    except (OSError, ValueError, KeyError):  # a damaged entry is recomputed
+        return None
+    return track if track.geo is not None else None
+
+
+@dataclass
+class StreamResult:
+    """Filled in while a stream runs: frames seen, the track, and why crops failed (if they did)."""
+
+    frames: int = 0
+    track: Track | None = None
+    failure: str | None = None
+    from_cache: bool = False
+    info: dict = field(default_factory=dict)
+
+
+@dataclass
+class VideoChunk:
+    start: int
+    frames: np.ndarray | None  # (n, H, W, 3) when "frames" was asked for
+    crops: dict[str, np.ndarray]  # protocol -> (n, S, S, 3)
+    ok: np.ndarray | None  # (n,) a face box was known for the frame (crop views only)
+
+
+def stream_video(path: str | Path, views: set[str] | frozenset[str], store: WeightStore | None = None,
+                 tracking: str | None = None, chunk: int = CHUNK, max_frames: int | None = None,
+                 result: StreamResult | None = None, timer: Timer | None = None) -> Iterator[VideoChunk]:
+    """Chunks of the video at ``path`` in the requested ``views`` ("frames" and/or crop protocol
+    names). ``result`` receives the frame count, the track and a tracking failure's reason."""
+    path = Path(path)
+    store = store or WeightStore()
+    result = result if result is not None else StreamResult()
+    timer = timer or Timer()
+    crops = sorted(v for v in views if v != FRAMES)
+    protos = {c: CROP_PROTOCOLS.get(c) for c in crops}
+    tracker = None
+    geo = None
+    if crops:
+        proto = TRACKING.get(tracking or DEFAULT_TRACKING)
+        track = cached_track(path, proto, store)
+        if track is not None and (max_frames is None or track.n_frames >= max_frames):
+            geo, result.track, result.from_cache = track.geo, track, True
+        else:
+            tracker = StreamTracker(proto, store, source=str(path))
+            STATS["tracks"][str(path)] += 1
+    STATS["decodes"][str(path)] += 1
+
+    def decoded() -> Iterator[np.ndarray]:
+        return media.iter_frames(path, max_frames=max_frames)
+
+    buffer: list[tuple[int, np.ndarray, np.ndarray | None]] = []
+
+    def emit(items, final: bool = False) -> Iterator[VideoChunk]:
+        buffer.extend(items)
+        while len(buffer) >= chunk or (final and buffer):
+            part, buffer[:] = buffer[:chunk], buffer[chunk:]
+            yield _make_chunk(part, views, protos)
+
+    n = 0
+    frames_iter = media.prefetch(decoded(), depth=4)
+    t0 = time.perf_counter()
+    for frame in frames_iter:
+        timer.add("decode", time.perf_counter() - t0)
+        if tracker is not None:
+            with timer.timed("detect"):
+                released = tracker.push(frame)
+        elif crops:
+            g = geo[n] if n < len(geo) else np.full(3, np.nan)
+            released = [(n, frame, g)]
+        else:
+            released = [(n, frame, None)]
+        n += 1
+        yield from emit(released)
+        t0 = time.perf_counter()
+    result.frames = n
+    if tracker is not None:
+        with timer.timed("detect"):
+            released = tracker.finish()
+        result.failure = tracker.failure
+        result.track = tracker.track()
+        if tracker.failure is None and max_frames is None:
+            result.track.save(track_cache_path(path, tracker.protocol, store))
+        yield from emit(released, final=True)
+    else:
+        if result.track is not None and n < result.track.n_frames and max_frames is None:
+            result.failure = f"{path}: the cached track has {result.track.n_frames} frames, the video {n}"
+        yield from emit([], final=True)
+    if result.track is not None:
+        result.info = result.track.summary()
+
+
+def _make_chunk(part: list, views, protos: dict) -> VideoChunk:
+    start = part[0][0]
+    frames = np.stack([f for _, f, _ in part]) if FRAMES in views else None
+    crops, ok = {}, None
+    if protos:
+        flags = []
+        for name, proto in protos.items():
+            cut = [proto.crop_or_blank(f, g) for _, f, g in part]
+            crops[name] = np.stack([c for c, _ in cut])
+            flags = [k for _, k in cut]
+        ok = np.asarray(flags, dtype=bool)
+    return VideoChunk(start, frames, crops, ok)
+
+
+def read_view(path: str | Path, view: str, store: WeightStore | None = None, tracking: str | None = None,
+              max_frames: int | None = None) -> np.ndarray:
+    """A whole video in one view, in memory (for small clips, tests and EAD-Net inference)."""
+    parts = [c.frames if view == FRAMES else c.crops[view]
+             for c in stream_video(path, {view}, store, tracking, max_frames=max_frames)]
+    return np.concatenate(parts)
