@@ -146,7 +146,7 @@ def test_cli_writes_caches_limits_and_records_failures(synth_prepared, tmp_path)
     assert text_source(angry) == "face"
     clips = load_prepared(data, EADNetConfig.preset_config("tiny", size=32))
     assert {c.text_source for c in clips} == {"face"}
-    # a broken clip is recorded and the run goes on; its old description is not reused
+    # a broken clip is recorded (not counted as unchanged) and the run goes on
     (data / "W009_front_fear_level_3_002" / "crops" / "face256.mp4").write_bytes(b"not a video")
     r = cli.invoke(app, ["eadnet", "describe", "--data", str(data), "-q"])
     assert r.exit_code == 0 and "described 0, unchanged 5, failed 1" in r.output, r.output
