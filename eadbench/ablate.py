@@ -4,6 +4,13 @@ Every variant trains from the same seed on the same data order (eadnet.train der
 randomness from (seed, step)), so rows differ only by their switches. Defaults: the built-in
 synthetic data, the tiny preset, the paper's rows (baseline without STDA/TFRM/text, each
 added alone, all together); ``grid`` gives all 2^3 combinations.
+
+``text_sources`` (``--text-source template,face``) adds an axis: every variant is trained once
+per source of the emotion texts, on its own copy of the prepared training clips (hard links)
+whose ``emotion.txt`` that describer wrote (``eadnet.describe``), and is given texts of the same
+kind on the test clips (the test split prepared and described the same way; ``face`` takes the
+training clips' neutral clips as population baseline for test speakers without one). Rows are
+named ``<variant>/<source>``. Without it nothing changes: one row per variant, template texts.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ PAPER_ROWS = {
     "+tfrm": dict(stda=False, tfrm=True, text=False), "+text": dict(stda=False, tfrm=False, text=True),
     "full": dict(stda=True, tfrm=True, text=True),
 }
+TEXT_SOURCES = ("template", "face")
 NAMED = {"full": dict(stda=True, tfrm=True, text=True), "no-stda": dict(stda=False, tfrm=True, text=True),
          "no-tfrm": dict(stda=True, tfrm=False, text=True), "no-text": dict(stda=True, tfrm=True, text=False)}
 
@@ -47,6 +55,45 @@ def variants(names: list[str] | None, grid: bool) -> dict[str, dict[str, bool]]:
     return out
 
 
+def text_sources(names: list[str] | None) -> list[str] | None:
+    """Parse ``--text-source``: None (the default ablation) or distinct known sources, in order."""
+    if names is None:
+        return None
+    out = list(dict.fromkeys(n.strip() for n in names if n.strip()))
+    if not out:
+        raise EadbenchError(f"--text-source needs at least one of {', '.join(TEXT_SOURCES)}")
+    bad = [n for n in out if n not in TEXT_SOURCES]
+    if bad:
+        raise EadbenchError(f"unknown text source {bad[0]!r}; known: {', '.join(TEXT_SOURCES)}")
+    return out
+
+
+def _described_copy(src: Path, dest: Path, source: str, extra_neutral: Path | None, progress: bool) -> Path:
+    """``src`` (a prepared dataset folder) linked into ``dest`` with ``source``'s emotion.txt files."""
+    import os
+    import shutil
+
+    from eadnet.describe import build, describe_prepared, prepared_clips
+
+    # linked afresh every run (a re-prepared clip is picked up); earlier descriptions are carried
+    # over and reused only where their cache key (clip content, describer, baseline) still matches
+    tmp = dest.with_name(f".{dest.name}.part")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(src, tmp, copy_function=os.link,
+                    ignore=shutil.ignore_patterns("emotion.txt", "emotion.json"))
+    for f in [*dest.glob("*/emotion.txt"), *dest.glob("*/emotion.json")] if dest.exists() else []:
+        if (tmp / f.parent.name).is_dir():
+            shutil.copy2(f, tmp / f.parent.name / f.name)
+    shutil.rmtree(dest, ignore_errors=True)
+    os.replace(tmp, dest)
+    extra = prepared_clips(extra_neutral) if extra_neutral is not None else None
+    rep = describe_prepared(dest, build(source, extra_neutral=extra), progress=progress)
+    if rep.failed:
+        raise EadbenchError(f"{source} descriptions failed for {len(rep.failed)} clip(s) in {dest}, e.g. "
+                            f"{rep.failed[0][0]}: {rep.failed[0][1]}")
+    return dest
+
+
 @dataclass
 class AblationResult:
     out: Path
@@ -57,7 +104,8 @@ class AblationResult:
 def ablate(out: str | Path, names: list[str] | None = None, grid: bool = False, train_steps: int = 300,
            infer_steps: int = 8, checkpoints: str | Path | None = None, overrides: dict | None = None,
            synth: dict | None = None, limit: int | None = None, metrics: list[str] | None = None,
-           syncnet: str | None = None, echo=print, progress: bool = True) -> AblationResult:
+           syncnet: str | None = None, echo=print, progress: bool = True,
+           text_source: list[str] | None = None) -> AblationResult:
     from eadbench.run import run as run_benchmark
     from eadbench.run.inputs import scan_dataset
     from eadbench.prepare import prepare_dataset
@@ -68,6 +116,7 @@ def ablate(out: str | Path, names: list[str] | None = None, grid: bool = False, 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     chosen = variants(names, grid)
+    sources = text_sources(text_source)
     rc = RunConfig(dataset="synth", out=str(out / "run"), quiet=not progress, limit=limit, metrics=metrics)
     if synth:
         rc.synth.update(synth)
@@ -81,21 +130,39 @@ def ablate(out: str | Path, names: list[str] | None = None, grid: bool = False, 
     # defaults of the CPU ablation: losses that need weights this machine lacks are off (stated)
     base = {"w_lpips": 0.0, "w_trepa": 0.0, **({"syncnet_path": syncnet} if syncnet else {"w_sync": 0.0}),
             "checkpoint_every": max(10, train_steps), **(overrides or {})}
+    train_data = {None: prepared / "synth"}
+    test_texts: dict[str | None, Path | None] = {None: None}
+    for src in sources or []:
+        echo(f"describing the training clips ({src})")
+        train_data[src] = _described_copy(prepared / "synth", out / f"prepared-{src}" / "synth", src, None,
+                                          progress)
+        test_texts[src] = None
+        if src != "template":  # template texts at test time are the generator's default already
+            prepare_dataset("synth", data_root, out / "prepared-test", split="test", protocols=("face256",),
+                            limit=limit, progress=progress)
+            test_texts[src] = _described_copy(out / "prepared-test" / "synth",
+                                              out / f"prepared-test-{src}" / "synth", src, train_data[src],
+                                              progress)
     rows = []
-    for name, switches in chosen.items():
+    for (name, switches), src in itertools.product(chosen.items(), sources or [None]):
+        label = f"{name}/{src}" if src else name
         cfg = EADNetConfig.preset_config("tiny", **{**base, **switches})
-        ckpt = Path(checkpoints) / name / "checkpoint.pt" if checkpoints else out / "models" / name / "checkpoint.pt"
+        ckpt = (Path(checkpoints) if checkpoints else out / "models") / label / "checkpoint.pt"
         t = time.perf_counter()
         if not checkpoints:
-            echo(f"training {name} ({', '.join(f'{k}={v}' for k, v in switches.items())}) for {train_steps} steps")
-            train(cfg, prepared / "synth", ckpt.parent, train_steps, progress=progress)
+            on = ", ".join(f"{k}={v}" for k, v in switches.items())
+            echo(f"training {label} ({on}) for {train_steps} steps")
+            train(cfg, train_data[src], ckpt.parent, train_steps, progress=progress)
         elif not ckpt.exists():
             raise EadbenchError(f"--checkpoints: no {ckpt}")
-        rows.append({"variant": name, **switches, "params": EADNet(cfg).parameter_report()["total"],
+        rows.append({"variant": label, **switches, **({"text_source": src} if src else {}),
+                     "params": EADNet(cfg).parameter_report()["total"],
                      "train_seconds": round(time.perf_counter() - t, 1) if not checkpoints else None,
-                     "checkpoint": str(ckpt)})
+                     "checkpoint": str(ckpt), "texts": str(test_texts[src]) if test_texts[src] else None})
     rc.methods = [MethodSpec(r["variant"], "eadnet", {"checkpoint": r["checkpoint"], "steps": infer_steps,
-                                                     "guidance": 1.0}) for r in rows]
+                                                     "guidance": 1.0,
+                                                     **({"texts": r["texts"]} if r["texts"] else {})})
+                  for r in rows]
     res = run_benchmark(rc, echo=echo)
     for r in rows:
         r["metrics"] = {f"{m}/{o}": e.get("value") for m, outs in res.summary["methods"].get(r["variant"], {}).items()
@@ -104,7 +171,8 @@ def ablate(out: str | Path, names: list[str] | None = None, grid: bool = False, 
     atomic_write_text(out / "ablation.md", table)
     atomic_write_json(out / "ablation.json", {"rows": rows, "train_steps": train_steps, "infer_steps": infer_steps,
                                               "overrides": {k: v for k, v in base.items()},
-                                              "split_hash": res.summary.get("split_hash")})
+                                              "split_hash": res.summary.get("split_hash"),
+                                              "text_sources": sources})
     return AblationResult(out, table, rows)
 
 
@@ -123,10 +191,14 @@ def format_table(rows: list[dict[str, Any]], summary: dict) -> str:
     from eadbench.report.tables import DISPLAY
 
     keys = [k for k in DISPLAY if any(k in r.get("metrics", {}) for r in rows)]
-    head = ["Variant", "STDA", "TFRM", "Text"] + [DISPLAY[k][0] for k in keys] + ["Params", "Train s"]
+    with_source = any(r.get("text_source") for r in rows)
+    head = (["Variant", "STDA", "TFRM", "Text"] + (["Text source"] if with_source else [])
+            + [DISPLAY[k][0] for k in keys] + ["Params", "Train s"])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = [r["variant"]] + ["✓" if r[s] else "✗" for s in SWITCHES]
+        if with_source:
+            cells.append(r.get("text_source") or "template")
         for k in keys:
             v = r["metrics"].get(k)
             _, dec, scale = DISPLAY[k]

@@ -48,3 +48,47 @@ def test_syncnet_auto_trains_the_expert_first_and_turns_the_sync_loss_on(tmp_pat
     assert trained["w_sync"] == 0.02 and trained["syncnet_path"] == str(out / "sync256.pt")
     header = (out / "models" / "full" / "metrics.csv").read_text().splitlines()[0]
     assert "sync" in header.split(",")
+
+
+def test_text_source_axis_parsing():
+    import pytest
+
+    from eadbench.ablate import text_sources
+    from eadbench.errors import EadbenchError
+
+    assert text_sources(None) is None  # the default ablation: no axis, rows unchanged
+    assert text_sources(["face", " template", "face"]) == ["face", "template"]
+    with pytest.raises(EadbenchError, match="unknown text source 'vlm'"):
+        text_sources(["template", "vlm"])
+    with pytest.raises(EadbenchError, match="at least one"):
+        text_sources([])
+    r = cli.invoke(app, ["ablate", "--text-source", "template,poem", "--out", "/nonexistent/never-made"])
+    assert r.exit_code == 2 and "unknown text source 'poem'" in r.output
+
+
+def test_text_source_axis_trains_each_variant_on_template_and_face_texts(tmp_path, monkeypatch):
+    """2 training steps per row on small synthetic clips: the face row trains on per-clip face
+    descriptions and generates the test clip from the test clip's own face description."""
+    from eadbench.ablate import ablate
+
+    monkeypatch.setenv("EADBENCH_CACHE", str(tmp_path / "cache"))
+    small = {"size": 32, "channels": (16, 32), "attention_levels": (False, True), "cond_dim": 32, "heads": 2,
+             "groups": 4}
+    res = ablate(tmp_path / "abl", ["full"], train_steps=2, infer_steps=1, overrides=small,
+                 synth={"speakers": 3, "clips": 1, "seconds": 1.0, "size": 128}, limit=1, metrics=["psnr"],
+                 progress=False, text_source=["template", "face"], echo=lambda s: None)
+    rows = {r["variant"]: r for r in res.rows}
+    assert set(rows) == {"full/template", "full/face"}
+    assert rows["full/face"]["text_source"] == "face" and rows["full/template"]["text_source"] == "template"
+    assert "| Variant | STDA | TFRM | Text | Text source |" in res.table
+    assert "| full/face | ✓ | ✓ | ✓ | face |" in res.table
+    assert rows["full/face"]["metrics"]["psnr/psnr"] is not None
+    out = tmp_path / "abl"
+    face_train = sorted((out / "prepared-face" / "synth").glob("*/emotion.json"))
+    assert face_train and all(json.loads(f.read_text())["describer"] == "face" for f in face_train)
+    tmpl = sorted((out / "prepared-template" / "synth").glob("*/emotion.txt"))
+    assert tmpl and all(t.read_text().startswith("a person speaking") for t in tmpl)
+    test_texts = sorted((out / "prepared-test-face" / "synth").glob("*/emotion.txt"))
+    assert len(test_texts) == 1 and rows["full/face"]["texts"] == str(out / "prepared-test-face" / "synth")
+    assert rows["full/template"]["texts"] is None
+    assert json.loads((out / "ablation.json").read_text())["text_sources"] == ["template", "face"]

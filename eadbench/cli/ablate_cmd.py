@@ -1,4 +1,4 @@
-"""`eadbench ablate`: the EAD-Net ablation table (STDA / TFRM / text switches)."""
+"""`eadbench ablate`: the EAD-Net ablation table (STDA / TFRM / text switches, and the text-source axis)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,10 @@ def ablate(
                                           "`eadbench syncnet train --crop face256`; 'auto' trains one on the "
                                           "training clips first."),
     set_: Optional[List[str]] = typer.Option(None, "--set", help="EAD-Net config override key=value (all variants)."),
+    text_source: Optional[str] = typer.Option(
+        None, "--text-source", help="Comma-separated sources of the emotion texts, each variant trained once "
+        "per source: template (the label's sentence) and/or face (per-clip descriptions measured on the "
+        "video, `eadbench eadnet describe`). Default: template only, rows unchanged."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ):
     """Train (or load) EAD-Net per switch set with the same seed and data order, generate the
@@ -47,5 +51,5 @@ def ablate(
         overrides[k.strip()] = tuple(val) if isinstance(val, list) else val
     res = run(out, split_csv(variants), grid, train_steps, infer_steps, checkpoints, overrides, None, limit,
               split_csv(metrics), syncnet, echo=lambda s: typer.echo(s, err=True),
-              progress=not quiet)
+              progress=not quiet, text_source=split_csv(text_source))
     typer.echo(res.table)

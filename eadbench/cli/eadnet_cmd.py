@@ -183,3 +183,38 @@ def probe(
         typer.echo(f"FAILED: {reason}")
     if failed:
         raise typer.Exit(1)
+
+
+@app.command("describe")
+@friendly
+def describe(
+    data: Path = typer.Option(..., "--data", help="Prepared clips (`eadbench prepare --protocols face256`)."),
+    describer: str = typer.Option(
+        "face", "--describer", help="face (facial actions measured on the face256 crop, offline), template "
+        "(the label's template sentence) or vlm (a vision-language model)."),
+    model: Optional[str] = typer.Option(
+        None, "--model", help="vlm only: a model folder or a Hugging Face name in the local cache (default "
+        "HuggingFaceTB/SmolVLM-256M-Instruct)."),
+    device: str = typer.Option("auto", "--device", help="vlm only: auto, cpu or cuda."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N clips (by clip id)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+):
+    """Write each prepared clip's emotion description into its emotion.txt (what training reads).
+
+    A clip whose video, describer and describer version/weights are unchanged is skipped; a clip
+    that cannot be described is listed in DATA/describe_failures.jsonl and the others go on."""
+    from eadbench.errors import EadbenchError
+    from eadnet.describe import build, describe_prepared, prepared_clips
+
+    if limit is not None and limit < 1:
+        fail("--limit must be at least 1")
+    prepared_clips(data)  # bad --data: one line before any model loads
+    try:
+        d = build(describer, model, device)
+    except EadbenchError as exc:
+        fail(str(exc), exc.exit_code)
+    rep = describe_prepared(data, d, limit=limit, progress=not quiet)
+    typer.echo(f"described {len(rep.described)}, unchanged {len(rep.cached)}, failed {len(rep.failed)} "
+               f"({describer}; texts in <clip>/emotion.txt)")
+    for clip_id, reason in rep.failed:
+        typer.echo(f"  failed {clip_id}: {reason}", err=True)

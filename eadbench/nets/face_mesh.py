@@ -35,8 +35,9 @@ class FaceMesh:
         self.data_index, self.flag_index = outs[0]["index"], outs[1]["index"]
         self._lock = threading.Lock()
 
-    def __call__(self, crop: np.ndarray) -> np.ndarray:
-        """(468, 2) landmarks of one RGB face crop; FaceNotFoundError when the mesh sees no face."""
+    def points(self, crop: np.ndarray) -> np.ndarray | None:
+        """(468, 3) landmarks of one RGB face crop: x, y in the crop's pixels, z (depth) on the x
+        scale; None when the mesh sees no face."""
         h, w = crop.shape[:2]
         x = cv2.resize(crop, (SIZE, SIZE), interpolation=cv2.INTER_LINEAR).astype(np.float32)[None] / 255.0
         with self._lock:
@@ -45,8 +46,15 @@ class FaceMesh:
             raw = self.interp.get_tensor(self.data_index).reshape(-1)[: 468 * 3].reshape(468, 3)
             flag = float(self.interp.get_tensor(self.flag_index).reshape(-1)[-1])
         if 1 / (1 + np.exp(-flag)) <= THRESHOLD:
+            return None
+        return raw.astype(np.float64) * np.array([w / SIZE, h / SIZE, w / SIZE])
+
+    def __call__(self, crop: np.ndarray) -> np.ndarray:
+        """(468, 2) landmarks of one RGB face crop; FaceNotFoundError when the mesh sees no face."""
+        pts = self.points(crop)
+        if pts is None:
             raise FaceNotFoundError("face mesh found no face in the crop")
-        return raw[:, :2] * np.array([w / SIZE, h / SIZE])
+        return pts[:, :2]
 
     def clip(self, crops: np.ndarray) -> np.ndarray:
         """(T, 468, 2), NaN rows for frames where the mesh found no face."""

