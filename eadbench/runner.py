@@ -54,7 +54,7 @@ def builtin_synth_root(cfg: RunConfig) -> Path:
     from eadbench.synth import write_dataset
     from eadbench.weights import eadbench_cache
 
-    s = {"layout": "mead", "speakers": 4, "clips": 2, "seconds": 3.0, "size": 256, "seed": 0, **cfg.synth}
+    s = {"layout": "mead", "speakers": 8, "clips": 7, "seconds": 2.0, "size": 256, "seed": 0, **cfg.synth}
     key = fingerprint_hash({"synth": s, "version": __version__})
     root = eadbench_cache() / "synth" / f"{s['layout']}-{key}"
     if (root / "eadbench-synth.json").exists():
