@@ -70,8 +70,10 @@ class RunConfig:
     #: per-metric options, e.g. {"fvd": {"clips_per_video": 2}, "lse": {"syncnet_path": ...}}
     metric_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: built-in synthetic data settings (dataset synth without --root)
-    synth: dict[str, Any] = field(default_factory=lambda: {"layout": "mead", "speakers": 4, "clips": 2,
-                                                          "seconds": 3.0, "size": 256, "seed": 0})
+    #: (8 speakers x 7 clips: the 4 MEAD test actors and 4 training actors, each with a neutral clip
+    #: and every emotion at every level in both splits; see eadbench.synth.generate._emotions)
+    synth: dict[str, Any] = field(default_factory=lambda: {"layout": "mead", "speakers": 8, "clips": 7,
+                                                          "seconds": 2.0, "size": 256, "seed": 0})
     #: bootstrap resamples for confidence intervals
     bootstrap: int = 1000
 

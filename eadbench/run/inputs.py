@@ -19,10 +19,11 @@ from eadbench.run.layout import RunDir
 def builtin_synth_root(cfg: RunConfig) -> Path:
     """The built-in synthetic dataset, generated once into the cache for these settings."""
     from eadbench.synth import write_dataset_atomic
+    from eadbench.synth.generate import RENDER_VERSION
     from eadbench.weights import eadbench_cache
 
-    s = {"layout": "mead", "speakers": 4, "clips": 2, "seconds": 3.0, "size": 256, "seed": 0, **cfg.synth}
-    key = fingerprint_hash({"synth": s, "version": __version__})
+    s = {**RunConfig().synth, **cfg.synth}
+    key = fingerprint_hash({"synth": s, "version": __version__, "render": RENDER_VERSION})
     root = eadbench_cache() / "synth" / f"{s['layout']}-{key}"
     if (root / "eadbench-synth.json").exists():
         return root

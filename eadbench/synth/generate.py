@@ -1,9 +1,12 @@
 """Write a small synthetic dataset in a real layout (MEAD, HDTF or RAVDESS).
 
 Every clip: an animated real face photo whose mouth opening follows its own speech audio frame
-by frame (lip-synced by construction, audio offset 0), with the expression of the clip's
-emotion at its intensity. Ground truth per clip goes to ``_groundtruth/<clip_id>.json``
-(a folder the loaders skip); ``eadbench-synth.json`` at the root names the layout.
+by frame (lip-synced by construction, audio offset 0), with the facial action units of the
+clip's emotion at its intensity. Every speaker's first clip is neutral; the others deal every
+emotion at every level across the speakers of a split (``_emotions``). Ground truth per clip
+(mouth opening per frame, action units, source photo, ...) goes to
+``_groundtruth/<clip_id>.json`` (a folder the loaders skip); ``eadbench-synth.json`` at the
+root names the layout.
 """
 
 from __future__ import annotations
@@ -16,12 +19,14 @@ import numpy as np
 
 from eadbench import __version__, media
 from eadbench.atomic import atomic_path, atomic_write_text
-from eadbench.errors import ChoiceError
+from eadbench.errors import ChoiceError, ConfigError
 from eadbench.labels import EMOTIONS, RAVDESS_CODE_TO_CANONICAL, describe_emotion
 from eadbench.synth import speech
-from eadbench.synth.face import FaceAnimator, portrait
+from eadbench.synth.face import FaceAnimator, action_units, portrait
 
 FPS = 25
+#: bumped whenever the same settings render different frames (the FACS expression model: 2)
+RENDER_VERSION = 2
 MEAD_ACTORS = ("M003", "W009", "M012", "W021", "M030", "W015", "M005", "W011")
 HDTF_NAMES = ("WDA_AliceMoore", "WRA_BenOkafor", "RD_Radio07", "WDA_CarmenDiaz", "WRA_DavidLee",
               "WDA_EvaNowak", "RD_Radio12", "WRA_FrankOsei")
@@ -33,18 +38,63 @@ def describe(emotion: str, intensity: float, gender: str) -> str:
     return describe_emotion(emotion, intensity, "a woman" if gender == "female" else "a man")
 
 
+def _test_group(layout: str, s: int) -> bool:
+    """Whether speaker ``s`` lands in the layout's test split (MEAD: the shipped actor list)."""
+    if layout == "mead":
+        from eadbench.datasets.mead import test_actors
+
+        return _mead_actor(s) in test_actors()
+    return layout == "hdtf" and s % 2 == 0
+
+
+def _mead_actor(s: int) -> str:
+    return MEAD_ACTORS[s % len(MEAD_ACTORS)] if s < len(MEAD_ACTORS) else f"M{100 + s:03d}"
+
+
+def _emotions(layout: str, speakers: int, clips: int) -> dict[tuple[int, int], tuple[str, int]]:
+    """(speaker, clip) -> (emotion, level).
+
+    Every speaker's first clip is neutral (methods are driven from a speaker's neutral clip).
+    The other clips of the speakers of one split are dealt from a deck in which each non-neutral
+    emotion appears at every intensity level, consecutively: once a split holds 7 x levels such
+    clips it has every emotion at every level (each level then averages over the same
+    emotions). Card (emotion k, level l) goes to speaker (k + l) mod n (the next one with room
+    when full), so an emotion's levels fall on different speakers and each speaker gets
+    every level about equally often (a level is not confounded with one face).
+    """
+    levels = 2 if layout == "ravdess" else 3
+    emotions = [e for e in (RAVDESS_EMOTIONS if layout == "ravdess" else EMOTIONS) if e != "neutral"]
+    out = {}
+    for group in (True, False):
+        members = [s for s in range(speakers) if _test_group(layout, s) == group]
+        for s in members:
+            out[(s, 0)] = ("neutral", 1)
+        n, quota = len(members), clips - 1
+        taken = [0] * n
+        for t in range(n * quota):
+            k, lev = divmod(t, levels)  # card t: emotion k at level lev + 1
+            j = (k + lev) % n  # a card's levels go to different speakers, each gets every level
+            while taken[j] >= quota:
+                j = (j + 1) % n
+            taken[j] += 1
+            out[(members[j], taken[j])] = (emotions[k % len(emotions)], lev + 1)
+    return out
+
+
 def _plan(layout: str, speakers: int, clips: int) -> list[dict]:
     """Which speaker says what, with which emotion and level, under which path."""
+    if layout not in ("mead", "hdtf", "ravdess"):
+        raise ConfigError(f"unknown layout {layout!r}; choose mead, hdtf or ravdess")
     plan = []
-    emotions = RAVDESS_EMOTIONS if layout == "ravdess" else EMOTIONS
+    deal = _emotions(layout, speakers, clips)
+    seen: dict[tuple[int, str, int], int] = {}
+    levels = 2 if layout == "ravdess" else 3
     for s in range(speakers):
         for c in range(clips):
-            emotion = emotions[(s * clips + c) % len(emotions)]
-            levels = 2 if layout == "ravdess" else 3
-            level = 1 if emotion == "neutral" else 1 + (s + c) % levels
+            emotion, level = deal[(s, c)]
             gender = "female" if s % 2 else "male"
             if layout == "mead":
-                actor = MEAD_ACTORS[s % len(MEAD_ACTORS)] if s < len(MEAD_ACTORS) else f"M{100 + s:03d}"
+                actor = _mead_actor(s)
                 gender = "male" if actor[0] == "M" else "female"
                 vid = f"{c + 1:03d}"
                 rel = Path(actor) / "video" / "front" / emotion / f"level_{level}" / f"{vid}.mp4"
@@ -55,29 +105,36 @@ def _plan(layout: str, speakers: int, clips: int) -> list[dict]:
                 speaker = HDTF_NAMES[s % len(HDTF_NAMES)] + ("" if s < len(HDTF_NAMES) else str(s))
                 clip_id = f"{speaker}_{c:03d}"
                 rel, audio_rel = Path(f"{clip_id}.mp4"), None
-            elif layout == "ravdess":
+            else:
                 actor = s + 1
                 gender = "male" if actor % 2 else "female"
-                clip_id = (f"01-01-{RAVDESS_CODES[emotion]}-{level:02d}-{1 + c % 2:02d}-"
-                           f"{1 + (c // 2) % 2:02d}-{actor:02d}")
+                k = seen[(s, emotion, level)] = seen.get((s, emotion, level), -1) + 1
+                if k >= 4:
+                    raise ConfigError(f"RAVDESS names allow 4 clips per actor, emotion and level; "
+                                      f"{clips} clips per speaker need more (use fewer clips)")
+                clip_id = (f"01-01-{RAVDESS_CODES[emotion]}-{level:02d}-{1 + k % 2:02d}-"
+                           f"{1 + k // 2:02d}-{actor:02d}")
                 rel, audio_rel = Path(f"Actor_{actor:02d}") / f"{clip_id}.mp4", None
                 speaker = f"Actor_{actor:02d}"
-            else:
-                raise ChoiceError(f"unknown layout {layout!r}; choose mead, hdtf or ravdess")
             plan.append(dict(speaker_index=s, speaker=speaker, gender=gender, emotion=emotion, level=level,
                              levels=levels, clip_id=clip_id, video=rel, audio=audio_rel,
                              sentence=speech.SENTENCES[(s * 5 + c * 3) % len(speech.SENTENCES)]))
     return plan
 
 
-def render_clip(item: dict, seconds: float, size: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(frames (T,S,S,3) uint8, audio float32 16 kHz, mouth opening per frame)."""
+def render_clip(item: dict, seconds: float, size: int, seed: int, emotion: str | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(frames (T,S,S,3) uint8, audio float32 16 kHz, mouth opening per frame).
+
+    ``emotion`` renders the same clip (same speech, mouth opening and head motion) with another
+    facial expression, e.g. "neutral" for a clip's expressionless twin.
+    """
     intensity = item["level"] / item["levels"]
     raw = speech.speak(item["sentence"], item["speaker_index"], item["emotion"], intensity, seed=seed)
     audio = speech.fit_length(raw, seconds)
     n = int(round(seconds * FPS))
     opening = speech.mouth_envelope(audio, n, FPS)
-    anim = FaceAnimator(portrait(item["speaker_index"] % 8, size), item["emotion"], intensity,
+    anim = FaceAnimator(portrait(item["speaker_index"], size), emotion or item["emotion"], intensity,
                         seed=seed * 1000 + item["speaker_index"])
     frames = np.stack([anim.render(float(o), i / FPS) for i, o in enumerate(opening)])
     return frames, audio, opening
@@ -114,9 +171,11 @@ def write_dataset(out: str | Path, layout: str = "mead", speakers: int = 2, clip
         gt = {
             "clip_id": item["clip_id"], "speaker": item["speaker"], "gender": item["gender"],
             "emotion": item["emotion"], "intensity_level": item["level"], "intensity": intensity,
-            "text_spoken": item["sentence"], "emotion_text": describe(item["emotion"], intensity, item["gender"]),
+            "text_spoken": item["sentence"],
+            "emotion_text": describe(item["emotion"], intensity, item["gender"]),
             "mouth_opening": [round(float(o), 5) for o in opening], "audio_offset_frames": 0, "fps": FPS,
-            "sample_rate": speech.SR, "source_photo": portrait(item["speaker_index"] % 8, size).source,
+            "sample_rate": speech.SR, "source_photo": portrait(item["speaker_index"], size).source,
+            "action_units": action_units(item["emotion"], intensity),
             "speech_engine": "espeak-ng" if speech.have_espeak() else "builtin",
         }
         written.append(_write_json(out / "_groundtruth" / f"{item['clip_id']}.json", gt))
@@ -125,7 +184,8 @@ def write_dataset(out: str | Path, layout: str = "mead", speakers: int = 2, clip
         written.append(out / "_splits" / "hdtf.txt")
         atomic_write_text(written[-1], "".join(f"{s} test\n" for s in test))
     _write_json(out / "eadbench-synth.json", {
-        "layout": layout, "seed": seed, "speakers": speakers, "clips": clips, "seconds": seconds, "size": size,
+        "layout": layout, "seed": seed, "speakers": speakers, "clips": clips, "seconds": seconds,
+        "size": size, "render_version": RENDER_VERSION,
         "eadbench_version": __version__, "speech_engine": "espeak-ng" if speech.have_espeak() else "builtin",
         "files": sorted(p.relative_to(out).as_posix() for p in written),
     })

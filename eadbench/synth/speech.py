@@ -62,8 +62,8 @@ def _espeak(text: str, voice: str, pitch: int, speed: int, amp: int) -> np.ndarr
 
     with tempfile.TemporaryDirectory() as d:
         out = Path(d) / "s.wav"
-        subprocess.run(["espeak-ng", "-v", f"en-us+{voice}", "-p", str(pitch), "-s", str(speed), "-a", str(amp),
-                        "-w", str(out), text], check=True, capture_output=True, timeout=60)
+        subprocess.run(["espeak-ng", "-v", f"en-us+{voice}", "-p", str(pitch), "-s", str(speed),
+                        "-a", str(amp), "-w", str(out), text], check=True, capture_output=True, timeout=60)
         x, sr = sf.read(out, dtype="float32")
     if x.ndim > 1:
         x = x.mean(axis=1)
