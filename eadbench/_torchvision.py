@@ -6,6 +6,11 @@ registering fake kernels for ``torchvision::nms`` (an operator that was never de
 Declaring the two operator schemas ourselves, with a plain-torch NMS, lets the rest of
 torchvision (models, transforms) import and work. The patch is applied only when the
 compiled library really cannot load; a machine whose torchvision works is left untouched.
+
+It runs just before torchvision is first imported, whoever imports it (torchmetrics, lpips,
+the user's code): ``eadbench._tvhook`` puts an import hook in place, from ``import eadbench``
+and, in the environment ``scripts/install.sh`` builds, from a startup ``.pth`` file, so the
+import order never matters. Nothing here imports torch until the patch is needed.
 """
 
 from __future__ import annotations
@@ -14,13 +19,13 @@ import importlib.util
 import os
 import sys
 
-import torch
-
 #: Set to True once the fallback operators were registered in this process.
 PATCHED = False
 
 
 def _compiled_ops_load() -> bool:
+    import torch
+
     spec = importlib.util.find_spec("torchvision")
     if spec is None or not spec.submodule_search_locations:
         return True  # not installed: nothing to patch, the import error will speak for itself
@@ -35,10 +40,16 @@ def _compiled_ops_load() -> bool:
     return True
 
 
-def nms_reference(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torch.Tensor:
+def needs_patch() -> bool:
+    """True when torchvision is installed but its compiled ops cannot load with this torch."""
+    return importlib.util.find_spec("torchvision") is not None and not _compiled_ops_load()
+
+
+def nms_reference(boxes, scores, iou_threshold: float):
     """Greedy non-maximum suppression (same contract as torchvision.ops.nms), in numpy: each kept
     box suppresses, in one vectorised step, every remaining box it overlaps too much."""
     import numpy as np
+    import torch
 
     if boxes.numel() == 0:
         return torch.empty(0, dtype=torch.int64, device=boxes.device)
@@ -71,10 +82,15 @@ def ensure_torchvision_importable() -> bool:
     global PATCHED
     if PATCHED:
         return True
+    from eadbench._tvhook import uninstall
+
+    uninstall()  # the import hook has done its job (and must not re-enter through find_spec below)
     if "torchvision" in sys.modules or os.environ.get("EADBENCH_NO_TORCHVISION_PATCH") == "1":
         return False
     if _compiled_ops_load():
         return False
+    import torch
+
     lib = torch.library.Library("torchvision", "DEF")  # noqa: F841 - kept alive below
     lib.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
     lib.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")

@@ -37,7 +37,11 @@ class MethodSpec:
         raise ConfigError(f"method entry must be a name or a mapping, got {entry!r}")
 
 
-DEFAULT_METHODS = ("ground_truth", "static")
+#: the default methods: the bounds, the sync negative control and, on the built-in data, the
+#: reference model (trained there on first use; elsewhere it needs --eadnet-checkpoint)
+DEFAULT_METHODS = ("ground_truth", "static", "shifted")
+DEFAULT_METHODS_SYNTH = ("ground_truth", "eadnet", "static", "shifted")
+SOURCES = ("self", "neutral")
 
 
 @dataclass
@@ -65,6 +69,9 @@ class RunConfig:
     device: str = "auto"
     #: face-tracking protocol (eadbench.faces.track.TRACKING); None = the default
     tracking: str | None = None
+    #: identity/reference video each method is driven from: the clip itself (self), or the same
+    #: speaker's neutral clip (neutral, EAT's emotion-editing protocol; the ground truth stays the clip)
+    source: str = "self"
     #: per-metric protocol choice, e.g. {"fvd": "latentsync"}
     protocols: dict[str, str] = field(default_factory=dict)
     #: per-metric options, e.g. {"fvd": {"clips_per_video": 2}, "lse": {"syncnet_path": ...}}
@@ -129,6 +136,9 @@ def resolve(config_file: str | Path | None = None, **overrides: Any) -> RunConfi
     cfg = RunConfig(**{k: v for k, v in data.items()})
     if yaml_methods is not None:
         cfg.methods = yaml_methods
+    elif overrides.get("methods") is None:
+        dataset = overrides.get("dataset") or cfg.dataset
+        cfg.methods = [MethodSpec.parse(m) for m in (DEFAULT_METHODS_SYNTH if dataset == "synth" else DEFAULT_METHODS)]
     for key, value in overrides.items():
         if value is None:
             continue
@@ -140,6 +150,8 @@ def resolve(config_file: str | Path | None = None, **overrides: Any) -> RunConfi
         setattr(cfg, key, value)
     if cfg.workers < 1:
         raise ConfigError("--workers must be at least 1")
+    if cfg.source not in SOURCES:
+        raise ConfigError(f"--source must be one of {', '.join(SOURCES)}, got {cfg.source!r}")
     labels = [m.label for m in cfg.methods]
     if len(set(labels)) != len(labels):
         raise ConfigError(f"method names must be unique, got {labels}")

@@ -28,4 +28,7 @@ fi
 "$VENV/bin/python" -m pip install -q --no-deps -r requirements-nodeps.txt
 "$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -e .
 "$VENV/bin/python" -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
+# torchvision's compiled ops cannot load beside the CPU torch wheel: a startup hook applies
+# eadbench's fix before any import of torchvision (written only when that is the case)
+"$VENV/bin/python" -c "import sys, eadbench._tvhook as h; sys.exit(h.main(['--install']))"
 echo "[install] done: $VENV/bin/eadbench"

@@ -119,7 +119,7 @@ def test_contempt_and_calm_are_excluded_and_counted(astronaut_face, astronaut_fa
     clf = FERClassifier()
     assert emo.judge("contempt", "happy", clf)["excluded"].startswith("contempt not in")
     assert emo.judge("calm", "neutral", clf)["acc_emo"] is None
-    acc, excluded = emo.emotion_accuracy([astronaut_face] * 3, ["happy", "sad", "contempt"], clf)
+    acc, excluded = emo.emotion_accuracy([astronaut_face256] * 3, ["happy", "sad", "contempt"], clf)
     assert acc == 0.5 and excluded == 1
     from eadbench.metrics import EmotionAccuracy
 

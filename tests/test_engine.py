@@ -200,3 +200,45 @@ def test_no_import_cycle_and_networks_apart_from_metrics():
     for m in sorted(graph):
         if m not in state:
             visit(m)
+
+
+def _hard_clip(path: Path, n_face: int = 20) -> Path:
+    """A clip with the hard cases of real footage: the face, then the face gone (it left the
+    frame), then two faces, then a cut to another framing of a face."""
+    import cv2
+    import skimage.data
+
+    img = skimage.data.astronaut()
+    face = cv2.resize(img[:256, 96:352], (128, 128))
+    blank = np.full_like(face, 40)
+    two = cv2.resize(np.concatenate([face, face], axis=1), (128, 64))
+    two = np.concatenate([np.full((32, 128, 3), 40, np.uint8), two, np.full((32, 128, 3), 40, np.uint8)])
+    other = cv2.resize(img[20:300, 60:340], (128, 128))
+    frames = [face] * n_face + [blank] * 10 + [two] * 10 + [other] * 20
+    return media.write_video(path, np.stack(frames))
+
+
+def test_frames_without_a_usable_face_are_counted_per_clip_and_metric(tmp_path, monkeypatch):
+    from eadbench.scoring import score
+
+    monkeypatch.setenv("EADBENCH_CACHE", str(tmp_path / "cache"))
+    clip = _hard_clip(tmp_path / "hard.mp4")
+    res = {r["metric"]: r for r in score(["lmd", "emotion", "ssim"], clip, clip, emotion="happy", device="cpu")}
+    for name in ("lmd", "emotion"):
+        item = res[name]["per_item"]["hard"]
+        assert item["face_frames_missing"] == 10, (name, item)  # the 10 frames without a face
+        assert item["multi_face_frames"] == 10  # the 10 frames with two faces
+    assert res["lmd"]["value"] == 0 and res["lmd"]["per_item"]["hard"]["frames_dropped"] >= 10
+    assert res["ssim"]["value"] == pytest.approx(1.0)  # whole-frame metrics need no face
+
+
+def test_a_clip_with_too_few_face_frames_is_a_recorded_failure(tmp_path, monkeypatch):
+    from eadbench.scoring import score
+
+    monkeypatch.setenv("EADBENCH_CACHE", str(tmp_path / "cache"))
+    frames = media.read_frames(_hard_clip(tmp_path / "hard.mp4"))
+    frames[5:] = 40  # a face in 5 frames of 60
+    clip = media.write_video(tmp_path / "mostly_empty.mp4", frames)
+    res = {r["metric"]: r for r in score(["lmd", "psnr"], clip, clip, device="cpu")}
+    assert res["lmd"]["error"] and "mostly_empty.mp4: a face was found in only" in res["lmd"]["error"]
+    assert res["psnr"]["value"] == 100.0  # the other metric is still reported

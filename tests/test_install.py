@@ -1,5 +1,6 @@
 """The package imports on this machine's CPU torch + CUDA torchvision, and the CLI answers."""
 
+import pathlib
 import subprocess
 import sys
 
@@ -8,6 +9,50 @@ import pytest
 
 def _py(code: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+
+
+FIRST = ["import torchmetrics", "import torchvision", "import lpips", "import eadbench"]
+
+
+@pytest.mark.parametrize("first", FIRST)
+def test_import_order_never_matters(first):
+    """The issue's reproduction: torchmetrics (or torchvision, or lpips) imported before eadbench
+    failed with 'operator torchvision::nms does not exist' on this install."""
+    r = _py(f"{first}; import torch, torchmetrics; from eadbench.metrics import SSIM; import torchvision;"
+            "m = SSIM(); m.update(torch.zeros(1, 16, 16, 3), torch.zeros(1, 16, 16, 3)); print(float(m.compute()));"
+            "print(torchvision.models.alexnet(weights=None).__class__.__name__)")
+    assert r.returncode == 0, r.stderr[-1500:]
+    assert r.stdout.split() == ["1.0", "AlexNet"]
+
+
+def test_the_face_detector_runs_under_the_hook():
+    """MTCNN (which calls torchvision's NMS) with the hook installed and torchvision not yet
+    imported: the fix is applied exactly once (a second registration would raise)."""
+    r = _py("import numpy as np, eadbench; from eadbench.faces import detect_faces;"
+            "print(detect_faces(np.full((64, 64, 3), 127, np.uint8)))")
+    assert r.returncode == 0 and r.stdout.strip() == "[]", r.stderr[-1500:]
+
+
+def test_the_startup_hook_is_written_only_where_torchvision_needs_it(tmp_path):
+    import site
+
+    from eadbench import _torchvision
+    from eadbench._tvhook import PTH_NAME, write_startup_hook
+
+    assert write_startup_hook(tmp_path, needed=False) is None and not (tmp_path / PTH_NAME).exists()
+    assert write_startup_hook(tmp_path, needed=True) == tmp_path / PTH_NAME
+    assert write_startup_hook(tmp_path, needed=False) is None and not (tmp_path / PTH_NAME).exists()
+    installed = pathlib.Path(site.getsitepackages()[0]) / PTH_NAME
+    probe = _py("import eadbench._torchvision as t; print(t.needs_patch())")
+    assert probe.returncode == 0
+    # this environment has the hook exactly when its torchvision needs the fix
+    assert installed.exists() == (probe.stdout.strip() == "True")
+    del _torchvision
+
+
+def test_import_eadbench_imports_no_torch():
+    r = _py("import sys, eadbench; print('torch' in sys.modules, 'torchvision' in sys.modules)")
+    assert r.returncode == 0 and r.stdout.split() == ["False", "False"], r.stdout + r.stderr
 
 
 def test_torchvision_models_import_after_eadbench():
@@ -54,5 +99,5 @@ def test_cli_help_lists_every_command():
                        text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     for cmd in ["run", "ablate", "report", "check", "score", "prepare", "datasets", "weights",
-                "synth", "eadnet"]:
+                "synth", "eadnet", "metrics", "methods"]:
         assert cmd in r.stdout

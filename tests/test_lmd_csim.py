@@ -67,6 +67,8 @@ def test_csim_with_standin_facenet(tmp_path, monkeypatch):
         with torch.no_grad():
             return ref_net(torch.from_numpy((x - 127.5) / 128.0).permute(2, 0, 1)[None])[0].numpy()
 
-    a, b = emb(other), emb(face)
+    from eadbench.faces import face_box
+
+    a, b = emb(face_box(other[None])[0]), emb(face_box(face[None])[0])
     assert ours == pytest.approx(float(a @ b / np.linalg.norm(a) / np.linalg.norm(b)), abs=1e-5)
     assert -1 <= ours <= 1

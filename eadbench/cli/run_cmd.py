@@ -60,14 +60,20 @@ def run(
                                                       "lse.syncnet_path=sync.pt (repeatable)."),
     device: Optional[str] = typer.Option(None, "--device", help="auto (CUDA when available; the rank's GPU "
                                          "under torchrun), cpu, cuda or cuda:N. Every network runs there."),
+    source: Optional[str] = typer.Option(None, "--source", help="Identity video every method is driven "
+                                         "from: self (the clip; default) or neutral (the speaker's neutral "
+                                         "clip, EAT's emotion-editing protocol; the ground truth stays the clip)."),
     tracking: Optional[str] = typer.Option(None, "--tracking", help="Face-tracking protocol: mtcnn-fast "
                                            "(default) or mtcnn-full."),
     fvd_protocol: Optional[str] = typer.Option(None, "--fvd-protocol", help="Alias of --protocol fvd=NAME "
                                                "(kept for one release)."),
     fvd_clips_per_video: Optional[int] = typer.Option(None, "--fvd-clips-per-video", help="Alias of "
                                                       "--metric-option fvd.clips_per_video=N (kept for one release)."),
-    syncnet: Optional[Path] = typer.Option(None, "--syncnet", help="Alias of --metric-option "
-                                           "lse.syncnet_path=FILE (kept for one release)."),
+    syncnet: Optional[str] = typer.Option(None, "--syncnet", help="A sync expert for LSE: a file from "
+                                          "`eadbench syncnet train`, or auto (the built-in data only: one is "
+                                          "trained on its training split once and cached; the default there "
+                                          "when syncnet_v2.model is absent). Its LSE is reported under the "
+                                          "expert's own protocol name, never as syncnet_v2's."),
     eadnet_checkpoint: Optional[Path] = typer.Option(None, "--eadnet-checkpoint", help="EAD-Net checkpoint; "
                                                      "adds method eadnet when --methods does not name it."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed for generation and bootstrap CIs."),
@@ -88,7 +94,7 @@ def run(
         split=split, split_file=_s(split_file), methods=split_csv(methods),
         metrics=split_csv(metrics), out=_s(out), limit=limit, workers=workers, resume=resume,
         strict=strict, strict_av_length=strict_av_length, weights_dir=_s(weights_dir),
-        trust_weights=trust_weights, seed=seed, quiet=quiet, device=device, tracking=tracking,
+        trust_weights=trust_weights, seed=seed, quiet=quiet, device=device, tracking=tracking, source=source,
     )
     config_mod.apply_metric_flags(cfg, protocol or [], metric_option or [])
     if eadnet_checkpoint:

@@ -36,7 +36,7 @@ def score(
     """Score files with one or more metrics. Every metric is reported, even when another one
     fails. Exit 0 when every metric has a value, 2 bad arguments or unreadable input (after
     printing the others), 3 a needed weight file is missing."""
-    from eadbench.score import score as run_score
+    from eadbench.scoring import score as run_score
 
     names = split_csv(metric) or []
     if not names:

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from eadbench import plugins
 from eadbench.datasets import hdtf, mead, ravdess, synth  # noqa: F401  (registration)
 from eadbench.datasets.base import DATASETS, Clip, DatasetAdapter, ScanResult, Skipped, register_dataset
 from eadbench.errors import DatasetLayoutError
+
+
+def _register_plugin(obj: object) -> None:
+    if issubclass(obj, DatasetAdapter) and obj.name not in DATASETS:
+        register_dataset(obj)
+
+
+plugins.load("eadbench.datasets", _register_plugin)
 
 
 def get(name: str) -> DatasetAdapter:

@@ -29,7 +29,8 @@ class GenerationError(EadbenchError):
 @dataclass
 class GenerationRequest:
     clip: Clip
-    reference_video: Path  # identity source: the clip's real video at 25 fps
+    reference_video: Path  # identity source at 25 fps: the clip's real video, or (--source neutral)
+    # the speaker's neutral clip fitted to the audio's length
     audio: Path  # driving audio, 16 kHz mono wav
     out: Path  # where the final mp4 must be written
     workdir: Path  # a private, empty temporary folder for this job
@@ -38,6 +39,8 @@ class GenerationRequest:
     text: str | None = None
     n_frames: int | None = None  # length of the real clip at 25 fps
     size: tuple[int, int] | None = None  # (height, width) of the real clip
+    real_video: Path | None = None  # the clip's own real video at 25 fps (what the ground truth is)
+    source: str = "self"  # what reference_video is: the clip itself (self) or its speaker's neutral clip
 
 
 @dataclass

@@ -21,6 +21,6 @@ class GroundTruth(Generator):
 
     def generate(self, req: GenerationRequest) -> GenerationResult:
         t = time.perf_counter()
-        with atomic_path(req.out) as tmp:
-            shutil.copyfile(req.reference_video, tmp)
+        with atomic_path(req.out) as tmp:  # the clip itself, whatever the identity source is
+            shutil.copyfile(req.real_video or req.reference_video, tmp)
         return GenerationResult(req.out, time.perf_counter() - t)

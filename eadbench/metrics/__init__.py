@@ -18,13 +18,21 @@ from eadbench.metrics.base import (
 )
 
 MODULES = ("ssim", "psnr", "lpips", "fid", "fvd", "lse", "emotion", "lmd", "csim")
-CLASSES = ("SSIM", "PSNR", "LPIPS", "FID", "FVD", "LSE", "EmotionAccuracy", "LMD", "CSIM")
+#: metric name -> its torchmetrics class in eadbench.metrics.classes
+CLASS_OF = {"ssim": "SSIM", "psnr": "PSNR", "lpips": "LPIPS", "fid": "FID", "fvd": "FVD", "lse": "LSE",
+            "emotion": "EmotionAccuracy", "lmd": "LMD", "csim": "CSIM"}
+CLASSES = tuple(CLASS_OF.values())
 import_errors: dict[str, str] = {}
 for _m in MODULES:
     try:
         importlib.import_module(f"eadbench.metrics.{_m}")
     except ImportError as exc:
         import_errors[_m] = f"{type(exc).__name__}: {exc}"
+
+
+from eadbench import plugins  # noqa: E402
+
+plugins.load("eadbench.metrics")  # third-party metric modules register themselves on import
 
 
 def __getattr__(name: str):
@@ -38,5 +46,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'eadbench.metrics' has no attribute {name!r}")
 
 
-__all__ = ["CLASSES", "METRICS", "Chunk", "ClipMeta", "Evaluator", "MetricContext", "MetricInfo", "MetricProtocol",
+__all__ = ["CLASSES", "CLASS_OF", "METRICS", "Chunk", "ClipMeta", "Evaluator", "MetricContext", "MetricInfo", "MetricProtocol",
            "import_errors", "register_metric", *CLASSES, "functional"]

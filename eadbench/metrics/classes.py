@@ -97,7 +97,9 @@ class LPIPS(_FrameMean):
 
 
 class FID(Metric):
-    """FID (pytorch-fid@1): ``update(frames, real=bool)``; features gathered across processes."""
+    """FID (pytorch-fid@1): ``update(frames, real=bool)``; features gathered across processes
+    (each process must have made at least one generated and one real update before ``compute``:
+    torchmetrics cannot gather a list state that is empty on one process)."""
 
     higher_is_better = False
     full_state_update = False
@@ -117,7 +119,8 @@ class FID(Metric):
 
 
 class FVD(Metric):
-    """FVD (stylegan-v@1 or latentsync@1): ``update(video, real=bool)`` per (T, H, W, 3) video."""
+    """FVD (stylegan-v@1 or latentsync@1): ``update(video, real=bool)`` per (T, H, W, 3) video;
+    under DDP every process needs at least one generated and one real video (as for FID)."""
 
     higher_is_better = False
     full_state_update = False

@@ -21,9 +21,10 @@ PROTOCOL = MetricProtocol("facenet-vggface2-face256", "1", "face256", (("network
 
 
 def csim(fake_faces: np.ndarray, reference_face: np.ndarray, store=None) -> float:
-    """Functional twin: mean cosine similarity of face images to one reference face."""
+    """Functional twin: mean cosine similarity of generated face256 crops to one reference
+    face256 crop (both reduced to their centre, the face box, as the evaluator does)."""
     net = facenet(store)
-    e, r = embed(net, fake_faces), embed(net, reference_face[None])
+    e, r = embed(net, face_box(np.asarray(fake_faces))), embed(net, face_box(np.asarray(reference_face)[None]))
     return float(torch.nn.functional.cosine_similarity(e, r.expand_as(e)).mean())
 
 

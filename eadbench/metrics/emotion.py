@@ -32,11 +32,13 @@ def judge(target: str | None, pred: str, classifier) -> dict:
     return {"acc_emo": 1.0 if pred == target else 0.0}
 
 
-def emotion_accuracy(videos_faces: list[np.ndarray], targets: list[str], classifier) -> tuple[float, int]:
-    """Functional twin: (accuracy over judged clips, number excluded)."""
+def emotion_accuracy(videos_faces: list[np.ndarray], targets: list[str], classifier=None) -> tuple[float, int]:
+    """Functional twin: (accuracy over judged clips, number excluded) of videos given as their
+    face256 crops, each with its target emotion."""
+    classifier = classifier or classifiers.build()
     correct, judged, excluded = 0, 0, 0
     for faces, target in zip(videos_faces, targets):
-        pred, _ = video_prediction(classifier.probs(faces), classifier)
+        pred, _ = video_prediction(classifier.probs(face_box(np.asarray(faces))), classifier)
         j = judge(target, pred, classifier)
         if j["acc_emo"] is None:
             excluded += 1
@@ -64,21 +66,17 @@ class EmotionEvaluator(Evaluator):
         return {"classifier": f"{self.classifier.name} ({len(self.classifier.labels)} classes)"}
 
     def begin(self, meta: ClipMeta) -> dict:
-        return {"target": meta.emotion, "probs": [], "no_face": 0}
+        return {"target": meta.emotion, "probs": []}
 
     def update(self, state: dict, chunk: Chunk) -> None:
-        crops = chunk.fake
-        if chunk.fake_ok is not None:
-            state["no_face"] += int((~chunk.fake_ok).sum())
-        state["probs"].append(self.classifier.probs(face_box(crops)))
+        state["probs"].append(self.classifier.probs(face_box(chunk.fake)))
 
     def end(self, state: dict) -> dict:
         if not state["probs"]:
             raise MetricInputError("no frames to classify")
         pred, probs = video_prediction(np.concatenate(state["probs"]), self.classifier)
         out = judge(state["target"], pred, self.classifier)
-        out.update(pred=pred, probs=probs, classifier=self.facts()["classifier"],
-                   face_frames_missing=state["no_face"])
+        out.update(pred=pred, probs=probs, classifier=self.facts()["classifier"])
         return out
 
     def reduce(self, outputs: list[dict], real=None) -> dict:

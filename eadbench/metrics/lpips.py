@@ -4,6 +4,7 @@ per frame, averaged over the clip."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from eadbench.metrics._frames import paired
@@ -20,8 +21,9 @@ def lpips_frames(fake, real, net: torch.nn.Module, batch: int = 16) -> torch.Ten
     out = []
     with torch.inference_mode():
         for i in range(0, len(f), batch):
-            x = (f[i:i + batch].float() / 127.5 - 1).to(device)
-            y = (r[i:i + batch].float() / 127.5 - 1).to(device)
+            x = (torch.from_numpy(np.ascontiguousarray(f[i:i + batch])).permute(0, 3, 1, 2).float() / 127.5 - 1)
+            y = (torch.from_numpy(np.ascontiguousarray(r[i:i + batch])).permute(0, 3, 1, 2).float() / 127.5 - 1)
+            x, y = x.to(device), y.to(device)
             out.append(net(x, y).flatten().cpu())
     return torch.cat(out)
 

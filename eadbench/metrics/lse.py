@@ -82,7 +82,6 @@ class _Lips:
     held: list[np.ndarray] = field(default_factory=list)  # crops from ``start`` on
     seen: int = 0
     mids: list[torch.Tensor] = field(default_factory=list)
-    no_face: int = 0
 
 
 @register_metric(
@@ -109,8 +108,6 @@ class LSEEvaluator(Evaluator):
         return _Lips(audio, len(audio) // SAMPLES_PER_FRAME)
 
     def update(self, state: _Lips, chunk: Chunk) -> None:
-        if chunk.fake_ok is not None:
-            state.no_face += int((~chunk.fake_ok[: max(0, state.audio_frames - chunk.start)]).sum())
         state.held.extend(chunk.fake)
         state.seen = chunk.start + len(chunk.fake)
         seg = self.net.segment
@@ -138,6 +135,4 @@ class LSEEvaluator(Evaluator):
             state.start += seg
         with torch.inference_mode():
             lip = self.net.lip_head(torch.cat(state.mids).to(next(self.net.parameters()).device)).cpu()
-        out = lse_from_features(lip, audio_features(self.net, state.audio, n_win))
-        out["face_frames_missing"] = state.no_face
-        return out
+        return lse_from_features(lip, audio_features(self.net, state.audio, n_win))

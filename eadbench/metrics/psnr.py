@@ -5,9 +5,10 @@ infinite value that would swallow the mean). Equal to scikit-image's
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
-from eadbench.metrics._frames import paired
+from eadbench.metrics._frames import paired, per_frame
 from eadbench.metrics.base import HIGHER, Chunk, ClipMeta, Evaluator, FrameValues, MetricProtocol, register_metric
 
 CAP_DB = 100.0
@@ -15,9 +16,19 @@ PROTOCOL = MetricProtocol("psnr-frame-mean", "1", None, (("data_range", 255), ("
                           "per frame, range 255, capped at 100 dB")
 
 
+def _mse(fake: np.ndarray, real: np.ndarray) -> float:
+    """Mean squared error of one frame pair: the squared differences are integers, summed exactly
+    (int64), so the value is the same whatever the order of summation."""
+    d = fake.astype(np.int32) - real.astype(np.int32)
+    return float(np.einsum("ijk,ijk->", d, d, dtype=np.int64)) / d.size
+
+
 def psnr_frames(fake, real) -> torch.Tensor:
     f, r = paired(fake, real)
-    mse = ((f - r) ** 2).flatten(1).mean(1)
+    if np.issubdtype(f.dtype, np.integer) and np.issubdtype(r.dtype, np.integer):
+        mse = torch.from_numpy(per_frame(_mse, f, r))
+    else:  # float frames (already in [0, 255]): float64 as given
+        mse = torch.from_numpy(((f.astype(np.float64) - r.astype(np.float64)) ** 2).reshape(len(f), -1).mean(1))
     db = 10 * torch.log10(255.0 ** 2 / mse)
     return torch.where(mse == 0, torch.full_like(db, CAP_DB), db.clamp(max=CAP_DB))
 

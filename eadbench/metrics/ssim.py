@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from eadbench.errors import MetricInputError
-from eadbench.metrics._frames import paired
+from eadbench.metrics._frames import paired, per_frame
 from eadbench.metrics.base import HIGHER, Chunk, ClipMeta, Evaluator, FrameValues, MetricProtocol, register_metric
 
 PROTOCOL = MetricProtocol("ssim-gauss11", "1", None, (("window", 11), ("sigma", 1.5), ("k1", 0.01),
@@ -29,34 +29,41 @@ def _gauss1d() -> np.ndarray:
     return g / g.sum()
 
 
-def _blur_valid(plane: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """Separable Gaussian filter keeping only the valid area (window fully inside the image)."""
+def _blur_valid(img: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Separable Gaussian filter (float32, every channel at once) keeping only the valid area
+    (window fully inside the image), as (channels, H', W') contiguous planes."""
     r = WINDOW // 2
-    return cv2.sepFilter2D(plane, cv2.CV_32F, g, g, borderType=cv2.BORDER_REFLECT_101)[r:-r, r:-r]
+    out = cv2.sepFilter2D(img, cv2.CV_32F, g, g, borderType=cv2.BORDER_REFLECT_101)[r:-r, r:-r]
+    return np.ascontiguousarray(np.moveaxis(out.reshape(*out.shape[:2], -1), -1, 0))
+
+
+def _ssim_frame(fake: np.ndarray, real: np.ndarray) -> float:
+    g = _GAUSS
+    c1, c2 = (K1 * DATA_RANGE) ** 2, (K2 * DATA_RANGE) ** 2
+    x, y = fake.astype(np.float32), real.astype(np.float32)
+    # float32 filtering (OpenCV's SIMD path); the SSIM formula itself in float64, per channel
+    mxs, mys = _blur_valid(x, g), _blur_valid(y, g)
+    xxs, yys, xys = _blur_valid(x * x, g), _blur_valid(y * y, g), _blur_valid(x * y, g)
+    acc = 0.0
+    for c in range(3):
+        mx, my = mxs[c].astype(np.float64), mys[c].astype(np.float64)
+        vx = xxs[c] - mx * mx
+        vy = yys[c] - my * my
+        cxy = xys[c] - mx * my
+        s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+        acc += s.mean()
+    return acc / 3
+
+
+_GAUSS = _gauss1d().astype(np.float32)
 
 
 def ssim_frames(fake, real) -> torch.Tensor:
     """Per-frame SSIM of paired (N, H, W, 3) frames in [0, 255]."""
     f, r = paired(fake, real)
-    if min(f.shape[2:]) < WINDOW:
-        raise MetricInputError(f"frames of {tuple(f.shape[2:])} are smaller than the {WINDOW}x{WINDOW} SSIM window")
-    g = _gauss1d().astype(np.float32)
-    c1, c2 = (K1 * DATA_RANGE) ** 2, (K2 * DATA_RANGE) ** 2
-    fx, ry = f.float().numpy(), r.float().numpy()
-    out = np.empty(len(fx), dtype=np.float64)
-    for i in range(len(fx)):
-        acc = 0.0
-        for c in range(3):
-            x, y = fx[i, c], ry[i, c]
-            # float32 filtering (OpenCV's SIMD path); the SSIM formula itself in float64
-            mx, my = _blur_valid(x, g).astype(np.float64), _blur_valid(y, g).astype(np.float64)
-            vx = _blur_valid(x * x, g) - mx * mx
-            vy = _blur_valid(y * y, g) - my * my
-            cxy = _blur_valid(x * y, g) - mx * my
-            s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
-            acc += s.mean()
-        out[i] = acc / 3
-    return torch.from_numpy(out)
+    if min(f.shape[1:3]) < WINDOW:
+        raise MetricInputError(f"frames of {tuple(f.shape[1:3])} are smaller than the {WINDOW}x{WINDOW} SSIM window")
+    return torch.from_numpy(per_frame(_ssim_frame, f, r))
 
 
 def ssim(fake, real) -> float:

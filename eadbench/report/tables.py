@@ -121,8 +121,10 @@ def _split_note(run: Run) -> str:
         if d.get("metric") == "emotion" and d.get("classifier"):
             classifier = f"; emotion classifier {d['classifier']}"
             break
+    source = ("; methods driven from each speaker's neutral clip (--source neutral)"
+              if s.get("source") == "neutral" else "")
     return (f"{run.label}: split {s.get('split')} ({s.get('split_name') or 'default'}, hash "
-            f"{s.get('split_hash')}), {s.get('n_clips')} clips{classifier}")
+            f"{s.get('split_hash')}), {s.get('n_clips')} clips{classifier}{source}")
 
 
 def _n_notes(run: Run, methods: list[str]) -> list[str]:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from eadbench.config import RunConfig
+from eadbench.run.inputs import neutral_map
 from eadbench.run.layout import REAL, RunDir, RunRecord, load_run
 
 
@@ -71,15 +72,60 @@ def _run(cfg: RunConfig, echo) -> RunResult:
     started = time.time()
     rank, world = _dist_info()
     scan = scan_dataset(cfg)
+    _builtin_assets(cfg, echo, rank)
     out = RunDir(cfg.out or f"runs/{cfg.dataset}-{cfg.split or 'all'}")
     store = WeightStore(cfg.weights_dir, cfg.trust_weights, cfg.device)
     exact_metrics_mode(store.device)
     shard, unavailable = build_shard(cfg, out, scan.clips, store)
+    shard.neutral = neutral_map(cfg)
     ensure_folder(out.root, "run")  # only now: a failed validation leaves no empty folder behind
     if rank != 0:
         return _execute(cfg, scan, shard, unavailable, started, rank, world, echo)
     with folder_lock(out.root, "eadbench run", note=echo):
         return _execute(cfg, scan, shard, unavailable, started, rank, world, echo)
+
+
+def _builtin_assets(cfg: RunConfig, echo, rank: int) -> None:
+    """On the built-in data, train once (cached) what the default run compares: the tiny EAD-Net
+    for an ``eadnet`` method given no checkpoint, and the sync expert for ``--syncnet auto`` (the
+    default there when syncnet_v2.model is absent)."""
+    from eadbench.errors import ConfigError
+    from eadbench.run import builtin
+    from eadbench.weights import is_available
+
+    lse = cfg.metric_options.setdefault("lse", {}) if (cfg.metrics is None or "lse" in cfg.metrics) else {}
+    wants_eadnet = [m for m in cfg.methods if m.method == "eadnet" and not m.options.get("checkpoint")]
+    if cfg.dataset != "synth":
+        if wants_eadnet:
+            raise ConfigError("method eadnet needs a checkpoint (--eadnet-checkpoint or checkpoint: in the config); "
+                              "only the built-in data trains one itself")
+        if lse.get("syncnet_path") == "auto":
+            raise ConfigError("--syncnet auto trains on the built-in data only; train an expert on yours with "
+                              "`eadbench syncnet train` and pass it with --metric-option lse.syncnet_path=FILE")
+        return
+    if (cfg.metrics is None or "lse" in cfg.metrics) and "syncnet_path" not in lse \
+            and not is_available("syncnet-v2", cfg.weights_dir):
+        lse["syncnet_path"] = "auto"
+    training = bool(wants_eadnet) or lse.get("syncnet_path") == "auto"
+    distributed = _dist_info()[1] > 1 and training
+    if distributed and rank != 0:
+        _barrier()  # rank 0 trains first; the others then find the cached files
+    if lse.get("syncnet_path") == "auto":
+        lse["syncnet_path"] = str(builtin.sync_expert(cfg, "syncnet", echo, not cfg.quiet))
+    for m in wants_eadnet:
+        m.options.setdefault("checkpoint", str(builtin.tiny_eadnet(cfg, echo, not cfg.quiet)))
+        m.options.setdefault("steps", builtin.EADNET_INFER_STEPS)
+        m.options.setdefault("guidance", 1.0)
+    if distributed and rank == 0:
+        _barrier()
+
+
+def _barrier() -> None:
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("gloo")
+    dist.barrier()
 
 
 def _execute(cfg, scan, shard, unavailable, started, rank, world, echo) -> RunResult:
@@ -121,7 +167,7 @@ def _execute(cfg, scan, shard, unavailable, started, rank, world, echo) -> RunRe
     infos = {name: ev.info for name, ev in shard.evaluators.items()}
     summary = {
         "dataset": cfg.dataset, "split": cfg.split, "split_name": scan.split_name,
-        "split_hash": scan.split_hash(), "n_clips": len(scan.clips),
+        "split_hash": scan.split_hash(), "n_clips": len(scan.clips), "source": cfg.source,
         "methods": summarise(rows, set_values, infos, cfg.bootstrap, cfg.seed,
                              {name: {**ev.facts(), "protocol": ev.protocol.key}
                               for name, ev in shard.evaluators.items()}),

@@ -29,7 +29,7 @@ def collect(run: RunDir, clips: list[Clip], labels: list[str], evaluators: dict[
             base = {"method": label, "clip_id": clip.clip_id, "speaker": clip.speaker,
                     "emotion": clip.emotion, "intensity": clip.intensity}
             gen = run.generation(label, clip.clip_id)
-            if gen.get("status") != "ok":
+            if gen.get("status") not in ("ok", "excluded"):  # excluded: its metric rows say why
                 rows.append({**base, "metric": "generate", "output": "video", "value": None,
                              "status": "failed", "reason": gen.get("error")})
             for name, ev in evaluators.items():

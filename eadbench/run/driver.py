@@ -167,9 +167,9 @@ def score_clip(cs: ClipScoring) -> tuple[dict[tuple[str, str], Outcome], dict[st
             outcomes[(label, name)] = Outcome(None, f"internal error: {short_reason(exc)}", "failed")
             continue
         if fv != FRAMES and label in results and results[label].track is not None:
-            track = results[label].track
-            out.setdefault("face_frames_missing", len(track.missing))
-            out.setdefault("multi_face_frames", track.multi_face_frames)
+            track = results[label].track  # what the crops were cut from: reported with every face metric
+            out["face_frames_missing"] = len(track.missing)
+            out["multi_face_frames"] = track.multi_face_frames
         outcomes[(label, name)] = Outcome(out, out.get("excluded"), "excluded" if out.get("excluded") else "ok")
     return outcomes, {k: {**r.info, "frames": r.frames} for k, r in results.items()}
 

@@ -45,8 +45,11 @@ def _worker_init(cfg: RunConfig, out: str) -> None:
 
     from eadbench.weights import WeightStore
 
+    from eadbench.run.inputs import neutral_map
+
     torch.set_num_threads(1)
     _WORKER, _ = build_shard(cfg, RunDir(out), [], WeightStore(cfg.weights_dir, cfg.trust_weights, cfg.device))
+    _WORKER.neutral = neutral_map(cfg)
 
 
 def _worker_clip(clip: Clip) -> tuple[list[str], int, dict]:

@@ -23,9 +23,10 @@ def build_generators(cfg: RunConfig) -> dict[str, Any]:
 
 
 def ensure_video(gen, clip: Clip, real: Path, wav: Path, run: RunDir, label: str, key: str,
-                 resume: bool) -> str | None:
+                 resume: bool, reference: Path | None = None, source: str = "self") -> str | None:
     """Make ``videos/<label>/<clip>.mp4`` unless a resumed run already has it for ``key``;
-    returns the failure reason, or None."""
+    returns the failure reason, or None. ``reference``: the identity video the method is driven
+    from (the clip's ``real`` video unless ``--source neutral``)."""
     video, side = run.video(label, clip.clip_id), run.video_record(label, clip.clip_id)
     if resume and video.exists() and side.exists():
         rec = run.generation(label, clip.clip_id)
@@ -36,9 +37,9 @@ def ensure_video(gen, clip: Clip, real: Path, wav: Path, run: RunDir, label: str
     info = media.probe(real)
     with tempfile.TemporaryDirectory(prefix=f"eadbench-{gen.name}-") as work:
         req = GenerationRequest(
-            clip=clip, reference_video=real, audio=wav, out=video, workdir=Path(work),
+            clip=clip, reference_video=reference or real, audio=wav, out=video, workdir=Path(work),
             emotion=clip.emotion, intensity=clip.intensity_scalar, text=clip.extras.get("text"),
-            n_frames=info.n_frames, size=(info.height, info.width),
+            n_frames=info.n_frames, size=(info.height, info.width), real_video=real, source=source,
         )
         try:
             res = gen.generate(req)

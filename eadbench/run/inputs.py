@@ -87,6 +87,53 @@ def stage_inputs(clip: Clip, run: RunDir, strict_av: bool = False) -> tuple[Path
     return real, wav, key
 
 
+def neutral_partners(scan_all: ScanResult) -> dict[str, Clip]:
+    """speaker -> that speaker's neutral clip (the first by id), for ``--source neutral``."""
+    out: dict[str, Clip] = {}
+    for c in sorted(scan_all.clips, key=lambda c: c.clip_id):
+        if c.emotion == "neutral" and c.speaker not in out:
+            out[c.speaker] = c
+    return out
+
+
+def neutral_map(cfg: RunConfig) -> dict[str, Clip]:
+    """The neutral partners of ``--source neutral`` (empty otherwise), from every split."""
+    if cfg.source != "neutral":
+        return {}
+    from eadbench import datasets
+
+    options = {k: v for k, v in (("split_file", cfg.split_file), ("view", cfg.view), ("calm", cfg.calm))
+               if v is not None}
+    return neutral_partners(datasets.scan(cfg.dataset, cfg.root, split=None, **options))
+
+
+def stage_source(clip: Clip, neutral: Clip, run: RunDir, n_frames: int, wav: Path, strict_av: bool) -> Path:
+    """``inputs/<clip>/source.mp4``: the speaker's neutral clip at 25 fps, looped (or trimmed) to the
+    clip's ``n_frames``, with the clip's driving audio: what every method is driven from under
+    ``--source neutral``. Cached by both sources."""
+    key = fingerprint_hash({"neutral": _source_key(neutral), "clip": _source_key(clip), "n": n_frames,
+                            "strict_av": strict_av})
+    dest = run.inputs(clip.clip_id) / "source.mp4"
+    keyfile = dest.with_suffix(".key")
+    if keyfile.exists() and keyfile.read_text() == key and dest.exists():
+        return dest
+    neutral_real, _, _ = stage_inputs(neutral, run, strict_av)
+    audio = media.read_audio(wav)
+
+    def looped():
+        emitted = 0
+        while emitted < n_frames:
+            for f in media.iter_frames(neutral_real):
+                if emitted >= n_frames:
+                    return
+                yield f
+                emitted += 1
+
+    media.write_video(dest, looped(), audio=audio)
+    atomic_write_text(keyfile, key)
+    return dest
+
+
 def input_note(run: RunDir, clip_id: str) -> str | None:
     try:
         return json.loads(run.input_info(clip_id).read_text()).get("note")

@@ -124,8 +124,9 @@ class RunDir:
             return {"status": "failed", "error": "not generated"}
         return rec if isinstance(rec, dict) else {"status": "failed", "error": "damaged generation record"}
 
-    def record_generation(self, method: str, clip_id: str, key: str | None, error: str) -> None:
-        atomic_write_json(self.video_record(method, clip_id), {"key": key, "status": "failed", "error": error})
+    def record_generation(self, method: str, clip_id: str, key: str | None, error: str,
+                          status: str = "failed") -> None:
+        atomic_write_json(self.video_record(method, clip_id), {"key": key, "status": status, "error": error})
 
 
 @dataclass

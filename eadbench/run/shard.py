@@ -20,7 +20,7 @@ from eadbench.generators.base import fingerprint_hash
 from eadbench.metrics.base import ClipMeta, MetricContext
 from eadbench.run.driver import REAL, ClipScoring, Job, score_clip
 from eadbench.run.generate import build_generators, ensure_video
-from eadbench.run.inputs import stage_inputs
+from eadbench.run.inputs import stage_inputs, stage_source
 from eadbench.run.layout import RunDir
 from eadbench.streams import Timer
 from eadbench.weights import WeightStore
@@ -37,6 +37,7 @@ class Shard:
     methods: dict[str, Any] = field(default_factory=dict)  # label -> Generator
     evaluators: dict[str, Any] = field(default_factory=dict)  # metric name -> Evaluator
     timer: Timer = field(default_factory=Timer)
+    neutral: dict[str, Clip] = field(default_factory=dict)  # speaker -> neutral clip (--source neutral)
 
 
 def metric_context(cfg: RunConfig, metric: str, store: WeightStore) -> MetricContext:
@@ -100,12 +101,33 @@ def process_clip(shard: Shard, clip: Clip, progress=None) -> list[str]:
         return failures
     real_key = video_key(real)
     n_real = media.probe(real).n_frames
+    reference, ref_key = real, src_key
+    if cfg.source == "neutral":
+        partner = shard.neutral.get(clip.speaker)
+        if partner is None:
+            why = f"no neutral clip of speaker {clip.speaker} (--source neutral)"
+            for label in shard.methods:
+                run.record_generation(label, clip.clip_id, None, why, status="excluded")
+                for name in shard.evaluators:
+                    run.save_output(run.score(label, clip.clip_id, name), "", None, why, "excluded")
+                if progress:
+                    progress(label, failed=False)
+            return failures
+        try:
+            reference = stage_source(clip, partner, run, n_real, wav, cfg.strict_av_length)
+        except EadbenchError as exc:
+            for label in shard.methods:
+                run.record_generation(label, clip.clip_id, None, f"neutral source: {exc}")
+                for name in shard.evaluators:
+                    run.save_output(run.score(label, clip.clip_id, name), "", None, f"neutral source: {exc}", "failed")
+            return failures + [f"{clip.clip_id}: neutral source: {exc}"]
+        ref_key = fingerprint_hash({"src": src_key, "neutral": video_key(reference)})
     jobs: list[Job] = []
     keys: dict[tuple[str, str], str] = {}
     done: list[str] = []
     for label, gen in shard.methods.items():
-        gen_key = fingerprint_hash({"gen": gen.fingerprint(), "src": src_key, "seed": cfg.seed})
-        err = ensure_video(gen, clip, real, wav, run, label, gen_key, cfg.resume)
+        gen_key = fingerprint_hash({"gen": gen.fingerprint(), "src": ref_key, "seed": cfg.seed})
+        err = ensure_video(gen, clip, real, wav, run, label, gen_key, cfg.resume, reference, cfg.source)
         if err:
             failures.append(f"{label}/{clip.clip_id}: {err}")
             for name in shard.evaluators:

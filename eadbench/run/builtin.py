@@ -1,0 +1,127 @@
+"""The built-in benchmark's trained assets, made once and cached: a sync expert for LSE
+(``--syncnet auto``) and the tiny EAD-Net the default run compares (``eadnet`` without a
+checkpoint). Both learn from the built-in data's training split only.
+
+Each is cached in ``$EADBENCH_CACHE/builtin/<kind>-<key>/`` where the key hashes the data's
+settings, the training configuration and the code that trains it (the eadnet package and the
+sync-expert trainer), so a change to any of them trains again and nothing stale is reused. The
+folders are written whole (partial folder, renamed) under a lock, so a killed run never leaves a
+half-trained asset behind, and two runs never train the same asset at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+from typing import Callable
+
+from eadbench import __version__
+from eadbench.config import RunConfig
+from eadbench.generators.base import fingerprint_hash
+
+#: sync expert: steps of `eadbench syncnet train` (under a minute on 2 cores; offset 0 on every clip)
+EXPERT_STEPS = 400
+#: the default run's EAD-Net: the tiny preset, as `eadbench ablate --variants full --syncnet auto`
+EADNET_STEPS = 300
+EADNET_INFER_STEPS = 4
+EADNET_RECIPE = {"w_lpips": 0.0, "w_trepa": 0.0}
+
+
+def code_version(*modules: str) -> str:
+    """A hash of the source files of ``modules`` (packages: every .py below them)."""
+    import importlib.util
+
+    h = hashlib.sha256(__version__.encode())
+    for name in modules:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            continue
+        root = Path(spec.origin)
+        files = sorted(root.parent.rglob("*.py")) if root.name == "__init__.py" else [root]
+        for f in files:
+            h.update(f.name.encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _cached(kind: str, key: dict, build: Callable[[Path], Path], echo) -> Path:
+    from eadbench.atomic import clean_partials, partial_dir, replace_folder
+    from eadbench.locking import folder_lock
+    from eadbench.weights import eadbench_cache
+
+    digest = fingerprint_hash(key)
+    dest = eadbench_cache() / "builtin" / f"{kind}-{digest}"
+    done = dest / "asset.json"
+    if done.exists():
+        return dest
+    with folder_lock(dest, f"eadbench builtin {kind}", inside=False):
+        if done.exists():  # another run made it while this one waited
+            return dest
+        clean_partials(dest.parent, dest.name)
+        tmp = partial_dir(dest.parent, dest.name)
+        try:
+            build(tmp)
+            from eadbench.results import atomic_write_json
+
+            atomic_write_json(tmp / "asset.json", {"kind": kind, "key": key})
+            replace_folder(tmp, dest)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    echo(f"built-in {kind} ready: {dest}")
+    return dest
+
+
+def _prepared_train(cfg: RunConfig, protocols: tuple[str, ...], progress: bool) -> Path:
+    """The built-in training split, prepared once (cached like the data itself)."""
+    from eadbench.prepare import prepare_dataset
+    from eadbench.run.inputs import builtin_synth_root
+
+    data = builtin_synth_root(cfg)
+    out = data.parent / f"{data.name}-prepared-{'-'.join(protocols)}"
+    prepare_dataset("synth", data, out, split="train", protocols=protocols, progress=progress)
+    return out / "synth"
+
+
+def sync_expert(cfg: RunConfig, crop: str = "syncnet", echo=print, progress: bool = True) -> Path:
+    """A small sync expert trained on the built-in training split (``crop``: syncnet for LSE,
+    face256 for EAD-Net's sync loss); returns its weights file."""
+    from eadbench.run.inputs import builtin_synth_root
+
+    data = builtin_synth_root(cfg)
+    key = {"data": data.name, "crop": crop, "steps": EXPERT_STEPS, "code": code_version("eadbench.syncnet_train",
+                                                                                         "eadbench.nets.syncnet")}
+
+    def build(tmp: Path) -> Path:
+        from eadbench.syncnet_train import train
+
+        echo(f"training the built-in sync expert ({crop} crops, {EXPERT_STEPS} steps) on {data}")
+        train(_prepared_train(cfg, (crop,), progress), tmp / "expert.pt", steps=EXPERT_STEPS, holdout=0,
+              crop=crop, progress=progress, echo=echo)
+        return tmp
+
+    return _cached(f"sync-expert-{crop}", key, build, echo) / "expert.pt"
+
+
+def tiny_eadnet(cfg: RunConfig, echo=print, progress: bool = True) -> Path:
+    """The default run's EAD-Net: the tiny preset trained on the built-in training split (with the
+    sync loss, its expert trained first); returns the checkpoint."""
+    from eadbench.run.inputs import builtin_synth_root
+
+    data = builtin_synth_root(cfg)
+    key = {"data": data.name, "steps": EADNET_STEPS, "recipe": EADNET_RECIPE,
+           "code": code_version("eadnet", "eadbench.syncnet_train", "eadbench.nets.syncnet")}
+
+    def build(tmp: Path) -> Path:
+        from eadnet.config import EADNetConfig
+        from eadnet.train import train
+
+        expert = sync_expert(cfg, "face256", echo, progress)
+        ecfg = EADNetConfig.preset_config("tiny", **EADNET_RECIPE, syncnet_path=str(expert),
+                                          checkpoint_every=EADNET_STEPS)
+        echo(f"training the built-in EAD-Net (tiny preset, {EADNET_STEPS} steps) on {data}: a CPU-trained model")
+        train(ecfg, _prepared_train(cfg, ("face256",), progress), tmp, EADNET_STEPS, progress=progress)
+        return tmp
+
+    return _cached("eadnet-tiny", key, build, echo) / "checkpoint.pt"

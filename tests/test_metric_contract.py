@@ -1,0 +1,209 @@
+"""One contract over every registered metric: the torchmetrics class, the functional twin and the
+evaluator (what `run` and `score` use) give the same value on the same inputs; ``reset`` forgets;
+and the class's states sync across two ``gloo`` processes to the single-process value.
+
+Networks whose real files cannot be downloaded use stand-in weights of the official shapes
+(``tests/helpers/standins.py``); the others (I3D, the face mesh, fer) are the real files that
+ship in packages. A metric registered without a case here fails the first test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.helpers.standins import relax_hashes, write_standins
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _frames(n: int, size: int, seed: int) -> np.ndarray:
+    import skimage.data
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    base = np.asarray(Image.fromarray(skimage.data.astronaut()).resize((size, size)))
+    return np.stack([np.clip(np.roll(base, 3 * i, axis=1).astype(int) + rng.normal(0, 12, base.shape), 0, 255)
+                     .astype(np.uint8) for i in range(n)])
+
+
+def _face256(n: int, seed: int) -> np.ndarray:
+    import skimage.data
+
+    from eadbench import faces
+
+    img = skimage.data.astronaut()
+    b = faces.detect_faces(img)[0].box
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        cx, cy = (b[0] + b[2]) / 2 + rng.normal(0, 2), (b[1] + b[3]) / 2 + rng.normal(0, 2)
+        out.append(faces.CROP_PROTOCOLS.get("face256").crop(img, cx, cy, max(b[2] - b[0], b[3] - b[1]) / 2))
+    return np.stack(out)
+
+
+def _speech(seconds: float, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * 16000)) / 16000
+    env = (np.sin(2 * np.pi * 3 * t + seed) > 0).astype(float)
+    return (env * 0.4 * np.sin(2 * np.pi * 180 * t) + 0.01 * rng.normal(size=t.size)).astype(np.float32)
+
+
+def cases() -> dict:
+    """metric -> (clips, class kwargs, class updates, functional value thunk). ``clips``: the
+    evaluator's inputs, one (meta kwargs, fake view, real view) per clip."""
+    import cv2
+
+    import eadbench.metrics.functional as F
+
+    fake, real = _frames(4, 64, 0), _frames(4, 64, 1)
+    sets_f = _frames(8, 64, 2)
+    sets_r = np.random.default_rng(3).integers(0, 255, (8, 64, 64, 3), dtype=np.uint8)  # far from sets_f
+    vids_f = [_frames(16, 48, 10 + i) for i in range(2)]
+    vids_r = [_frames(16, 48, 20 + i) for i in range(2)]
+    f256, r256 = [_face256(3, 30 + i) for i in range(2)], [_face256(3, 40 + i) for i in range(2)]
+    sync = [np.stack([cv2.resize(x, (224, 224)) for x in _frames(24, 96, 50 + i)]) for i in range(2)]
+    audio = [_speech(1.0, i) for i in range(2)]
+    targets = ["happy", "sad", "contempt"]
+    emo_faces = [_face256(3, 60 + i) for i in range(3)]
+    return {
+        "ssim": ([({}, fake, real)], {}, [(fake[i:i + 1], real[i:i + 1]) for i in range(4)], lambda: F.ssim(fake, real)),
+        "psnr": ([({}, fake, real)], {}, [(fake[i:i + 1], real[i:i + 1]) for i in range(4)], lambda: F.psnr(fake, real)),
+        "lpips": ([({}, fake, real)], {}, [(fake[i:i + 1], real[i:i + 1]) for i in range(4)],
+                  lambda: F.lpips(fake, real)),
+        # (each of the two processes gets one generated and one real update: torchmetrics cannot sync a
+        # list state that is empty on one process, as the FID/FVD classes' docstrings say)
+        "fid": ([({}, sets_f, sets_r)], {}, [(sets_f[:4], False), (sets_f[4:], False), (sets_r[:4], True),
+                                              (sets_r[4:], True)], lambda: F.fid(sets_f, sets_r)),
+        "fvd": ([({}, v, r) for v, r in zip(vids_f, vids_r)], {},
+                [(vids_f[0], False), (vids_f[1], False), (vids_r[0], True), (vids_r[1], True)],
+                lambda: F.fvd(vids_f, vids_r)),
+        "lse": ([({"audio": a}, c, None) for c, a in zip(sync, audio)], {}, list(zip(sync, audio)),
+                lambda: float(np.mean([F.lse(c, a)["lse_c"] for c, a in zip(sync, audio)]))),
+        "emotion": ([({"emotion": t}, x, None) for x, t in zip(emo_faces, targets)], {"classifier": "fer"},
+                    list(zip(emo_faces, targets)), lambda: F.emotion_accuracy(emo_faces, targets)[0]),
+        "lmd": ([({}, a, b) for a, b in zip(f256, r256)], {}, list(zip(f256, r256)),
+                lambda: float(np.mean([F.lmd(a, b)["lmd"] for a, b in zip(f256, r256)]))),
+        "csim": ([({}, f256[0], r256[0])], {}, [(f256[0][:2], r256[0][0]), (f256[0][2:], r256[0][0])],
+                 lambda: F.csim(f256[0], r256[0][0])),
+    }
+
+
+def _evaluate(name: str, clips) -> float:
+    from eadbench.metrics import METRICS
+    from eadbench.metrics.base import ClipMeta, MetricContext
+
+    info = METRICS.get(name)
+    ev = info.factory(MetricContext(options={"classifier": "fer"} if name == "emotion" else {}))
+    outs, reals = [], []
+    for k, (meta, fake, real) in enumerate(clips):
+        m = ClipMeta(f"c{k}", **meta)
+        if info.level == "set":
+            outs.append(ev.clip(m, fake))
+            reals.append(ev.clip(m, real))
+        else:
+            outs.append(ev.clip(m, fake, real if "real" in info.needs else None))
+    return float(ev.reduce(outs, reals)[info.outputs[0]])
+
+
+def _class_value(name: str, kwargs: dict, updates) -> float:
+    import eadbench.metrics as M
+
+    m = getattr(M, M.CLASS_OF[name])(**kwargs)
+    for args in updates:
+        m.update(*args)
+    v = m.compute()
+    return float(v[next(iter(v))] if isinstance(v, dict) else v)
+
+
+@pytest.fixture(scope="module")
+def standins(tmp_path_factory):
+    return write_standins(tmp_path_factory.mktemp("standins"))
+
+
+@pytest.fixture()
+def weights_env(standins, monkeypatch):
+    monkeypatch.setenv("EADBENCH_WEIGHTS", str(standins))
+    relax_hashes(monkeypatch)
+    return standins
+
+
+def test_every_registered_metric_has_a_class_a_functional_twin_and_a_case():
+    import eadbench.metrics as M
+    import eadbench.metrics.functional as F
+
+    assert set(M.METRICS.names()) == set(M.MODULES) == set(M.CLASS_OF) == set(cases_names())
+    for cls in M.CLASSES:
+        assert issubclass(getattr(M, cls), __import__("torchmetrics").Metric), cls
+    assert set(F.__all__) >= {"ssim", "psnr", "lpips", "fid", "fvd", "lse", "emotion_accuracy", "lmd", "csim"}
+
+
+def cases_names() -> list[str]:
+    return ["ssim", "psnr", "lpips", "fid", "fvd", "lse", "emotion", "lmd", "csim"]
+
+
+@pytest.mark.parametrize("name", cases_names())
+def test_class_functional_and_evaluator_agree_and_reset_forgets(name, weights_env):
+    clips, kwargs, updates, functional = cases()[name]
+    ev_value = _evaluate(name, clips)
+    fn_value = functional()
+    cls_value = _class_value(name, kwargs, updates)
+    assert fn_value != 0 and np.isfinite(fn_value), "a degenerate case would agree whatever the code does"
+    tol = 1e-3 if name in ("fid", "fvd") else 1e-5  # Frechet distances of different summation orders
+    assert ev_value == pytest.approx(fn_value, rel=tol, abs=tol)
+    assert cls_value == pytest.approx(fn_value, rel=tol, abs=tol)
+    import eadbench.metrics as M
+
+    m = getattr(M, M.CLASS_OF[name])(**kwargs)
+    for args in updates[: max(1, len(updates) // 2)]:
+        m.update(*args)
+    m.reset()
+    for args in updates:
+        m.update(*args)
+    v = m.compute()
+    assert float(v[next(iter(v))] if isinstance(v, dict) else v) == pytest.approx(cls_value, rel=1e-9, abs=1e-9)
+
+
+RANK = """
+import json, os, sys
+import torch.distributed as dist
+sys.path.insert(0, sys.argv[1])
+from tests.helpers.standins import relax_hashes
+from tests.test_metric_contract import cases, _class_value
+relax_hashes()
+dist.init_process_group("gloo")
+rank = dist.get_rank()
+out = {}
+for name, (clips, kwargs, updates, functional) in cases().items():
+    out[name] = _class_value(name, kwargs, updates[rank::2])
+if rank == 0:
+    print("VALUES", json.dumps(out))
+dist.destroy_process_group()
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_states_sync_across_two_gloo_processes(weights_env, tmp_path):
+    single = {name: _class_value(name, c[1], c[2]) for name, c in cases().items()}
+    script = tmp_path / "rank.py"
+    script.write_text(RANK)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "EADBENCH_WEIGHTS": str(weights_env)}
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port",
+                        str(_free_port()), str(script), str(REPO)], capture_output=True, text=True, env=env, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    synced = json.loads(r.stdout.split("VALUES", 1)[1].strip().splitlines()[0])
+    for name, v in single.items():
+        tol = 1e-3 if name in ("fid", "fvd") else 1e-6
+        assert synced[name] == pytest.approx(v, rel=tol, abs=tol), name
