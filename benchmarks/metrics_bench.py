@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 PATCH = ("import dataclasses, sys; from eadbench import weights as w; "
-         "s = w.WEIGHTS.get('inception-fid'); w.WEIGHTS._items['inception-fid'] = dataclasses.replace(s, sha256_prefix=None); "
+         "s = w.WEIGHTS.get('inception-fid'); w.WEIGHTS._items['inception-fid'] = dataclasses.replace(s, sha256=None, sha256_prefix=None); "
          "from eadbench.cli.main import main; sys.argv = ['eadbench'] + sys.argv[1:]; main()")
 
 

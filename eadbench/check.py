@@ -82,7 +82,7 @@ def baseline_from_run(run_dir: Path, previous: dict[str, Any] | None = None) -> 
                     continue
                 values.setdefault(method, {})[f"{metric}/{out}"] = {
                     "value": e["value"], "direction": e.get("direction"), "protocol": e.get("protocol"),
-                    "per_clip": per_clip.get(method, {}).get(f"{metric}/{out}"),
+                    "n_used": e.get("n_used"), "per_clip": per_clip.get(method, {}).get(f"{metric}/{out}"),
                 }
     prev = previous or {}
     return {
@@ -165,8 +165,11 @@ def compare(run_dir: Path, baseline: dict[str, Any], tolerances: dict[str, dict[
             change = cv - bv
             worse = -change if direction == "higher" else change if direction == "lower" else abs(change)
             verdict, note = "ok", ""
+            n_base, n_cur = b.get("n_used"), cur_e.get("n_used")
             if not math.isfinite(cv):
                 verdict, note = "REGRESSED", "value is not finite"
+            elif isinstance(n_base, int) and isinstance(n_cur, int) and n_cur < n_base:
+                verdict, note = "REGRESSED", f"coverage fell from {n_base} to {n_cur} clips"
             elif worse > allowed:
                 verdict = "REGRESSED"
                 if use_boot and b.get("per_clip") and key in per_clip.get(method, {}):

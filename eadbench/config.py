@@ -72,6 +72,9 @@ class RunConfig:
     #: identity/reference video each method is driven from: the clip itself (self), or the same
     #: speaker's neutral clip (neutral, EAT's emotion-editing protocol; the ground truth stays the clip)
     source: str = "self"
+    #: which clips a method's value is computed over: those every method scored (intersection,
+    #: like with like) or all the clips it scored (all)
+    coverage: str = "intersection"
     #: per-metric protocol choice, e.g. {"fvd": "latentsync"}
     protocols: dict[str, str] = field(default_factory=dict)
     #: per-metric options, e.g. {"fvd": {"clips_per_video": 2}, "lse": {"syncnet_path": ...}}
@@ -150,6 +153,8 @@ def resolve(config_file: str | Path | None = None, **overrides: Any) -> RunConfi
         setattr(cfg, key, value)
     if cfg.workers < 1:
         raise ConfigError("--workers must be at least 1")
+    if cfg.coverage not in ("intersection", "all"):
+        raise ConfigError(f"--coverage must be intersection or all, got {cfg.coverage!r}")
     if cfg.source not in SOURCES:
         raise ConfigError(f"--source must be one of {', '.join(SOURCES)}, got {cfg.source!r}")
     labels = [m.label for m in cfg.methods]

@@ -134,6 +134,8 @@ class Located:
         """True/False when a known hash (or prefix) exists to compare with, else None."""
         if self.spec.is_dir:
             return None
+        if self.spec.size is not None and self.path.stat().st_size != self.spec.size:
+            return False
         if self.spec.sha256:
             return self.sha256() == self.spec.sha256
         if self.spec.sha256_prefix:
@@ -191,11 +193,14 @@ def verified(name: str, weights_dir: str | Path | None = None) -> Located:
     """Locate and refuse a file whose hash contradicts the known one."""
     loc = locate(name, weights_dir)
     if loc.hash_ok() is False:
-        raise WeightsIntegrityError(
-            f"{loc.path}: sha256 {loc.sha256()[:16]}... does not match the published "
-            f"{(loc.spec.sha256 or loc.spec.sha256_prefix)[:16]}... for {loc.spec.filename}; "
-            "delete it and run `eadbench weights fetch " + name + "`"
-        )
+        spec = loc.spec
+        size = loc.path.stat().st_size
+        what = (f"{size:,} bytes does not match the published size {spec.size:,}"
+                if spec.size is not None and size != spec.size else
+                f"sha256 {loc.sha256()[:16]}... does not match the published "
+                f"{(spec.sha256 or spec.sha256_prefix or '')[:16]}...")
+        raise WeightsIntegrityError(f"{loc.path}: {what} for {spec.filename}; delete it and run "
+                                    f"`eadbench weights fetch {name}`")
     return loc
 
 
@@ -233,26 +238,49 @@ def load_pickled_model(name: str, weights_dir: str | Path | None = None, trust: 
         ) from None
 
 
-def fetch(name: str, weights_dir: str | Path | None = None, timeout: float = 30.0) -> Located:
-    """Download a missing file from its official address (atomic write, hash checked)."""
+def fetch(name: str, weights_dir: str | Path | None = None, timeout: float = 30.0, progress: bool = True) -> Located:
+    """Download a missing file from its official address, with a progress bar.
+
+    The download goes to a hidden partial file beside its destination while its sha256 (and
+    size) are computed; it is renamed into place only when they match the published ones, so a
+    truncated or tampered download never lands where the next run would find it."""
     spec = WEIGHTS.get(name)
     if is_available(name, weights_dir):
         return verified(name, weights_dir)
     if not spec.url or spec.is_dir:
         raise WeightsMissingError(spec.missing_message(weights_dir))
+    from tqdm import tqdm
+
+    from eadbench.atomic import honour_umask
+
     dest = spec.where_to_put(weights_dir)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".part-")
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    h = hashlib.sha256()
+    size = 0
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(spec.url, timeout=timeout) as r:
-            shutil.copyfileobj(r, out)
-        os.replace(tmp, dest)
+            total = int(r.headers.get("Content-Length") or 0) or spec.size or None
+            with tqdm(total=total, unit="B", unit_scale=True, desc=spec.filename, disable=not progress) as bar:
+                for chunk in iter(lambda: r.read(1 << 20), b""):
+                    out.write(chunk)
+                    h.update(chunk)
+                    size += len(chunk)
+                    bar.update(len(chunk))
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise WeightsMissingError(
-            f"cannot download {spec.filename} from {spec.url} ({exc}); "
-            f"put it at {dest} by hand"
-        ) from None
+        raise WeightsMissingError(f"cannot download {spec.filename} from {spec.url} ({exc}); "
+                                  f"put it at {dest} by hand") from None
+    digest = h.hexdigest()
+    expected = spec.sha256 or spec.sha256_prefix
+    bad = (spec.sha256 and digest != spec.sha256) or (spec.sha256_prefix and not digest.startswith(spec.sha256_prefix))
+    if bad or (spec.size is not None and size != spec.size):
+        Path(tmp).unlink(missing_ok=True)
+        raise WeightsIntegrityError(f"download of {spec.filename} from {spec.url} does not match its published "
+                                    f"{'sha256 ' + expected[:16] + '...' if bad else f'size {spec.size:,} bytes'} "
+                                    f"(got {digest[:16]}..., {size:,} bytes); nothing was saved")
+    honour_umask(tmp)
+    os.replace(tmp, dest)
     return verified(name, weights_dir)
 
 
@@ -329,6 +357,7 @@ for _spec in [
         description="InceptionV3 FID weights (pytorch-fid port of the TF 2015-12-05 graph)",
         used_by=("fid",), license="Apache-2.0",
         url="https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth",
+        sha256="6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2",
         sha256_prefix="6726825d", library_dirs=(torch_hub_checkpoints,),
         library_hint="torch hub cache ($TORCH_HOME/hub/checkpoints), where pytorch-fid looks",
     ),
@@ -337,6 +366,7 @@ for _spec in [
         description="torchvision AlexNet backbone of LPIPS",
         used_by=("lpips", "eadnet-lpips-loss"), license="BSD-3-Clause",
         url="https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
+        sha256="7be5be791159472b1fbf3c69796f7cb30dca7ad8466c2df70058c37116cdee02",
         sha256_prefix="7be5be79", library_dirs=(torch_hub_checkpoints,),
         library_hint="torch hub cache ($TORCH_HOME/hub/checkpoints), where torchvision looks",
     ),
@@ -347,7 +377,8 @@ for _spec in [
         library_hint="inside the lpips package",
     ),
     WeightSpec(
-        name="syncnet-v2", filename="syncnet_v2.model", min_size=1_000_000,
+        name="syncnet-v2", filename="syncnet_v2.model", min_size=1_000_000, size=54_573_114,
+        sha256="961e8696f888fce4f3f3a6c3d5b3267cf5b343100b238e79b2659bff2c605442",
         description="SyncNet v2 (syncnet_python) audio-visual sync network, a state dict",
         used_by=("lse",), license="MIT (syncnet_python)",
         url="http://www.robots.ox.ac.uk/~vgg/software/lipsync/data/syncnet_v2.model",

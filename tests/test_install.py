@@ -94,6 +94,17 @@ def test_model_and_baselines_import_under_their_names(mod):
     assert r.returncode == 0, r.stderr
 
 
+def test_every_package_is_installed():
+    """pyproject lists the packages by hand (two are mapped to other folders): none may be missing."""
+    import tomllib
+
+    repo = pathlib.Path(__file__).resolve().parents[1]
+    listed = set(tomllib.loads((repo / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(repo).parts) for p in (repo / "eadbench").rglob("__init__.py")}
+    assert found <= listed, sorted(found - listed)
+    assert not {p for p in listed if p.startswith("eadbench.")} - found, "listed packages that do not exist"
+
+
 def test_cli_help_lists_every_command():
     r = subprocess.run([sys.executable, "-m", "eadbench.cli.main", "--help"], capture_output=True,
                        text=True, timeout=120)

@@ -12,6 +12,7 @@ from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from eadbench import weights
+from tests.helpers.standins import relax_hashes
 from eadbench.errors import MetricInputError, WeightsIntegrityError, WeightsMissingError
 from eadbench.metrics import fid as fid_mod
 from eadbench.metrics import lpips as lpips_mod
@@ -73,7 +74,7 @@ def _standin_hub(tmp_path, monkeypatch, name):
     monkeypatch.setenv("TORCH_HOME", str(home))
     # stand-in weights cannot carry the official hash: relax the check for this entry only
     spec = weights.WEIGHTS.get(name)
-    monkeypatch.setitem(weights.WEIGHTS._items, name, dataclasses.replace(spec, sha256_prefix=None))
+    relax_hashes(monkeypatch, [name])
     return home / "hub" / "checkpoints" / spec.filename
 
 

@@ -63,6 +63,9 @@ def run(
     source: Optional[str] = typer.Option(None, "--source", help="Identity video every method is driven "
                                          "from: self (the clip; default) or neutral (the speaker's neutral "
                                          "clip, EAT's emotion-editing protocol; the ground truth stays the clip)."),
+    coverage: Optional[str] = typer.Option(None, "--coverage", help="intersection (default): every method's "
+                                           "value over the clips every method scored, so they compare like "
+                                           "with like; all: each over the clips it scored (footnoted)."),
     tracking: Optional[str] = typer.Option(None, "--tracking", help="Face-tracking protocol: mtcnn-fast "
                                            "(default) or mtcnn-full."),
     fvd_protocol: Optional[str] = typer.Option(None, "--fvd-protocol", help="Alias of --protocol fvd=NAME "
@@ -95,6 +98,7 @@ def run(
         metrics=split_csv(metrics), out=_s(out), limit=limit, workers=workers, resume=resume,
         strict=strict, strict_av_length=strict_av_length, weights_dir=_s(weights_dir),
         trust_weights=trust_weights, seed=seed, quiet=quiet, device=device, tracking=tracking, source=source,
+        coverage=coverage,
     )
     config_mod.apply_metric_flags(cfg, protocol or [], metric_option or [])
     if eadnet_checkpoint:

@@ -27,6 +27,8 @@ from eadbench.metrics.frechet import frechet_distance_from_features
 from eadbench.nets.i3d import kinetics_i3d
 
 BATCH = 4  # clips per I3D call
+#: below this many clips per side an FVD value moves a lot with the sample: tables flag it
+MIN_STABLE_CLIPS = 64
 
 
 @dataclass(frozen=True)
@@ -179,5 +181,10 @@ class FVDEvaluator(Evaluator):
         ref = np.concatenate([o["features"] for o in real or []]) if real else np.zeros((0, 400))
         p = self.fvd_protocol
         return {"fvd": fvd_from_features(fake, ref), "n_clips_fake": len(fake), "n_clips_real": len(ref),
-                "frames_per_clip": p.frames, "resolution": p.size, "protocol": f"{p.name}@{p.version}",
-                "clips_per_video": 1 if p.fixed_single_clip else self.clips_per_video}
+                "frames_per_clip": p.frames, "resolution": p.size, "stride": p.frames, "first_frame": p.start,
+                "protocol": f"{p.name}@{p.version}",
+                "clips_per_video": 1 if p.fixed_single_clip else self.clips_per_video,
+                "feature_network": "i3d-kinetics-400 (TF-Hub) logits, mean over time",
+                "weights_sha256": self.store.sha256("i3d-kinetics-400"),
+                "real_side": "the real videos of the same clips, sampled the same way",
+                "stable": min(len(fake), len(ref)) >= MIN_STABLE_CLIPS}

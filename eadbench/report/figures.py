@@ -196,4 +196,56 @@ def qualitative_grid(run: Run, out: Path, clips: list[str] | None = None, n_fram
     return _save(fig, out, "qualitative_grid")
 
 
-ALL_FIGURES = (metric_bars, radar, confusion_matrices, intensity_curves, offset_histogram, qualitative_grid)
+def fvd_samples(run: Run, draws: int = 5, seed: int = 0) -> dict[str, list[tuple[int, float, float]]]:
+    """method -> [(clips, mean FVD, sd)] over random subsets of the scored clips (fixed seed), from
+    the per-clip I3D features in the run folder: does the value still move with the sample size?"""
+    from eadbench.metrics.frechet import frechet_distance_from_features
+    from eadbench.run.layout import RunDir
+
+    d = RunDir(run.path)
+    clips = sorted(run.per_clip["clip_id"].unique()) if not run.per_clip.empty else []
+    rng = np.random.default_rng(seed)
+    out: dict[str, list[tuple[int, float, float]]] = {}
+    for method in run.summary["methods"]:
+        pairs = []
+        for c in clips:
+            fake, real = d.load_output(d.score(method, c, "fvd")), d.load_output(d.real_score(c, "fvd"))
+            if fake and real and fake.get("status") == "ok" and real.get("status") == "ok":
+                pairs.append((fake["output"]["features"], real["output"]["features"]))
+        n_all = len(pairs)
+        sizes = sorted({min(n_all, 2 ** k) for k in range(1, 12)} | {n_all})
+        curve = []
+        for n in (s for s in sizes if s >= 2):
+            vals = []
+            for _ in range(draws if n < n_all else 1):
+                idx = rng.choice(n_all, n, replace=False)
+                f = np.concatenate([pairs[i][0] for i in idx])
+                r = np.concatenate([pairs[i][1] for i in idx])
+                if len(f) >= 2 and len(r) >= 2:
+                    vals.append(frechet_distance_from_features(f, r))
+            if vals:
+                curve.append((n, float(np.mean(vals)), float(np.std(vals))))
+        if curve:
+            out[method] = curve
+    return out
+
+
+def fvd_convergence(run: Run, out: Path) -> list[Path]:
+    """FVD against the number of clips it was computed from."""
+    curves = fvd_samples(run)
+    if not curves:
+        return []
+    fig, ax = plt.subplots(figsize=(4.5, 3.2))
+    for method, pts in curves.items():
+        n, m, sd = (np.array(x) for x in zip(*pts))
+        ax.errorbar(n, m, yerr=sd, marker="o", ms=3, capsize=2, label=_plain(method))
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("clips per side (random subsets, seed 0)")
+    ax.set_ylabel("FVD")
+    ax.set_title(f"FVD vs sample size ({run.label})")
+    ax.legend(fontsize=7)
+    return _save(fig, out, "fvd_vs_clips")
+
+
+ALL_FIGURES = (metric_bars, radar, confusion_matrices, intensity_curves, offset_histogram, qualitative_grid,
+               fvd_convergence)

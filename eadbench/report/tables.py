@@ -99,14 +99,35 @@ def main_table(runs: list[Run], metrics: list[str] | None = None, with_ci: bool 
             cells = [Cell(e.get("value"), _fmt(e.get("value"), dec, scale, e.get("ci95") if with_ci else None))
                      for e in entries]
             _rank(cells, methods, direction)
-            columns.append((run.label, f"{label} {_arrow(direction)}".strip()))
+            unstable = metric == "fvd" and any(e.get("stable") is False for e in entries if e.get("value") is not None)
+            columns.append((run.label, f"{label} {_arrow(direction)}".strip() + (" †" if unstable else "")))
             col_cells.append(cells)
             if proto:
                 footnotes.append(f"{run.label} {label}: protocol {proto}")
+            if metric == "fvd":
+                footnotes.append(_fvd_note(run, entries, unstable))
         footnotes.append(_split_note(run))
         footnotes.extend(_n_notes(run, methods))
     rows = [(m, [col[i] for col in col_cells]) for i, m in enumerate(methods)]
     return Table("Main comparison", columns, rows, _dedupe(footnotes))
+
+
+def _fvd_note(run: Run, entries: list[dict], unstable: bool) -> str:
+    """What an FVD value was computed from: clips per side, frames, resolution, stride, network."""
+    e = next((x for x in entries if x.get("n_clips_fake") is not None), {})
+    if not e:
+        return f"{run.label} FVD: no value"
+    n_fake = sorted({x.get("n_clips_fake") for x in entries if x.get("n_clips_fake") is not None})
+    sha = str(e.get("weights_sha256") or "")[:12]
+    note = (f"{run.label} FVD: {'/'.join(map(str, n_fake))} generated vs {e.get('n_clips_real')} real clips of "
+            f"{e.get('frames_per_clip')} frames at {e.get('resolution')}x{e.get('resolution')}, stride "
+            f"{e.get('stride')}, {e.get('clips_per_video')} per video, {e.get('feature_network')}"
+            + (f" (weights sha256 {sha}...)" if sha else ""))
+    if unstable:
+        from eadbench.metrics.fvd import MIN_STABLE_CLIPS
+
+        note += f"; † n too small for a stable FVD (fewer than {MIN_STABLE_CLIPS} clips per side)"
+    return note
 
 
 def _has(run: Run, key: str) -> bool:
@@ -127,8 +148,25 @@ def _split_note(run: Run) -> str:
             f"{s.get('split_hash')}), {s.get('n_clips')} clips{classifier}{source}")
 
 
+def _coverage_note(run: Run, methods: list[str]) -> str | None:
+    s = run.summary
+    dropped = {}
+    for m in methods:
+        for metric, outs in s["methods"].get(m, {}).items():
+            n = max((e.get("n_dropped") or 0) for e in outs.values())
+            if n:
+                dropped.setdefault(m, []).append(f"{metric} {n}")
+    if s.get("coverage", "intersection") == "all":
+        return (f"{run.label}: coverage all: each method over the clips it scored"
+                + ("; not like with like where they differ" if dropped else ""))
+    if not dropped:
+        return None
+    return (f"{run.label}: coverage intersection: values over the clips every method scored; clips dropped: "
+            + "; ".join(f"{m} ({', '.join(v)})" for m, v in dropped.items()))
+
+
 def _n_notes(run: Run, methods: list[str]) -> list[str]:
-    notes = []
+    notes = [n] if (n := _coverage_note(run, methods)) else []
     for m in methods:
         ms = run.summary["methods"].get(m, {})
         used = [e.get("n_used", 0) for outs in ms.values() for e in outs.values()]

@@ -160,7 +160,8 @@ def _execute(cfg, scan, shard, unavailable, started, rank, world, echo) -> RunRe
     if rank != 0:
         return RunResult(run_dir.root, {}, failures, unavailable)
 
-    rows, details, set_values = collect(run_dir, scan.clips, list(shard.methods), shard.evaluators)
+    rows, details, set_values, set_values_all = collect(run_dir, scan.clips, list(shard.methods), shard.evaluators,
+                                                        cfg.coverage)
     write_tables(run_dir.root, rows)
     atomic_write_text(run_dir.details, "".join(json.dumps(d, sort_keys=True, default=to_jsonable_or_str) + "\n"
                                                for d in details))
@@ -170,7 +171,8 @@ def _execute(cfg, scan, shard, unavailable, started, rank, world, echo) -> RunRe
         "split_hash": scan.split_hash(), "n_clips": len(scan.clips), "source": cfg.source,
         "methods": summarise(rows, set_values, infos, cfg.bootstrap, cfg.seed,
                              {name: {**ev.facts(), "protocol": ev.protocol.key}
-                              for name, ev in shard.evaluators.items()}),
+                              for name, ev in shard.evaluators.items()}, cfg.coverage, set_values_all),
+        "coverage": cfg.coverage,
         "unavailable_metrics": sorted(unavailable),
     }
     notes = {c.clip_id: n for c in scan.clips if (n := input_note(run_dir, c.clip_id))}

@@ -17,14 +17,16 @@ from eadbench.results import atomic_write_json
 from eadbench.run.layout import RunDir
 
 
-def collect(run: RunDir, clips: list[Clip], labels: list[str], evaluators: dict[str, Any]):
-    """Rows, per-clip details and set-level values from the files the shards wrote."""
+def collect(run: RunDir, clips: list[Clip], labels: list[str], evaluators: dict[str, Any],
+            coverage: str = "intersection"):
+    """Rows, per-clip details and set-level values (over the clips every method scored, with
+    ``coverage="intersection"``; also over each method's own clips) from the shards' files."""
     rows: list[dict[str, Any]] = []
     details: list[dict[str, Any]] = []
     set_values: dict[tuple[str, str], dict[str, Any]] = {}
+    set_values_all: dict[tuple[str, str], dict[str, Any]] = {}
+    features: dict[tuple[str, str], dict[str, tuple[dict, dict]]] = {}
     for label in labels:
-        per_metric: dict[str, list[dict[str, Any]]] = {m: [] for m in evaluators}
-        real_side: dict[str, list[dict[str, Any]]] = {m: [] for m in evaluators}
         for clip in clips:
             base = {"method": label, "clip_id": clip.clip_id, "speaker": clip.speaker,
                     "emotion": clip.emotion, "intensity": clip.intensity}
@@ -46,8 +48,7 @@ def collect(run: RunDir, clips: list[Clip], labels: list[str], evaluators: dict[
                     rows.append({**base, "metric": name, "output": info.outputs[0], "value": None,
                                  "status": status, "reason": reason})
                     if status == "ok":
-                        per_metric[name].append(output)
-                        real_side[name].append(real["output"])
+                        features.setdefault((label, name), {})[clip.clip_id] = (output, real["output"])
                     continue
                 for o in info.outputs:
                     v = output.get(o)
@@ -59,16 +60,32 @@ def collect(run: RunDir, clips: list[Clip], labels: list[str], evaluators: dict[
                 extra = {k: v for k, v in output.items() if k not in info.outputs}
                 if extra or status != "ok":
                     details.append({**base, "metric": name, "status": status, "reason": reason, **extra})
-        for name, ev in evaluators.items():
-            if ev.info.level == "set":
-                try:
-                    set_values[(label, name)] = ev.reduce(per_metric[name], real_side[name]) \
-                        if len(per_metric[name]) >= 2 else {
-                            ev.info.outputs[0]: None,
-                            "reason": f"needs at least 2 scored clips, got {len(per_metric[name])}"}
-                except EadbenchError as exc:
-                    set_values[(label, name)] = {ev.info.outputs[0]: None, "reason": str(exc)}
-    return rows, details, set_values
+    from eadbench.results import common_clips
+
+    set_metrics = {n for n, ev in evaluators.items() if ev.info.level == "set"}
+    common = common_clips(rows, set_metrics)
+    for (label, name), by_clip in features.items():
+        ev = evaluators[name]
+        keep = sorted(by_clip) if coverage == "all" else [c for c in sorted(by_clip)
+                                                          if c in common[(name, ev.info.outputs[0])]]
+        set_values[(label, name)] = _reduce(ev, [by_clip[c] for c in keep])
+        if len(keep) < len(by_clip):
+            set_values_all[(label, name)] = _reduce(ev, [by_clip[c] for c in sorted(by_clip)])
+    for label in labels:  # a method that scored no clip of a set-level metric still gets its reason
+        for name in set_metrics:
+            set_values.setdefault((label, name), {evaluators[name].info.outputs[0]: None,
+                                                  "reason": "needs at least 2 scored clips, got 0"})
+    return rows, details, set_values, set_values_all
+
+
+def _reduce(ev, pairs: list[tuple[dict, dict]]) -> dict[str, Any]:
+    """A set-level metric over (generated, real) outputs of clips, in clip order."""
+    if len(pairs) < 2:
+        return {ev.info.outputs[0]: None, "reason": f"needs at least 2 scored clips, got {len(pairs)}"}
+    try:
+        return ev.reduce([f for f, _ in pairs], [r for _, r in pairs])
+    except EadbenchError as exc:
+        return {ev.info.outputs[0]: None, "reason": str(exc)}
 
 
 def write_manifest(run: RunDir, cfg: RunConfig, scan: ScanResult, methods: dict[str, Any],

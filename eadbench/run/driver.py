@@ -17,6 +17,7 @@ from typing import Any
 
 from eadbench.errors import EadbenchError, short_reason
 from eadbench.metrics.base import FRAMES, Chunk, ClipMeta, Evaluator
+from eadbench.run.align import Pairing
 from eadbench.streams import StreamResult, Timer, VideoChunk, stream_video
 from eadbench.weights import WeightStore, file_sha256
 
@@ -48,6 +49,7 @@ class ClipScoring:
     store: WeightStore
     tracking: str | None = None
     timer: Timer = field(default_factory=Timer)
+    align: bool = True  # pair a method's frames with the real frames they show (run.align)
 
 
 def _needs_real(ev: Evaluator) -> bool:
@@ -108,6 +110,12 @@ def score_clip(cs: ClipScoring) -> tuple[dict[tuple[str, str], Outcome], dict[st
     for label, source in same.items():
         results[label] = results[source]
 
+    pairings: dict[str, Pairing] = {}
+    for job in cs.jobs:
+        paired = {ev.views()[0] for ev in job.evaluators.values() if _needs_real(ev)}
+        if paired and job.label != REAL:
+            pairings[job.label] = Pairing(paired, FRAMES if FRAMES in paired else sorted(paired)[0], cs.align)
+
     current: dict[str, VideoChunk | None] = {}
     while streams:
         for label in list(streams):
@@ -130,26 +138,17 @@ def score_clip(cs: ClipScoring) -> tuple[dict[tuple[str, str], Outcome], dict[st
         real_chunk = current.get(REAL)
         for (label, name), ev in list(live.items()):
             fake_chunk = current.get(label)
-            if fake_chunk is None:
-                continue
-            fv, rv = ev.views()
-            chunk = Chunk(fake_chunk.start, _view(fake_chunk, fv), None, _ok(fake_chunk, fv))
-            if _needs_real(ev):
-                if real_chunk is None or real_chunk.start != fake_chunk.start:
-                    continue  # the real video ended: paired metrics stop at the shorter video
-                n = min(len(chunk.fake), len(_view(real_chunk, rv)))
-                chunk = Chunk(chunk.start, chunk.fake[:n], _view(real_chunk, rv)[:n],
-                              None if chunk.fake_ok is None else chunk.fake_ok[:n],
-                              None if _ok(real_chunk, rv) is None else _ok(real_chunk, rv)[:n])
-            try:
-                with cs.timer.timed(f"metric:{name}"):
-                    ev.update(states[(label, name)], chunk)
-            except EadbenchError as exc:
-                outcomes[(label, name)] = Outcome(None, str(exc), "failed")
-                live.pop((label, name))
-            except Exception as exc:  # noqa: BLE001 - a metric bug must not lose the run
-                outcomes[(label, name)] = Outcome(None, f"internal error: {short_reason(exc)}", "failed")
-                live.pop((label, name))
+            if fake_chunk is None or _needs_real(ev):
+                continue  # paired metrics are fed below, frame-aligned
+            fv = ev.views()[0]
+            _update(cs, outcomes, live, states, label, name, ev,
+                    Chunk(fake_chunk.start, _view(fake_chunk, fv), None, _ok(fake_chunk, fv)))
+        for label, pairing in pairings.items():
+            pairing.push(*_views(current.get(label), pairing.views), *_views(real_chunk, pairing.views))
+            _feed_paired(cs, outcomes, live, states, label, pairing)
+    for label, pairing in pairings.items():  # short clips: the shift is decided on what there is
+        pairing.finish()
+        _feed_paired(cs, outcomes, live, states, label, pairing)
 
     for (label, name), ev in live.items():
         fv, rv = ev.views()
@@ -170,8 +169,43 @@ def score_clip(cs: ClipScoring) -> tuple[dict[tuple[str, str], Outcome], dict[st
             track = results[label].track  # what the crops were cut from: reported with every face metric
             out["face_frames_missing"] = len(track.missing)
             out["multi_face_frames"] = track.multi_face_frames
+        if _needs_real(ev) and label in pairings:  # which frames were compared with which
+            out.update(pairings[label].report())
         outcomes[(label, name)] = Outcome(out, out.get("excluded"), "excluded" if out.get("excluded") else "ok")
     return outcomes, {k: {**r.info, "frames": r.frames} for k, r in results.items()}
+
+
+def _update(cs: ClipScoring, outcomes, live, states, label: str, name: str, ev: Evaluator, chunk: Chunk) -> None:
+    """One evaluator update; its failure is recorded for (label, name) and the others go on."""
+    try:
+        with cs.timer.timed(f"metric:{name}"):
+            ev.update(states[(label, name)], chunk)
+    except EadbenchError as exc:
+        outcomes[(label, name)] = Outcome(None, str(exc), "failed")
+        live.pop((label, name))
+    except Exception as exc:  # noqa: BLE001 - a metric bug must not lose the run
+        outcomes[(label, name)] = Outcome(None, f"internal error: {short_reason(exc)}", "failed")
+        live.pop((label, name))
+
+
+def _feed_paired(cs: ClipScoring, outcomes, live, states, label: str, pairing: Pairing) -> None:
+    """Every run of aligned frame pairs that is ready goes to the method's paired metrics."""
+    while (ready := pairing.pop()) is not None:
+        start, fake, real, fake_ok, real_ok = ready
+        for (lab, name), ev in list(live.items()):
+            if lab != label or not _needs_real(ev):
+                continue
+            v = ev.views()[0]
+            _update(cs, outcomes, live, states, lab, name, ev,
+                    Chunk(start, fake[v], real[v], None if v == FRAMES else fake_ok[v],
+                          None if v == FRAMES else real_ok[v]))
+
+
+def _views(chunk: VideoChunk | None, views: list[str]):
+    """(start, {view: frames}, {view: ok}) of a chunk, or (None, {}, {}) when there is none."""
+    if chunk is None:
+        return None, {}, {}
+    return chunk.start, {v: _view(chunk, v) for v in views}, {v: _ok(chunk, v) for v in views}
 
 
 def _view(chunk: VideoChunk, view: str | None):
