@@ -17,7 +17,7 @@ from eadbench.metrics.base import (
     METRICS, Chunk, ClipMeta, Evaluator, MetricContext, MetricInfo, MetricProtocol, register_metric,
 )
 
-MODULES = ("ssim", "psnr", "lpips", "fid", "fvd", "lse", "emotion", "lmd", "csim")
+MODULES = ("ssim", "psnr", "lpips", "fid", "fvd", "lse", "emotion", "lmd", "csim", "avsync", "lipleak")
 CLASSES = ("SSIM", "PSNR", "LPIPS", "FID", "FVD", "LSE", "EmotionAccuracy", "LMD", "CSIM")
 import_errors: dict[str, str] = {}
 for _m in MODULES:
