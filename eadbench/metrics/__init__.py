@@ -17,10 +17,10 @@ from eadbench.metrics.base import (
     METRICS, Chunk, ClipMeta, Evaluator, MetricContext, MetricInfo, MetricProtocol, register_metric,
 )
 
-MODULES = ("ssim", "psnr", "lpips", "fid", "fvd", "lse", "emotion", "lmd", "csim")
+MODULES = ("ssim", "psnr", "lpips", "fid", "fvd", "lse", "emotion", "lmd", "csim", "avsync", "lipleak")
 #: metric name -> its torchmetrics class in eadbench.metrics.classes
 CLASS_OF = {"ssim": "SSIM", "psnr": "PSNR", "lpips": "LPIPS", "fid": "FID", "fvd": "FVD", "lse": "LSE",
-            "emotion": "EmotionAccuracy", "lmd": "LMD", "csim": "CSIM"}
+            "emotion": "EmotionAccuracy", "lmd": "LMD", "csim": "CSIM", "avsync": "AVSync", "lipleak": "LipLeak"}
 CLASSES = tuple(CLASS_OF.values())
 import_errors: dict[str, str] = {}
 for _m in MODULES:

@@ -15,10 +15,12 @@ import numpy as np
 import torch
 from torchmetrics import Metric
 
+from eadbench.metrics import avsync as _avsync
 from eadbench.metrics import csim as _csim
 from eadbench.metrics import emotion as _emotion
 from eadbench.metrics import fid as _fid
 from eadbench.metrics import fvd as _fvd
+from eadbench.metrics import lipleak as _lipleak
 from eadbench.metrics import lmd as _lmd
 from eadbench.metrics import lpips as _lpips
 from eadbench.metrics import lse as _lse
@@ -240,4 +242,52 @@ class CSIM(Metric):
         return self.total / self.count
 
 
-__all__ = ["CSIM", "FID", "FVD", "LMD", "LPIPS", "LSE", "PSNR", "SSIM", "EmotionAccuracy"]
+class _ClipMean(Metric):
+    """Mean of one per-clip output over the clips that have it (others counted as excluded)."""
+
+    full_state_update = False
+    output = ""
+
+    def __init__(self, weights_dir=None, store: WeightStore | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.store = _store(store, weights_dir, "cpu")
+        self.add_state("total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        for s in ("count", "excluded"):
+            self.add_state(s, default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+
+    def clip_outputs(self, crops: np.ndarray, audio: np.ndarray) -> dict:
+        raise NotImplementedError
+
+    def update(self, crops: np.ndarray, audio: np.ndarray) -> None:
+        value = self.clip_outputs(np.asarray(crops), np.asarray(audio))[self.output]
+        if value is None:
+            self.excluded += 1
+        else:
+            self.total += float(value)
+            self.count += 1
+
+    def compute(self) -> torch.Tensor:
+        return self.total / self.count
+
+
+class AVSync(_ClipMean):
+    """Mean AV-sync r over clips (mouth-envelope@1): ``update(face256_crops, audio_16k)``."""
+
+    higher_is_better = True
+    output = "avsync_r"
+
+    def clip_outputs(self, crops, audio) -> dict:
+        return _avsync.avsync(crops, audio, store=self.store)
+
+
+class LipLeak(_ClipMean):
+    """Mean silent-mouth leak over clips (silent-mouth@1): ``update(face256_crops, audio_16k)``."""
+
+    higher_is_better = False
+    output = "lipleak"
+
+    def clip_outputs(self, crops, audio) -> dict:
+        return _lipleak.lipleak(crops, audio, store=self.store)
+
+
+__all__ = ["AVSync", "CSIM", "FID", "FVD", "LMD", "LPIPS", "LSE", "LipLeak", "PSNR", "SSIM", "EmotionAccuracy"]

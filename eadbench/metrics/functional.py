@@ -7,14 +7,16 @@ Frames are uint8 RGB arrays (N, H, W, 3); face metrics take the face crops of th
 
 from __future__ import annotations
 
+from eadbench.metrics.avsync import avsync
 from eadbench.metrics.csim import csim
 from eadbench.metrics.emotion import emotion_accuracy
 from eadbench.metrics.fid import fid
 from eadbench.metrics.fvd import fvd
+from eadbench.metrics.lipleak import lipleak
 from eadbench.metrics.lmd import lmd
 from eadbench.metrics.lpips import lpips_distance as lpips
 from eadbench.metrics.lse import lse
 from eadbench.metrics.psnr import psnr
 from eadbench.metrics.ssim import ssim
 
-__all__ = ["csim", "emotion_accuracy", "fid", "fvd", "lmd", "lpips", "lse", "psnr", "ssim"]
+__all__ = ["avsync", "csim", "emotion_accuracy", "fid", "fvd", "lipleak", "lmd", "lpips", "lse", "psnr", "ssim"]

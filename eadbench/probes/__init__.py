@@ -1,0 +1,1 @@
+"""Generator probes: drive a method with constructed inputs and score what it makes."""
