@@ -41,10 +41,11 @@ Where eadbench necessarily differs from the scripts:
   frame rate), so their frames carry JPEG (and re-encoding) loss that eadbench's do not;
 * audio is eadbench's 16 kHz mono float track rounded to int16, not ffmpeg's ``-ac 1 -ar 16000``
   resampling (resamplers differ in the last bits);
-* ``latentsync``: MTCNN (eadbench's detector, at the resolution of eadbench's tracking
-  protocol) instead of S3FD at a quarter of the resolution; S3FD's score threshold (0.9) and
-  its NMS (0.1) are applied to MTCNN's faces, but the two detectors' boxes and scores are not
-  the same quantities. The crops are not written to an mp4v video and read back through JPEG,
+* ``latentsync``: MTCNN (eadbench's detector) instead of S3FD, run like their S3FD call on the
+  frame at a quarter of its size (``facedet_scale`` 0.25; eadbench downscales with area
+  interpolation, S3FD's call bilinearly); S3FD's score threshold (0.9) and its NMS (0.1) are
+  applied to MTCNN's faces, but the two detectors' boxes and scores are not the same
+  quantities. The crops are not written to an mp4v video and read back through JPEG,
   and a track's audio is the exact sample span [640 first, 640 (last + 1)) instead of an
   ffmpeg ``-ss/-to`` cut re-encoded as AAC. Scene cuts are PySceneDetect 0.6.1's
   ContentDetector rule (mean absolute HSV difference of consecutive frames, downscaled by
@@ -54,10 +55,11 @@ Where eadbench necessarily differs from the scripts:
   and the track loop removes faces from a frame's list while iterating over it (the face after
   a taken one is not offered to that track). LSE-D, which their script computes per track and
   drops, is reported as the mean of the tracks' minimum distances;
-* ``syncnet-v2``'s ``min_track`` reads eadbench's track, which fills detection gaps
-  (interpolation, ends held): a stretch without a known box is only one before the first
-  detection. Splitting at detection gaps, scene cuts and run_pipeline's face-size floor are
-  what the ``latentsync`` protocol emulates.
+* ``syncnet-v2``'s ``min_track`` reads eadbench's one-face track, which fills detection gaps
+  (interpolation, the first and last boxes held), as the driver passes it (a known box or not
+  per frame): frames without a box only arise at the start, when the first face comes later
+  than the tracker buffers (about 100 frames). Splitting at detection gaps, scene cuts and
+  run_pipeline's face-size floor are what the ``latentsync`` protocol emulates.
 
 Streaming: lip features are computed on overlapping segments of the 224x224 images as they
 arrive (the same segments as on the whole clip), so only one segment is held at a time; the
@@ -96,6 +98,7 @@ IOU_THRES = 0.5  # a face joins a track when its IoU with the track's last face 
 MIN_FACE_SIZE = 100  # pixels: the mean box width or height of a kept track must be above this
 CROP_SCALE = 0.4
 SMOOTH = 13  # median filter of box centre and size (scipy.signal.medfilt: zero-padded ends)
+FACEDET_SCALE = 0.25  # the detector sees the frame at this scale (their detect_face's facedet_scale)
 FACE_CONF = 0.9  # S3FD's score threshold (detect_face(conf_th=0.9))
 FACE_NMS = 0.1  # S3FD's non-maximum suppression overlap
 SCENE_THRESHOLD = 27.0  # PySceneDetect 0.6.1 ContentDetector defaults
@@ -103,7 +106,7 @@ SCENE_MIN_LEN = 15
 SCENE_MIN_WIDTH = 256  # SceneManager's automatic downscale: factor = width // 256
 LATENTSYNC = MetricProtocol(
     "latentsync", "1", None,
-    _COMMON + (("detector", "mtcnn (eadbench) for s3fd: every face, score > 0.9, nms 0.1"),
+    _COMMON + (("detector", "mtcnn (eadbench) for s3fd: frame at 0.25, every face, score > 0.9, nms 0.1"),
                ("scenes", f"content {SCENE_THRESHOLD}/{SCENE_MIN_LEN} (pyscenedetect 0.6.1)"),
                ("min_track", MIN_TRACK), ("num_failed_det", NUM_FAILED_DET), ("iou", IOU_THRES),
                ("min_face_size", MIN_FACE_SIZE), ("crop_scale", CROP_SCALE), ("smooth", SMOOTH),
@@ -438,14 +441,6 @@ class LSEEvaluator(Evaluator):
             used.update({n: self.store.sha256(n) for n in WEIGHTS if self.store.available(n)})
         return used
 
-    def facts(self):
-        if self.kind != LATENTSYNC.name:
-            return {}
-        from eadbench.faces.track import DEFAULT_TRACKING
-
-        return {"detector": f"mtcnn at the resolution of tracking protocol {DEFAULT_TRACKING}",
-                "min_track": self.min_track}
-
     def clip(self, meta: ClipMeta, fake: np.ndarray, real: np.ndarray | None = None, chunk: int = 32,
              ok: np.ndarray | None = None) -> dict:
         """The whole clip in memory; ``ok`` (per frame: a face box was known) as the driver passes it."""
@@ -504,10 +499,9 @@ class LSEEvaluator(Evaluator):
     # -- latentsync --------------------------------------------------------------------------------
     def _mtcnn_faces(self, frames: np.ndarray) -> list[list[tuple[np.ndarray, float]]]:
         from eadbench.faces.detect import detect_batch
-        from eadbench.faces.track import DEFAULT_TRACKING, TRACKING
 
-        scale = TRACKING.get(DEFAULT_TRACKING).scale(*frames.shape[1:3])
-        return [[(f.box, f.score) for f in faces] for faces in detect_batch(frames, self.store, scale)]
+        found = detect_batch(frames, self.store, FACEDET_SCALE)
+        return [[(f.box, f.score) for f in faces] for faces in found]
 
     def _update_tracks(self, st: _Tracks, chunk: Chunk) -> None:
         found = self.detector(chunk.fake)
