@@ -234,7 +234,7 @@ def _finish(m: _Metric) -> dict[str, Any]:
         return _error(m.name, exc)
     return {
         "metric": m.name, "value": reduced.get(info.outputs[0]), "values": dict(reduced),
-        "protocol": reduced.get("protocol") or m.ev.protocol.key,
+        "protocol": reduced.get("protocol") or m.ev.protocol_key(),
         "n": len(m.outputs), "n_failed": len(m.failures), "failures": m.failures, "per_item": m.per_item,
         "weights": m.ev.weights_used(), "facts": m.ev.facts(), "notes": list(m.ev.notes), "error": None,
     }

@@ -160,6 +160,11 @@ class Evaluator:
             raise ChoiceError(f"metric {self.info.name}: unknown option(s) {', '.join(sorted(unknown))}; "
                               f"known: {', '.join(k for k, _ in self.info.options) or 'none'}")
 
+    def protocol_key(self) -> str:
+        """The protocol as results name it: ``name@version``, plus what an option changed that makes
+        the numbers incomparable with the published protocol (e.g. LSE with another sync expert)."""
+        return self.protocol.key
+
     # -- what to stream ----------------------------------------------------------------------------
     def views(self) -> tuple[str | None, str | None]:
         """(fake view, real view). Default: the protocol's crop (or frames), real only when needed;

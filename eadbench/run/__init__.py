@@ -170,7 +170,7 @@ def _execute(cfg, scan, shard, unavailable, started, rank, world, echo) -> RunRe
         "dataset": cfg.dataset, "split": cfg.split, "split_name": scan.split_name,
         "split_hash": scan.split_hash(), "n_clips": len(scan.clips), "source": cfg.source,
         "methods": summarise(rows, set_values, infos, cfg.bootstrap, cfg.seed,
-                             {name: {**ev.facts(), "protocol": ev.protocol.key}
+                             {name: {**ev.facts(), "protocol": ev.protocol_key()}
                               for name, ev in shard.evaluators.items()}, cfg.coverage, set_values_all),
         "coverage": cfg.coverage,
         "unavailable_metrics": sorted(unavailable),
