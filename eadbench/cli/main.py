@@ -9,8 +9,8 @@ import typer
 
 from eadbench import __version__
 from eadbench.cli import (
-    ablate_cmd, catalog_cmd, check_cmd, datasets_cmd, eadnet_cmd, prepare_cmd, report_cmd, run_cmd,
-    score_cmd, synth_cmd, syncnet_cmd, weights_cmd,
+    ablate_cmd, catalog_cmd, check_cmd, datasets_cmd, eadnet_cmd, prepare_cmd, report_cmd, robustness_cmd,
+    run_cmd, score_cmd, synth_cmd, syncnet_cmd, weights_cmd,
 )
 
 app = typer.Typer(
@@ -49,6 +49,7 @@ app.command("check")(check_cmd.check)
 app.command("score")(score_cmd.score)
 app.command("prepare")(prepare_cmd.prepare)
 app.command("synth")(synth_cmd.synth)
+app.command("robustness")(robustness_cmd.robustness)
 app.add_typer(datasets_cmd.app, name="datasets")
 app.add_typer(catalog_cmd.metrics_app, name="metrics")
 app.add_typer(catalog_cmd.methods_app, name="methods")
