@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from eadbench.errors import ConfigError, EadbenchError, FaceNotFoundError, WeightsMissingError
+from eadbench.errors import ChoiceError, ConfigError, EadbenchError, FaceNotFoundError, WeightsMissingError
 from eadbench.prepare import prepare_dataset
 from eadbench.synth import write_dataset
 from eadnet.attention import STDA, FullSpatioTemporalAttention
@@ -405,3 +405,85 @@ def test_probe_cli_refuses_options_of_the_other_kind(tmp_path):
         assert r.exit_code == 2 and message in r.output, r.output
     r = CliRunner().invoke(app, base + ["--kind", "emotion"])
     assert r.exit_code != 0 and "does not exist" in r.output
+
+
+def _toy_clips(labels: list[tuple[str, str]], frames: int = 12, size: int = 32) -> list:
+    """Clips of constant frames (clip k is filled with k / 10) with the given (speaker, emotion)."""
+    from eadnet.data import ClipTensors
+
+    return [ClipTensors(f"c{k}", torch.full((3, frames, size, size), k / 10), torch.zeros(frames, 10, 40),
+                        torch.zeros(13, 4 * frames), f"a person speaking, clearly {emotion}", 0.5, speaker, emotion)
+            for k, (speaker, emotion) in enumerate(labels)]
+
+
+def test_neutral_references_come_from_the_speakers_neutral_clip():
+    """``ref_clip: neutral``: an emotional clip's other-clip reference is its speaker's neutral
+    clip (as with ``--source neutral`` at test time); the neutral clip itself, and a speaker
+    without one, keep any clip of another emotion."""
+    from eadnet.data import partners
+
+    labels = [("A", "sad"), ("A", "neutral"), ("A", "happy"), ("B", "sad"), ("B", "angry"), ("", "happy")]
+    assert partners(labels, "neutral") == [[1], [0, 2], [1], [4], [3], []]
+    assert partners(labels) == [[1, 2], [0, 2], [0, 1], [4], [3], []]
+    with pytest.raises(ChoiceError, match="ref_clip"):
+        partners(labels, "angry")
+    clips = _toy_clips(labels[:3])
+    cfg = small(ref_other_clip=1.0, ref_clip="neutral", batch_size=3)
+    idx = [(0, 0), (2, 2), (1, 4)] * 4
+    _, refs, *_ = make_batch(clips, idx, cfg, torch.Generator().manual_seed(0))
+    shown = [round(float(ref[0, 0, 0, 0]), 2) for ref in refs]  # clip k is filled with k / 10
+    assert all(v == 0.1 for (ci, _), v in zip(idx, shown) if ci != 1)  # sad and happy: the neutral clip
+    assert {v for (ci, _), v in zip(idx, shown) if ci == 1} == {0.0, 0.2}  # neutral: sad or happy
+
+
+def test_references_as_source_splice_the_reference_clips_upper_face():
+    """``ref_as_source``: a window with another clip's reference is shown as ``--source neutral``
+    shows a clip at test time: the reference is the other clip's frames at the same time, the
+    visible upper face (and the target's upper half) is theirs, and the lower face, the part the
+    model regenerates and is scored on, stays the clip's own; same-clip windows are unchanged."""
+    clips = _toy_clips([("A", "sad"), ("A", "neutral")])
+    clips[1].frames[:, :, :, 0] = torch.arange(12.0)[:, None] / 100  # the neutral clip's frames differ in time
+    cfg = small(ref_other_clip=1.0, ref_clip="neutral", ref_as_source=True, batch_size=2)
+    x0, refs, *_ = make_batch(clips, [(0, 3), (0, 4)], cfg, torch.Generator().manual_seed(0))
+    for b, s in enumerate((3, 4)):
+        assert torch.equal(refs[b], clips[1].frames[:, s:s + 8])
+        assert torch.equal(x0[b, :, :, :16], clips[1].frames[:, s:s + 8, :16])
+        assert torch.equal(x0[b, :, :, 16:], clips[0].frames[:, s:s + 8, 16:])
+    plain = make_batch(clips, [(0, 3)], small(ref_other_clip=0.0, ref_as_source=True),
+                       torch.Generator().manual_seed(0))[0]
+    assert torch.equal(plain[0], clips[0].frames[:, 3:11])
+    # the model input built from it: the masked frame shows the reference clip's upper face only
+    tr = Trainer(cfg, device="cpu")
+    batch = make_batch(clips, [(0, 3), (0, 4)], cfg, torch.Generator().manual_seed(0))
+    assert np.isfinite(float(tr.losses(batch, torch.Generator().manual_seed(1))["total"].detach()))
+
+
+def test_emotion_in_the_time_embedding_reaches_the_output_without_cross_attention():
+    """``emotion_temb``: the text and intensity tokens also enter the U-Net's timestep embedding, so
+    a new text changes the output even with every cross-attention cut; off, the model has no new
+    parameters (earlier checkpoints load) and the cut leaves the text no way in."""
+    from eadnet.attention import CrossAttention
+
+    def output(cfg, text):
+        torch.manual_seed(0)
+        model = EADNet(cfg).eval()
+        with torch.no_grad():
+            for m in model.modules():
+                if isinstance(m, CrossAttention):
+                    for p in m.parameters():
+                        p.zero_()
+            for p in model.unet.out.parameters():  # zero-initialised: give the output a path
+                p.normal_(0, 0.1)
+            emb = torch.nn.functional.normalize(torch.arange(384.0)[None] % (5 if text == "happy" else 7), dim=-1)
+            cond = model.conditioner(torch.zeros(1, 8, 10, 40), emb, torch.tensor([0.5]))
+            x = torch.zeros(1, 3, 8, 32, 32)
+            return model(x, torch.tensor([500]), torch.ones(1, 1, 8, 32, 32), x, x, cond)
+
+    on, off = small(emotion_temb=True), small()
+    assert not torch.allclose(output(on, "happy"), output(on, "sad"))
+    assert torch.equal(output(off, "happy"), output(off, "sad"))
+    assert set(EADNet(on).state_dict()) - set(EADNet(off).state_dict()) == {
+        "unet.emotion_temb.0.weight", "unet.emotion_temb.0.bias", "unet.emotion_temb.2.weight",
+        "unet.emotion_temb.2.bias"}
+    assert set(EADNet(off).state_dict()) <= set(EADNet(on).state_dict())
+    assert EADNet(small(emotion_temb=True, text=False, intensity=False)).unet.emotion_temb is None

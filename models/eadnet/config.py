@@ -57,6 +57,18 @@ class EADNetConfig:
     # speaker with another emotion: the reference then shows the wrong expression, so the emotion
     # has to come from the text (with same-clip references the model can copy it and ignore the text)
     ref_other_clip: float = 0.0
+    # which other clip: "other" (any clip of the speaker with another emotion) or "neutral" (the
+    # speaker's neutral clip where it has one: the reference shows no expression, as with
+    # `--source neutral` at test time; a neutral clip takes another emotion's)
+    ref_clip: str = "other"
+    # windows with another clip's reference also take their visible upper face from it (the same
+    # frames, as `--source neutral` presents a clip at test time); only the lower face, the part
+    # that is regenerated and scored, stays the clip's own. Without it the upper face shows the
+    # clip's expression (brows, eyes), and the model can read the emotion there instead of the text
+    ref_as_source: bool = False
+    # the emotion text and intensity tokens also added to the U-Net's timestep embedding (a global
+    # signal reaching every ResBlock, besides the cross-attention); off keeps earlier checkpoints
+    emotion_temb: bool = False
     # losses (LatentSync's weights as defaults)
     w_noise: float = 1.0
     w_sync: float = 0.05

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from eadbench import media
+from eadbench.errors import ChoiceError
 from eadbench.labels import describe_emotion
 from eadbench.nets.mfcc import mfcc
 from eadnet.conditioning import audio_windows, log_mel
@@ -95,15 +96,29 @@ def load_prepared(root: str | Path, cfg: EADNetConfig, crop: str = "face256") ->
     return clips
 
 
-def partners(labels: list[tuple[str, str]]) -> list[list[int]]:
+#: which of a speaker's other clips give a window its reference (``EADNetConfig.ref_clip``)
+REF_CLIPS = ("other", "neutral")
+
+
+def partners(labels: list[tuple[str, str]], prefer: str = "other") -> list[list[int]]:
     """(speaker, emotion) per clip -> for each clip, the other clips of its speaker with another
-    emotion (none where the speaker is unknown, "")."""
+    emotion (none where the speaker is unknown, "").
+
+    ``prefer="neutral"``: only the speaker's neutral clips where it has any (the reference then
+    shows no expression, as with ``--source neutral`` at test time); a neutral clip, or a speaker
+    without one, keeps every other-emotion clip."""
+    if prefer not in REF_CLIPS:
+        raise ChoiceError(f"ref_clip must be {' or '.join(REF_CLIPS)}, not {prefer!r}")
     by_speaker: dict[str, list[int]] = {}
     for i, (speaker, _) in enumerate(labels):
         if speaker:
             by_speaker.setdefault(speaker, []).append(i)
-    return [[j for j in by_speaker.get(speaker, []) if labels[j][1] != emotion] if speaker else []
-            for speaker, emotion in labels]
+    out = []
+    for speaker, emotion in labels:
+        others = [j for j in by_speaker.get(speaker, []) if labels[j][1] != emotion] if speaker else []
+        neutral = [j for j in others if labels[j][1] == "neutral"]
+        out.append(neutral if prefer == "neutral" and neutral else others)
+    return out
 
 
 class WindowIndex:

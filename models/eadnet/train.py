@@ -30,7 +30,7 @@ FORMAT = "eadnet-checkpoint/1"
 
 def make_batch(clips: list[ClipTensors], idx: list[tuple[int, int]], cfg: EADNetConfig, gen: torch.Generator):
     t = cfg.frames
-    others = partners([(c.speaker, c.emotion) for c in clips]) if cfg.ref_other_clip > 0 else None
+    others = partners([(c.speaker, c.emotion) for c in clips], cfg.ref_clip) if cfg.ref_other_clip > 0 else None
     x0, ref, aud, cc, texts, inten = [], [], [], [], [], []
     for ci, s in idx:
         c = rc = clips[ci]
@@ -38,7 +38,14 @@ def make_batch(clips: list[ClipTensors], idx: list[tuple[int, int]], cfg: EADNet
         if others is not None and others[ci] and float(torch.rand(1, generator=gen)) < cfg.ref_other_clip:
             rc = clips[others[ci][int(torch.randint(0, len(others[ci]), (1,), generator=gen))]]
         r = int(torch.randint(0, rc.frames.shape[1] - t + 1, (1,), generator=gen))
-        x0.append(c.frames[:, s:s + t])
+        target = c.frames[:, s:s + t]
+        if cfg.ref_as_source and rc is not c:
+            # as `--source neutral` at test time: the reference clip's frames at the same time are the
+            # identity reference and the visible upper face; the target's lower face is the clip's own
+            r = min(s, rc.frames.shape[1] - t)
+            half = cfg.size // 2  # the upper edge of lower_face_mask
+            target = torch.cat([rc.frames[:, r:r + t, :half], target[:, :, half:]], dim=2)
+        x0.append(target)
         ref.append(rc.frames[:, r:r + t])
         aud.append(c.audio_tokens[s:s + t])
         block = c.mfcc[:, 4 * s:4 * s + 20]

@@ -76,6 +76,10 @@ class UNet3D(nn.Module):
         temb = 4 * ch[0]
         self.temb_dim = ch[0]
         self.time_mlp = nn.Sequential(nn.Linear(ch[0], temb), nn.SiLU(), nn.Linear(temb, temb))
+        # the conditioner's last tokens are the emotion text's and the intensity's (when present)
+        self.n_emotion = int(cfg.text) + int(cfg.intensity) if cfg.emotion_temb else 0
+        self.emotion_temb = (nn.Sequential(nn.Linear(self.n_emotion * cfg.cond_dim, temb), nn.SiLU(),
+                                           nn.Linear(temb, temb)) if self.n_emotion else None)
         self.inp = nn.Conv2d(cfg.in_channels, ch[0], 3, padding=1)
         self.down = nn.ModuleList()
         self.downsample = nn.ModuleList()
@@ -107,6 +111,8 @@ class UNet3D(nn.Module):
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """x (B, in_channels, T, H, W), t (B,), cond (B, T, L, D) -> (B, out_channels, T, H, W)."""
         temb = self.time_mlp(timestep_embedding(t, self.temb_dim))
+        if self.emotion_temb is not None:  # text and intensity are the same in every frame: frame 0's
+            temb = temb + self.emotion_temb(cond[:, 0, -self.n_emotion:].flatten(1).to(temb.dtype))
         h = _per_frame(self.inp, x)
         skips = []
         for blocks, down in zip(self.down, self.downsample):
