@@ -35,7 +35,8 @@ n = 3
 t0 = time.perf_counter()
 for _ in range(n): step()
 dt = (time.perf_counter() - t0) / n
-mem = torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024
+mem = (torch.cuda.max_memory_allocated() / 2**20 if device == "cuda"
+       else (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024)
 print(json.dumps({"seconds": dt, "peak_mb": mem}))
 """
 
@@ -58,7 +59,8 @@ def main():
     a = ap.parse_args()
     grids = [tuple(int(v) for v in g.split("x")) for g in a.grids.split(",")]
     print(f"self-attention forward+backward, dim {a.dim}, 4 heads, batch 1, device {a.device}")
-    print(f"{'tokens':>8} {'grid':>10} | {'STDA s':>8} {'MB':>7} | {'full s':>8} {'MB':>7} | {'spatial s':>9} {'MB':>7}")
+    print(f"{'tokens':>8} {'grid':>10} | {'STDA s':>8} {'MB':>7} | {'full s':>8} {'MB':>7} | "
+          f"{'spatial s':>9} {'MB':>7}")
     res = {k: [] for k in ("stda", "full", "spatial")}
     for t, h in grids:
         n = t * h * h
@@ -83,7 +85,6 @@ def tiny_speed(device):
     import time
 
     import torch
-
     from eadnet.config import EADNetConfig
     from eadnet.model import EADNet, lower_face_mask
 

@@ -2,7 +2,7 @@
 training split (the default run's data, sync expert and recipe, plus ``--set`` overrides), then
 measure what issue 16 asks of the default run's EAD-Net:
 
-- the emotion probe (``eadbench eadnet probe --kind emotion``): text effect, intensity effect and
+- the emotion probe (``eadbench eadnet probe emotion``): text effect, intensity effect and
   shift (the fraction of the real expression change that switching the text reproduces);
 - the lip-sync probe (offset references): margin r(own audio) - r(other audio);
 - ``eadbench run --dataset synth --source neutral --syncnet auto`` with ground_truth, eadnet,
@@ -81,14 +81,14 @@ def main() -> None:
     a = ap.parse_args()
 
     import torch
-
-    import eadbench
-    from eadbench.config import MethodSpec, RunConfig
-    from eadbench.run import builtin
     from eadnet.config import EADNetConfig
     from eadnet.inference import EADNetPipeline
     from eadnet.probe import emotion_probe, lipsync_probe
     from eadnet.train import train
+
+    import eadbench
+    from eadbench.config import MethodSpec, RunConfig
+    from eadbench.run import builtin
 
     run_cfg = RunConfig(dataset="synth", quiet=True)
     data = builtin._prepared_train(run_cfg, ("face256",), progress=False)
@@ -106,7 +106,8 @@ def main() -> None:
         wall, cpu = time.perf_counter(), time.process_time()
         train(cfg, data, out, steps, progress=False, device="cpu")
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        res.update(train_s=round(wall, 1), train_cpu_s=round(cpu, 1), s_per_step=round(step_seconds(out / "metrics.csv"), 3),
+        res.update(train_s=round(wall, 1), train_cpu_s=round(cpu, 1),
+                   s_per_step=round(step_seconds(out / "metrics.csv"), 3),
                    cpu_s_per_step=round(cpu / steps, 3), load_after=round(os.getloadavg()[0], 1))
         print(f"trained {steps} steps in {wall:.0f} s: {res['s_per_step']} s/step wall (median), "
               f"{res['cpu_s_per_step']} CPU s/step, {res['threads']} threads, load {res['load_before']} -> "

@@ -34,14 +34,15 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="write the result here")
     a = ap.parse_args()
 
-    from eadbench import syncnet_train
-    from eadbench.run.inputs import scan_dataset
-    from eadbench.config import RunConfig
-    from eadbench.prepare import prepare_dataset
     from eadnet.config import EADNetConfig
     from eadnet.inference import EADNetPipeline
     from eadnet.probe import emotion_probe, lipsync_probe
     from eadnet.train import train
+
+    from eadbench import syncnet_train
+    from eadbench.config import RunConfig
+    from eadbench.prepare import prepare_dataset
+    from eadbench.run.inputs import scan_dataset
 
     work = a.work or Path(tempfile.mkdtemp(prefix="eadbench-probes-"))
     scan = scan_dataset(RunConfig(dataset="synth", split=None))

@@ -38,10 +38,10 @@ if importlib.util.find_spec("av") is None:
     sys.modules["av"] = types.ModuleType("av")
     sys.modules["av"].logging = types.SimpleNamespace(PANIC=0, set_level=lambda level: None)
 
-from eadnet import train as train_mod
-from eadnet.codec import build_codec
-from eadnet.config import EADNetConfig
-from eadnet.data import ClipTensors, WindowIndex
+from eadnet import train as train_mod  # noqa: E402  (after the av placeholder above)
+from eadnet.codec import build_codec  # noqa: E402
+from eadnet.config import EADNetConfig  # noqa: E402
+from eadnet.data import ClipTensors, WindowIndex  # noqa: E402
 
 
 class StandInVAE(nn.Module):
@@ -89,7 +89,8 @@ def make_clips(cfg: EADNetConfig, n: int = 2, frames: int = 40) -> list[ClipTens
     g = torch.Generator().manual_seed(0)
     n_tok = 2 * (2 * cfg.audio_window + 1)
     return [ClipTensors(f"clip{i}", torch.rand(3, frames, cfg.size, cfg.size, generator=g) * 2 - 1,
-                        torch.randn(frames, n_tok, cfg.audio_dim, generator=g), torch.randn(13, 4 * frames, generator=g),
+                        torch.randn(frames, n_tok, cfg.audio_dim, generator=g),
+                        torch.randn(13, 4 * frames, generator=g),
                         "a person speaking, visibly happy", 0.5) for i in range(n)]
 
 

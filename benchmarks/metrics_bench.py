@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 PATCH = ("import dataclasses, sys; from eadbench import weights as w; "
-         "s = w.WEIGHTS.get('inception-fid'); w.WEIGHTS._items['inception-fid'] = dataclasses.replace(s, sha256=None, sha256_prefix=None); "
+         "s = w.WEIGHTS.get('inception-fid'); "
+         "w.WEIGHTS._items['inception-fid'] = dataclasses.replace(s, sha256=None, sha256_prefix=None); "
          "from eadbench.cli.main import main; sys.argv = ['eadbench'] + sys.argv[1:]; main()")
 
 
@@ -61,7 +62,8 @@ def main() -> None:
         [sys.executable, "-c", "import eadbench, runpy, sys; sys.argv[0] = 'pytorch_fid'; "
          "runpy.run_module('pytorch_fid', run_name='__main__')", str(work / "a"), str(work / "b"),
          "--device", "cpu", "--num-workers", "0"], env)
-    cmd = [sys.executable, "-c", PATCH, "score", "--metric", "fid", "--fake", str(work / "a"), "--real", str(work / "b")]
+    cmd = [sys.executable, "-c", PATCH, "score", "--metric", "fid", "--fake", str(work / "a"),
+           "--real", str(work / "b")]
     cold = run(cmd, env)
     warm = run(cmd, env)
     print(f"FID on {a.images}+{a.images} images 128x128 (2 CPU cores):")
@@ -72,14 +74,16 @@ def main() -> None:
     if a.fid_only:
         return
 
+    from eadbench.nets.i3d import kinetics_i3d
+    from eadbench.nets.syncnet import SyncNetV2
+
     from eadbench.metrics import lse, psnr, ssim
     from eadbench.metrics.fvd import PROTOCOLS, i3d_features
-    from eadbench.metrics.i3d import kinetics_i3d
-    from eadbench.metrics.syncnet import SyncNetV2
 
     frames = np.stack([np.asarray(Image.fromarray(src).resize((256, 256)))] * 75)
     other = np.roll(frames, 3, axis=2)
-    for name, fn in (("SSIM 256x256", lambda: ssim.ssim(frames, other)), ("PSNR 256x256", lambda: psnr.psnr(frames, other))):
+    for name, fn in (("SSIM 256x256", lambda: ssim.ssim(frames, other)),
+                     ("PSNR 256x256", lambda: psnr.psnr(frames, other))):
         t = time.perf_counter()
         fn()
         print(f"  {name:<22} {75 / (time.perf_counter() - t):8.1f} frames/s")

@@ -42,18 +42,19 @@ REAL_CLIPS = {
 SIDE_AUDIO = {"latentsync_demo1_video.mp4": "latentsync_demo1_audio.wav"}
 
 
-def real_tree(dest: Path, real: Path) -> tuple[Path, Path]:
+def real_tree(dest: Path, real: Path, only: list[str] | None = None) -> tuple[Path, Path]:
     """HDTF-layout folder of symlinks to the real clips, and a split file naming them test."""
     root = dest / "hdtf"
     root.mkdir(parents=True)
-    for src, name in REAL_CLIPS.items():
+    chosen = {s: n for s, n in REAL_CLIPS.items() if not only or s in only or Path(s).stem in only}
+    for src, name in chosen.items():
         if not (real / src).exists():
             continue
         (root / name).symlink_to(real / src)
         if src in SIDE_AUDIO:
             (root / name).with_suffix(".wav").symlink_to(real / SIDE_AUDIO[src])
     split = dest / "real-test.txt"
-    split.write_text("".join(f"{Path(n).stem} test\n" for n in REAL_CLIPS.values()))
+    split.write_text("".join(f"{Path(n).stem} test\n" for n in chosen.values()))
     return root, split
 
 
@@ -101,6 +102,9 @@ def main() -> None:
     ap.add_argument("--old", default="2a7828d", help="earlier commit to compare with ('' to skip)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--only", help="comma-separated real clip names (default: all of REAL_CLIPS)")
+    ap.add_argument("--fast", action="store_true", help="also time this version with --tracking mtcnn-fast "
+                    "('new-fast'; its numbers differ from every-frame full-resolution tracking)")
     ap.add_argument("--json", type=Path)
     a = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="eadbench-bench-"))
@@ -110,7 +114,7 @@ def main() -> None:
     if a.real:
         if not a.real_dir.is_dir():
             raise SystemExit(f"real clips not found at {a.real_dir}")
-        root, split = real_tree(work, a.real_dir)
+        root, split = real_tree(work, a.real_dir, a.only.split(",") if a.only else None)
         data_args = ["--dataset", "hdtf", "--root", str(root), "--split-file", str(split)]
     else:
         root = work / "synth"
@@ -118,6 +122,8 @@ def main() -> None:
                               "--seconds", str(a.seconds), "-q"], check=True, env=base_env)
         data_args = ["--dataset", "synth", "--root", str(root)]
     versions = {"new": (base_env, REPO, ["--device", a.device])}
+    if a.fast:
+        versions["new-fast"] = (base_env, REPO, ["--device", a.device, "--tracking", "mtcnn-fast"])
     if a.old:
         versions["old"] = ({**base_env, **old_checkout(a.old, work)}, work, [])
     rows: dict[str, dict[str, list[float]]] = {v: {"cold": [], "warm": []} for v in versions}
@@ -151,13 +157,19 @@ def main() -> None:
         report["cold_speedup_median"] = ratio
         report["cold_speedup_min"] = min(rows["old"]["cold"]) / min(rows["new"]["cold"])
         print(f"cold speed-up new vs {a.old}: {ratio:.2f}x (median), {report['cold_speedup_min']:.2f}x (min)")
-        old_v, new_v = summary_values(runs["old"]), summary_values(runs["new"])
-        diffs = {k: (old_v[k], new_v.get(k)) for k in sorted(old_v)}
-        report["value_differences"] = diffs
-        print("summary values, old -> new:")
-        for k, (o, n) in diffs.items():
-            d = "" if n is None else f"{n - o:+.4g}"
-            print(f"  {k:<34} {o:>10.5g} -> {n if n is None else format(n, '.5g'):>10}  {d}")
+        if "new-fast" in rows:
+            fast = statistics.median(rows["old"]["cold"]) / statistics.median(rows["new-fast"]["cold"])
+            report["cold_speedup_fast_median"] = fast
+            print(f"cold speed-up new --tracking mtcnn-fast vs {a.old}: {fast:.2f}x (median)")
+        old_v = summary_values(runs["old"])
+        for v in [x for x in runs if x != "old"]:
+            new_v = summary_values(runs[v])
+            diffs = {k: (old_v[k], new_v.get(k)) for k in sorted(old_v)}
+            report[f"value_differences_{v}"] = diffs
+            print(f"summary values, old -> {v}:")
+            for k, (o, n) in diffs.items():
+                d = "" if n is None else f"{n - o:+.4g}"
+                print(f"  {k:<34} {o:>10.5g} -> {n if n is None else format(n, '.5g'):>10}  {d}")
     report["new_stage_seconds"] = cold_timings
     print("this version, seconds per stage (last cold run, summed over clips; decode = waiting for frames):")
     for k, v in cold_timings["seconds"].items():

@@ -102,7 +102,8 @@ def main() -> None:
             e = per[p]
             s = ref["geo"][:, 2]
             row = {"clip": name, "frames": len(frames), "size": f"{frames.shape[2]}x{frames.shape[1]}",
-                   "protocol": p, "sec_per_frame_ref": ref["seconds_per_frame"], "sec_per_frame": e["seconds_per_frame"],
+                   "protocol": p, "sec_per_frame_ref": ref["seconds_per_frame"],
+                   "sec_per_frame": e["seconds_per_frame"],
                    "centre_diff_pct_mean": float(np.mean(np.hypot(*(e["geo"][:, :2] - ref["geo"][:, :2]).T) / s) * 100),
                    "centre_diff_pct_max": float(np.max(np.hypot(*(e["geo"][:, :2] - ref["geo"][:, :2]).T) / s) * 100),
                    "size_diff_pct_mean": float(np.mean(np.abs(e["geo"][:, 2] - s) / s) * 100),
@@ -130,7 +131,8 @@ def main() -> None:
               f"{np.mean([abs(r['lmd_static'] - r['lmd_static_ref']) for r in rows]):.4f}")
         lse = [r for r in rows if "lse_c" in r]
         if lse:
-            print(f"LSE on {len(lse)} clips: mean |dLSE-C| {np.mean([abs(r['lse_c'] - r['lse_c_ref']) for r in lse]):.4f}, "
+            d_c = np.mean([abs(r['lse_c'] - r['lse_c_ref']) for r in lse])
+            print(f"LSE on {len(lse)} clips: mean |dLSE-C| {d_c:.4f}, "
                   f"mean |dLSE-D| {np.mean([abs(r['lse_d'] - r['lse_d_ref']) for r in lse]):.4f}, offset unchanged on "
                   f"{sum(r['av_offset'] == r['av_offset_ref'] for r in lse)}/{len(lse)}")
     if a.json:

@@ -82,9 +82,9 @@ def ensure_torchvision_importable() -> bool:
     global PATCHED
     if PATCHED:
         return True
-    from eadbench._tvhook import uninstall
-
-    uninstall()  # the import hook has done its job (and must not re-enter through find_spec below)
+    # the import hook (eadbench._tvhook) has done its job and must not re-enter through find_spec below;
+    # removed by its module name so that this module never imports the hook's (no import cycle)
+    sys.meta_path[:] = [f for f in sys.meta_path if type(f).__module__ != "eadbench._tvhook"]
     if "torchvision" in sys.modules or os.environ.get("EADBENCH_NO_TORCHVISION_PATCH") == "1":
         return False
     if _compiled_ops_load():

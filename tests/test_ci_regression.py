@@ -9,6 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+# minutes each (they train the built-in sync experts and EAD-Net): CI runs them with `pytest -m slow`
+pytestmark = pytest.mark.slow
+
 BASELINE = Path(__file__).resolve().parent.parent / "reports" / "baselines" / "synth.json"
 
 
@@ -30,7 +35,8 @@ MIN_EFFECT = 0.05  # levels; the CI-trained model: text 0.17, intensity 0.63; a 
 
 
 def _cli(*args: str, env: dict, timeout: int = 900) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "eadbench.cli.main", *args], check=False, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "eadbench.cli.main", *args], check=False, capture_output=True,
+                          text=True,
                           env=env, timeout=timeout)
 
 
@@ -44,18 +50,19 @@ def test_eadnet_trained_in_ci_passes_both_gates_and_broken_models_fail_them(tmp_
     (what a 0.999 EMA without warm-up still mostly is after 300 steps: the bug this gate was built
     after) must fail it.
 
-    Gate 2 (`eadbench eadnet probe`): lip-sync on the training clips with offset references (the
+    Gate 2 (`eadbench eadnet probe lipsync`): lip-sync on the training clips with offset references (the
     model cannot see the real mouth): the generated mouth must follow the clip's own audio
     clearly better than another clip's, r(own) - r(other) >= MIN_MARGIN. The same checkpoint with
     its audio projection zeroed (a cut audio path) must fail it.
 
-    Gate 3 (`eadbench eadnet probe --kind emotion`): with references of the speaker's other
+    Gate 3 (`eadbench eadnet probe emotion`): with references of the speaker's other
     emotion, switching the emotion text, and moving the intensity, must each change the generated
     lower face by MIN_EFFECT levels; with the text projection zeroed it must fail. This is a
     wiring gate: a model trained for 300 CPU steps has not learnt to draw the named expression
     (its shift towards the real expression is about 0, README), so only the path is checked.
 
-    Gate 1 cannot see lip-sync: on the held-out test speakers a 4-minute model's mouth is too poorly drawn for landmark distances
+    Gate 1 cannot see lip-sync: on the held-out test speakers a 4-minute model's mouth is too poorly
+    drawn for landmark distances
     to tell a lip-syncing model from one without audio (an exploratory sync-trained run: mouth LMD
     9.33 with audio, 8.87 with the audio path cut)."""
     import torch
@@ -89,9 +96,11 @@ def test_eadnet_trained_in_ci_passes_both_gates_and_broken_models_fail_them(tmp_
     assert "REGRESSED" in check.stdout
 
     data = str(abl / "prepared" / "synth")
-    _passes_and_fails_when_cut(["eadnet", "probe", "--data", data, "--min-margin", str(MIN_MARGIN)], ckpt, state,
+    _passes_and_fails_when_cut(["eadnet", "probe", "lipsync", "--data", data, "--min-margin", str(MIN_MARGIN)],
+                               ckpt, state,
                                "conditioner.audio_proj.2.", "does not follow the audio", tmp_path / "no-audio.pt", env)
-    _passes_and_fails_when_cut(["eadnet", "probe", "--kind", "emotion", "--data", data, "--min-effect", str(MIN_EFFECT)],
+    _passes_and_fails_when_cut(["eadnet", "probe", "emotion", "--data", data,
+                                "--min-effect", str(MIN_EFFECT)],
                                ckpt, state, "conditioner.text_proj.2.",
                                f"text effect 0.000 < {MIN_EFFECT}: the emotion text does not reach the output",
                                tmp_path / "no-text.pt", env)

@@ -90,7 +90,8 @@ def test_ravdess_parses_every_field(tmp_path):
 
 def test_hdtf_default_split_is_deterministic_and_named(tmp_path):
     names = [f"{p}_{n}_{i:03d}.mp4" for p, n in [("WDA", "BarackObama"), ("WRA", "KellyAyotte"),
-                                                   ("RD", "Radio34"), ("WDA", "Jo_Ann")] + [("WRA", f"Spk{k}") for k in range(30)]
+                                                   ("RD", "Radio34"), ("WDA", "Jo_Ann")] + [
+        ("WRA", f"Spk{k}") for k in range(30)]
              for i in range(2)]
     touch(tmp_path, *names, "notes.txt", "bad_name.mp4")
     res = datasets.scan("hdtf", tmp_path)

@@ -14,10 +14,6 @@ import textwrap
 import numpy as np
 import pytest
 import torch
-
-from eadbench.errors import ChoiceError, ConfigError, EadbenchError, FaceNotFoundError, WeightsMissingError
-from eadbench.prepare import prepare_dataset
-from eadbench.synth import write_dataset
 from eadnet.attention import STDA, FullSpatioTemporalAttention
 from eadnet.config import EADNetConfig
 from eadnet.data import WindowIndex, load_prepared
@@ -25,6 +21,10 @@ from eadnet.inference import EADNetPipeline
 from eadnet.model import EADNet
 from eadnet.tfrm import TFRM
 from eadnet.train import Trainer, make_batch, train
+
+from eadbench.errors import ChoiceError, ConfigError, EadbenchError, FaceNotFoundError, WeightsMissingError
+from eadbench.prepare import prepare_dataset
+from eadbench.synth import write_dataset
 
 SMALL = dict(size=32, frames=8, channels=(16, 32), attention_levels=(False, True), cond_dim=32, heads=2,
              groups=4, w_sync=0.0, w_lpips=0.0, w_trepa=0.0, lr=2e-3, batch_size=2, checkpoint_every=2,
@@ -251,10 +251,11 @@ def test_training_references_from_the_speakers_other_emotion(prepared):
 def test_emotion_probe_scores_the_text_and_is_zero_when_the_text_path_is_cut(prepared, tmp_path):
     from types import SimpleNamespace
 
-    from eadbench import media
-    from eadbench.prepare import iter_prepared
     from eadnet.data import frames_to_tensor
     from eadnet.probe import emotion_probe
+
+    from eadbench import media
+    from eadbench.prepare import iter_prepared
 
     # an oracle that draws exactly the clip whose emotion the text names: shift 1; one that copies
     # its reference whatever the text: effect 0, shift 0
@@ -268,7 +269,8 @@ def test_emotion_probe_scores_the_text_and_is_zero_when_the_text_path_is_cut(pre
     assert sorted(e["partner"] for e in res.per_clip.values()) == sorted(res.per_clip)
     assert res.shift == pytest.approx(1.0, abs=1e-5) and res.effect > 1.0 and res.intensity_effect == 0.0
     assert all(e["error_own_text"] == 0.0 < e["error_partner_text"] for e in res.per_clip.values())
-    copier = SimpleNamespace(cfg=small(), generate_crops=lambda crops, *a, ref_crops, **k: ref_crops[:, :crops.shape[1]])
+    copier = SimpleNamespace(cfg=small(),
+                             generate_crops=lambda crops, *a, ref_crops, **k: ref_crops[:, :crops.shape[1]])
     res = emotion_probe(copier, prepared, frames=10)
     assert res.effect == 0.0 and res.shift == 0.0
 
@@ -332,9 +334,9 @@ def test_whisper_tiny_en_audio_features(prepared, tmp_path, monkeypatch):
     # the features are the real encoder's: Whisper's own decoder transcribes them
     import ctranslate2
     import tokenizers
+    from eadnet.whisper import _encoder, model_dir
 
     from eadbench.synth.speech import have_espeak, speak
-    from eadnet.whisper import _encoder, model_dir
 
     assert have_espeak(), "espeak-ng is installed by scripts/install.sh"
     speech = speak("the quick brown fox jumps over the lazy dog", 0)
@@ -361,13 +363,13 @@ def test_training_set_filtering_by_text_video_similarity(prepared, tmp_path):
     than with an 'angry' one; filtering between the two keeps only the matching clip, and the
     trainer applies the filter and writes its table."""
     import skimage
+    from eadnet.conditioning import TextEncoder
+    from eadnet.data import ClipTensors, frames_to_tensor
+    from eadnet.filtering import filter_clips, similarities
 
     from eadbench import faces
     from eadbench.labels import describe_emotion
-    from eadnet.data import ClipTensors, frames_to_tensor
-    from eadnet.filtering import filter_clips, similarities
     from eadbench.nets.emotion.fer import FERClassifier
-    from eadnet.conditioning import TextEncoder
 
     img = skimage.data.astronaut()
     b = faces.detect_faces(img)[0].box
@@ -392,19 +394,22 @@ def test_training_set_filtering_by_text_video_similarity(prepared, tmp_path):
     assert len((tmp_path / "run" / "filtering.csv").read_text().splitlines()) == 1 + len(load_prepared(prepared, cfg))
 
 
-def test_probe_cli_refuses_options_of_the_other_kind(tmp_path):
+def test_probe_subcommands_take_only_their_own_options(tmp_path):
     from typer.testing import CliRunner
 
     from eadbench.cli.main import app
 
-    base = ["eadnet", "probe", "--checkpoint", str(tmp_path / "c.pt"), "--data", str(tmp_path)]
-    for extra, message in ((["--kind", "mouth"], "lipsync or emotion"),
-                           (["--kind", "emotion", "--min-margin", "0.1"], "belongs to --kind lipsync"),
-                           (["--min-effect", "0.5"], "belong to --kind emotion")):
-        r = CliRunner().invoke(app, base + extra)
+    base = ["--checkpoint", str(tmp_path / "c.pt"), "--data", str(tmp_path)]
+    for cmd, extra, message in ((["lipsync"], ["--min-effect", "0.5"], "No such option"),
+                                (["emotion"], ["--min-margin", "0.1"], "No such option"),
+                                (["emotion"], ["--reference", "self"], "No such option"),
+                                (["lipsync"], ["--reference", "mouth"], "offset or self"),
+                                (["mouth"], [], "No such command")):
+        r = CliRunner().invoke(app, ["eadnet", "probe", *cmd, *base, *extra])
         assert r.exit_code == 2 and message in r.output, r.output
-    r = CliRunner().invoke(app, base + ["--kind", "emotion"])
-    assert r.exit_code != 0 and "does not exist" in r.output
+    for kind in ("lipsync", "emotion"):
+        r = CliRunner().invoke(app, ["eadnet", "probe", kind, *base])
+        assert r.exit_code != 0 and "does not exist" in r.output, r.output
 
 
 def _toy_clips(labels: list[tuple[str, str]], frames: int = 12, size: int = 32) -> list:

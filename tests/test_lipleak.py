@@ -20,13 +20,13 @@ import numpy as np
 import pytest
 
 from eadbench import media
+from tests.helpers.faces import fast_crops
 from tests.helpers.shared_data import real_data
 
 REAL = ("WDA_AlexandriaOcasioCortez_000", "WDA_KatieHill_000", "retalking_1", "retalking_2", "retalking_3",
         "retalking_4", "retalking_5")
 #: the real clips with silent frames (the other four have none at all)
 WITH_SILENCE = ("WDA_AlexandriaOcasioCortez_000", "WDA_KatieHill_000", "retalking_1")
-STRIDE = 8
 CLIP_ID = "WRA_BenOkafor_000"
 SECONDS = 4.5
 
@@ -52,18 +52,6 @@ REPLAY = textwrap.dedent('''
     frames[quiet] = talking[np.arange(len(quiet)) % len(talking)]
     media.write_video(out, frames, audio=drive[: len(frames) * 640])
 ''')
-
-
-def fast_crops(frames: np.ndarray) -> np.ndarray:
-    """face256 crops from an MTCNN track detected on every STRIDE-th frame (boxes interpolated)."""
-    from eadbench import faces
-    from eadbench.faces.track import Track
-
-    part = faces.track_clip(frames[::STRIDE], protocol="mtcnn-fast")
-    boxes = np.full((len(frames), 4), np.nan)
-    boxes[::STRIDE] = part.boxes
-    track = Track(boxes, np.full(len(frames), np.nan), np.full((len(frames), 5, 2), np.nan))
-    return faces.crop_clip(frames, "face256", track).frames
 
 
 @pytest.fixture(scope="module")

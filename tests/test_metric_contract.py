@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.helpers.faces import fast_crops
 from tests.helpers.standins import relax_hashes, write_standins
 
 REPO = Path(__file__).resolve().parents[1]
@@ -64,8 +65,6 @@ def _talking(seed: int, leak: bool) -> tuple[np.ndarray, np.ndarray]:
     8th frame, boxes interpolated) and its audio; ``leak``: the silent tail shows talking frames."""
     key = (seed, leak)
     if key not in _TALKING:
-        from eadbench import faces
-        from eadbench.faces.track import Track
         from eadbench.synth import speech
         from eadbench.synth.generate import render_clip
 
@@ -78,11 +77,7 @@ def _talking(seed: int, leak: bool) -> tuple[np.ndarray, np.ndarray]:
             talking = frames[~quiet]
             frames = frames.copy()
             frames[quiet] = talking[np.arange(quiet.sum()) % len(talking)]
-        part = faces.track_clip(frames[::8], protocol="mtcnn-fast")
-        boxes = np.full((len(frames), 4), np.nan)
-        boxes[::8] = part.boxes
-        track = Track(boxes, np.full(len(frames), np.nan), np.full((len(frames), 5, 2), np.nan))
-        _TALKING[key] = (faces.crop_clip(frames, "face256", track).frames, audio)
+        _TALKING[key] = (fast_crops(frames), audio)
     return _TALKING[key]
 
 
@@ -106,8 +101,10 @@ def cases() -> dict:
     talk = [_talking(1, False), _talking(2, False)]
     leaky = [_talking(1, True), _talking(3, False)]
     return {
-        "ssim": ([({}, fake, real)], {}, [(fake[i:i + 1], real[i:i + 1]) for i in range(4)], lambda: F.ssim(fake, real)),
-        "psnr": ([({}, fake, real)], {}, [(fake[i:i + 1], real[i:i + 1]) for i in range(4)], lambda: F.psnr(fake, real)),
+        "ssim": ([({}, fake, real)], {}, [(fake[i:i + 1], real[i:i + 1]) for i in range(4)],
+                 lambda: F.ssim(fake, real)),
+        "psnr": ([({}, fake, real)], {}, [(fake[i:i + 1], real[i:i + 1]) for i in range(4)],
+                 lambda: F.psnr(fake, real)),
         "lpips": ([({}, fake, real)], {}, [(fake[i:i + 1], real[i:i + 1]) for i in range(4)],
                   lambda: F.lpips(fake, real)),
         # (each of the two processes gets one generated and one real update: torchmetrics cannot sync a
@@ -238,7 +235,8 @@ def test_states_sync_across_two_gloo_processes(weights_env, tmp_path):
     script.write_text(RANK)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "EADBENCH_WEIGHTS": str(weights_env)}
     r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port",
-                        str(_free_port()), str(script), str(REPO)], capture_output=True, text=True, env=env, timeout=900)
+                        str(_free_port()), str(script), str(REPO)], capture_output=True, text=True, env=env,
+                       timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     synced = json.loads(r.stdout.split("VALUES", 1)[1].strip().splitlines()[0])
     for name, v in single.items():

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 import skimage.data
@@ -12,7 +10,6 @@ from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from eadbench import weights
-from tests.helpers.standins import relax_hashes
 from eadbench.errors import MetricInputError, WeightsIntegrityError, WeightsMissingError
 from eadbench.metrics import fid as fid_mod
 from eadbench.metrics import lpips as lpips_mod
@@ -20,6 +17,7 @@ from eadbench.metrics import psnr as psnr_mod
 from eadbench.metrics import ssim as ssim_mod
 from eadbench.nets.inception import fid_inception
 from eadbench.nets.lpips import lpips_alex
+from tests.helpers.standins import relax_hashes
 
 
 def _pairs(n=3, size=(96, 112)):

@@ -18,8 +18,8 @@ from eadbench import run as runner
 from eadbench.cli.main import app
 from eadbench.report.figures import fvd_samples
 from eadbench.report.tables import main_table
-from eadbench.run.layout import load_run
 from eadbench.results import common_clips, summarise
+from eadbench.run.layout import load_run
 from eadbench.synth import write_dataset
 
 # a method that fails on one clip (exit 1) and blurs the others

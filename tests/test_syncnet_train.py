@@ -61,7 +61,7 @@ def test_resume_continues_from_checkpoint(expert, tmp_path):
     ckpt = path.with_name(path.name + ".ckpt")
     state = torch.load(ckpt, map_location="cpu", weights_only=True)
     assert state["step"] == 320
-    from eadbench.syncnet_train import load_expert
+    from eadbench.nets.syncnet import load_expert
 
     assert load_expert(path).arch == "small"
 

@@ -39,7 +39,8 @@ def metrics_list(weights_dir: Optional[Path] = WD, as_json: bool = typer.Option(
         typer.echo(json.dumps(rows, indent=2, default=str))
         return
     for r in rows:
-        arrows = " ".join(f"{o}{'↑' if d == 'higher' else '↓' if d == 'lower' else ''}" for o, d in r["outputs"].items())
+        arrows = " ".join(f"{o}{'↑' if d == 'higher' else '↓' if d == 'lower' else ''}"
+                           for o, d in r["outputs"].items())
         weights = ", ".join(f"{w} ({'present' if ok else 'MISSING'})" for w, ok in r["weights"].items()) or "none"
         typer.echo(f"{r['name']:<8} {r['level']:<5} {arrows}")
         typer.echo(f"         {r['description']}")

@@ -83,9 +83,10 @@ def infer(
                                   "evaluation, where the original mouth must not be visible)."),
 ):
     """Generate a talking-head video for one reference video and one audio."""
+    from eadnet.inference import EADNetPipeline
+
     from eadbench import media
     from eadbench.labels import canonical
-    from eadnet.inference import EADNetPipeline
 
     if intensity is not None and not 0.0 <= intensity <= 1.0:
         fail("--intensity must be within [0, 1]")
@@ -112,71 +113,90 @@ def params(
         typer.echo(f"{k:<26} {v:>12,}")
 
 
-@app.command("probe")
+probe_app = group("Behaviour probes of a checkpoint on prepared clips: does it follow its audio "
+                  "(lipsync), its emotion text (emotion)?")
+app.add_typer(probe_app, name="probe")
+
+_CHECKPOINT_HELP = "checkpoint.pt from `eadbench eadnet train`."
+_DATA_HELP = "Prepared clips with face256 crops (output of `eadbench prepare`)."
+_DEVICE_HELP = "cpu, cuda or cuda:N (default: cuda when available)."
+
+
+@probe_app.command("lipsync")
 @friendly
-def probe(
-    checkpoint: Path = typer.Option(..., "--checkpoint", help="checkpoint.pt from `eadbench eadnet train`."),
-    data: Path = typer.Option(..., "--data", help="Prepared clips with face256 crops (output of `eadbench prepare`)."),
-    kind: str = typer.Option("lipsync", "--kind", help="lipsync: does the mouth follow the audio? emotion: does "
-                             "the lower face follow the emotion text (references of another emotion)?"),
-    reference: str = typer.Option("offset", "--reference", help="lipsync only: offset (the mouth must come from "
-                                  "the audio) or self (the model also sees the real mouth)."),
-    min_margin: Optional[float] = typer.Option(None, "--min-margin", help="lipsync: exit 1 when r(own) - r(other) "
-                                               "is below this (a CI gate for the audio path)."),
-    min_effect: Optional[float] = typer.Option(None, "--min-effect", help="emotion: exit 1 when the text or the "
-                                               "intensity changes the lower face by less than this (levels; a cut "
-                                               "path gives 0)."),
-    min_shift: Optional[float] = typer.Option(None, "--min-shift", help="emotion: exit 1 when switching the text "
+def probe_lipsync(
+    checkpoint: Path = typer.Option(..., "--checkpoint", help=_CHECKPOINT_HELP),
+    data: Path = typer.Option(..., "--data", help=_DATA_HELP),
+    reference: str = typer.Option("offset", "--reference", help="offset (the mouth must come from the audio) "
+                                  "or self (the model also sees the real mouth)."),
+    min_margin: Optional[float] = typer.Option(None, "--min-margin", help="Exit 1 when r(own) - r(other) is "
+                                               "below this (a CI gate for the audio path)."),
+    steps: int = typer.Option(4, "--steps", help="DDIM steps."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the result as JSON."),
+    device: Optional[str] = typer.Option(None, "--device", help=_DEVICE_HELP),
+):
+    """Does the mouth follow the audio? Regenerate each clip with its own audio, another clip's
+    and silence; print how closely the generated mouth follows the real one (Pearson r of the
+    mouth box's brightness, frame by frame); margin = r(own) - r(other)."""
+    from eadnet.inference import EADNetPipeline
+    from eadnet.probe import lipsync_probe
+
+    if reference not in ("offset", "self"):
+        fail(f"--reference must be offset or self, not {reference!r}")
+    pipe = EADNetPipeline.from_checkpoint(checkpoint, device)
+    res = lipsync_probe(pipe, data, reference, steps=steps)
+    for audio, rs in res.per_clip.items():
+        typer.echo(f"r({audio:6s}) {res.mean(audio):+.3f}   per clip: {' '.join(f'{r:+.2f}' for r in rs)}")
+    typer.echo(f"margin r(own) - r(other): {res.margin:+.3f} (reference={reference})")
+    failed = []
+    if min_margin is not None and res.margin < min_margin:
+        failed.append(f"margin {res.margin:+.3f} < {min_margin}: the mouth does not follow the audio")
+    _finish_probe(res, json_out, failed)
+
+
+@probe_app.command("emotion")
+@friendly
+def probe_emotion(
+    checkpoint: Path = typer.Option(..., "--checkpoint", help=_CHECKPOINT_HELP),
+    data: Path = typer.Option(..., "--data", help=_DATA_HELP),
+    min_effect: Optional[float] = typer.Option(None, "--min-effect", help="Exit 1 when the text or the "
+                                               "intensity changes the lower face by less than this (levels; "
+                                               "a cut path gives 0)."),
+    min_shift: Optional[float] = typer.Option(None, "--min-shift", help="Exit 1 when switching the text "
                                               "produces less than this fraction of the real expression change."),
     steps: int = typer.Option(4, "--steps", help="DDIM steps."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the result as JSON."),
-    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda or cuda:N (default: cuda when available)."),
+    device: Optional[str] = typer.Option(None, "--device", help=_DEVICE_HELP),
 ):
-    """Behaviour probes on prepared clips.
+    """Does the lower face follow the emotion text? Regenerate each clip with references from the
+    same speaker's clip of another emotion, once with its own emotion text and once with that
+    clip's (its own intensity both times), and once with the intensity moved by 0.5; effect = how
+    much the text changes the lower face (levels; exactly 0 when the text never reaches the
+    output), intensity effect the same for the intensity, shift = the fraction of the real
+    expression difference that switching the text reproduces."""
+    from eadnet.inference import EADNetPipeline
+    from eadnet.probe import emotion_probe
 
-    lipsync: regenerate each clip with its own audio, another clip's and silence; print how
-    closely the generated mouth follows the real one (Pearson r of the mouth box's brightness,
-    frame by frame); margin = r(own) - r(other).
+    pipe = EADNetPipeline.from_checkpoint(checkpoint, device)
+    res = emotion_probe(pipe, data, steps=steps)
+    for clip, e in res.per_clip.items():
+        typer.echo(f"{clip}: text effect {e['effect']:.2f}, intensity effect {e['intensity_effect']:.2f}, shift "
+                   f"{e['shift']:+.3f} (vs {e['partner']}); lower-face error {e['error_own_text']:.2f} own text, "
+                   f"{e['error_partner_text']:.2f} other")
+    typer.echo(f"text effect {res.effect:.3f} levels, intensity effect {res.intensity_effect:.3f} levels, "
+               f"expression shift {res.shift:+.3f}")
+    failed = []
+    for what, value in (("text", res.effect), ("intensity", res.intensity_effect)):
+        if min_effect is not None and value < min_effect:
+            failed.append(f"{what} effect {value:.3f} < {min_effect}: the emotion {what} does not reach the output")
+    if min_shift is not None and res.shift < min_shift:
+        failed.append(f"shift {res.shift:+.3f} < {min_shift}: the expression does not follow the emotion text")
+    _finish_probe(res, json_out, failed)
 
-    emotion: regenerate each clip with references from the same speaker's clip of another
-    emotion, once with its own emotion text and once with that clip's (its own intensity both
-    times), and once with the intensity moved by 0.5; effect = how much the text changes the
-    lower face (levels; exactly 0 when the text never reaches the output), intensity effect the
-    same for the intensity, shift = the fraction of the real expression difference that
-    switching the text reproduces."""
+
+def _finish_probe(res, json_out: Optional[Path], failed: list[str]) -> None:
     import json
 
-    from eadnet.inference import EADNetPipeline
-    from eadnet.probe import emotion_probe, lipsync_probe
-
-    if kind not in ("lipsync", "emotion"):
-        fail(f"--kind must be lipsync or emotion, not {kind!r}")
-    if kind == "lipsync" and (min_effect is not None or min_shift is not None):
-        fail("--min-effect and --min-shift belong to --kind emotion")
-    if kind == "emotion" and min_margin is not None:
-        fail("--min-margin belongs to --kind lipsync (use --min-effect / --min-shift)")
-    pipe = EADNetPipeline.from_checkpoint(checkpoint, device)
-    failed = []
-    if kind == "lipsync":
-        res = lipsync_probe(pipe, data, reference, steps=steps)
-        for audio, rs in res.per_clip.items():
-            typer.echo(f"r({audio:6s}) {res.mean(audio):+.3f}   per clip: {' '.join(f'{r:+.2f}' for r in rs)}")
-        typer.echo(f"margin r(own) - r(other): {res.margin:+.3f} (reference={reference})")
-        if min_margin is not None and res.margin < min_margin:
-            failed.append(f"margin {res.margin:+.3f} < {min_margin}: the mouth does not follow the audio")
-    else:
-        res = emotion_probe(pipe, data, steps=steps)
-        for clip, e in res.per_clip.items():
-            typer.echo(f"{clip}: text effect {e['effect']:.2f}, intensity effect {e['intensity_effect']:.2f}, shift "
-                       f"{e['shift']:+.3f} (vs {e['partner']}); lower-face error {e['error_own_text']:.2f} own text, "
-                       f"{e['error_partner_text']:.2f} other")
-        typer.echo(f"text effect {res.effect:.3f} levels, intensity effect {res.intensity_effect:.3f} levels, "
-                   f"expression shift {res.shift:+.3f}")
-        for what, value in (("text", res.effect), ("intensity", res.intensity_effect)):
-            if min_effect is not None and value < min_effect:
-                failed.append(f"{what} effect {value:.3f} < {min_effect}: the emotion {what} does not reach the output")
-        if min_shift is not None and res.shift < min_shift:
-            failed.append(f"shift {res.shift:+.3f} < {min_shift}: the expression does not follow the emotion text")
     if json_out:
         json_out.write_text(json.dumps(res.to_dict(), indent=2))
     for reason in failed:
@@ -203,8 +223,9 @@ def describe(
 
     A clip whose video, describer and describer version/weights are unchanged is skipped; a clip
     that cannot be described is listed in DATA/describe_failures.jsonl and the others go on."""
-    from eadbench.errors import EadbenchError
     from eadnet.describe import build, describe_prepared, prepared_clips
+
+    from eadbench.errors import EadbenchError
 
     if limit is not None and limit < 1:
         fail("--limit must be at least 1")

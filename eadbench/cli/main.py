@@ -9,8 +9,19 @@ import typer
 
 from eadbench import __version__
 from eadbench.cli import (
-    ablate_cmd, catalog_cmd, check_cmd, datasets_cmd, eadnet_cmd, prepare_cmd, report_cmd, robustness_cmd,
-    run_cmd, score_cmd, synth_cmd, syncnet_cmd, weights_cmd,
+    ablate_cmd,
+    catalog_cmd,
+    check_cmd,
+    datasets_cmd,
+    eadnet_cmd,
+    prepare_cmd,
+    report_cmd,
+    robustness_cmd,
+    run_cmd,
+    score_cmd,
+    syncnet_cmd,
+    synth_cmd,
+    weights_cmd,
 )
 
 app = typer.Typer(

@@ -15,7 +15,8 @@ def report(
     run_dirs: List[Path] = typer.Argument(..., help="One or more run folders (several datasets side by side)."),
     out: Path = typer.Option(Path("reports/latest"), "--out", "-o", help="Report folder."),
     format: str = typer.Option("md,latex,csv,html", "--format", "-f", help="Comma-separated: md, latex, csv, html."),
-    metrics: Optional[str] = typer.Option(None, "--metrics", help="Only these metrics (e.g. ssim,fid,fvd,lse,emotion)."),
+    metrics: Optional[str] = typer.Option(None, "--metrics",
+                                          help="Only these metrics (e.g. ssim,fid,fvd,lse,emotion)."),
     ci: bool = typer.Option(False, "--ci", help="Add ± half-width of the 95% bootstrap CI to table cells."),
     copy_videos: bool = typer.Option(False, "--copy-videos", help="Copy videos into the report folder so it "
                                      "travels alone (default: link to the run folders)."),

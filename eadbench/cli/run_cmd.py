@@ -66,8 +66,9 @@ def run(
     coverage: Optional[str] = typer.Option(None, "--coverage", help="intersection (default): every method's "
                                            "value over the clips every method scored, so they compare like "
                                            "with like; all: each over the clips it scored (footnoted)."),
-    tracking: Optional[str] = typer.Option(None, "--tracking", help="Face-tracking protocol: mtcnn-fast "
-                                           "(default) or mtcnn-full."),
+    tracking: Optional[str] = typer.Option(None, "--tracking", help="Face-tracking protocol: mtcnn-full "
+                                           "(default: MTCNN on every full-resolution frame) or mtcnn-fast "
+                                           "(frames downscaled to 384 px first; faster on large video)."),
     fvd_protocol: Optional[str] = typer.Option(None, "--fvd-protocol", help="Alias of --protocol fvd=NAME "
                                                "(kept for one release)."),
     fvd_clips_per_video: Optional[int] = typer.Option(None, "--fvd-clips-per-video", help="Alias of "

@@ -45,7 +45,8 @@ def fetch(names: Optional[List[str]] = typer.Argument(None, help="Entries to fet
           weights_dir: Optional[Path] = WD):
     """Download missing files from their official addresses (hash-checked, atomic)."""
     from eadbench.errors import EadbenchError
-    from eadbench.weights import WEIGHTS, fetch as do_fetch, is_available
+    from eadbench.weights import WEIGHTS, is_available
+    from eadbench.weights import fetch as do_fetch
 
     for n in names or []:
         WEIGHTS.get(n)  # an unknown name is bad input (exit 2), as for `weights verify`

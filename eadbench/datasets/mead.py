@@ -30,7 +30,8 @@ def test_actors() -> set[str]:
 class MEAD(DatasetAdapter):
     name = "mead"
     description = "MEAD: 60 actors, 8 emotions x 3 intensities, 7 views (test: M003 M030 W009 W015)"
-    layout = "<actor>/video/<view>/<emotion>/level_<n>/<id>.mp4 with audio in <actor>/audio/<emotion>/level_<n>/<id>.m4a"
+    layout = ("<actor>/video/<view>/<emotion>/level_<n>/<id>.mp4 with audio in "
+              "<actor>/audio/<emotion>/level_<n>/<id>.m4a")
 
     def scan(self, root, split=None, view: str = "front", **options) -> ScanResult:
         root = self.check_root(root)

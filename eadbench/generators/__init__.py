@@ -5,9 +5,13 @@ from __future__ import annotations
 import importlib
 
 from eadbench import plugins
-
 from eadbench.generators.base import (
-    GENERATORS, GenerationError, GenerationRequest, GenerationResult, Generator, register_generator,
+    GENERATORS,
+    GenerationError,
+    GenerationRequest,
+    GenerationResult,
+    Generator,
+    register_generator,
 )
 
 for _m in ("eadbench.generators.ground_truth", "eadbench.generators.static",

@@ -18,12 +18,8 @@ import numpy as np
 
 from eadbench import media
 from eadbench.datasets.base import Clip
-from eadbench.errors import EadbenchError
+from eadbench.errors import EadbenchError, GenerationError  # noqa: F401  (GenerationError: re-exported)
 from eadbench.registry import Registry
-
-
-class GenerationError(EadbenchError):
-    """A method failed to produce a usable video for one clip (recorded, the run goes on)."""
 
 
 @dataclass

@@ -10,7 +10,12 @@ from __future__ import annotations
 import shlex
 
 from eadbench.generators.base import (
-    GenerationError, GenerationRequest, GenerationResult, Generator, normalise_output, register_generator,
+    GenerationError,
+    GenerationRequest,
+    GenerationResult,
+    Generator,
+    normalise_output,
+    register_generator,
 )
 from eadbench.generators.subprocess_job import run_job
 

@@ -12,12 +12,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from eadbench import media
-from eadbench.generators.base import (
-    GenerationError, GenerationRequest, GenerationResult, Generator, register_generator,
-)
-from eadbench.weights import file_sha256
 from eadnet.config import REFERENCES
+
+from eadbench import media
+from eadbench.generators.base import GenerationError, GenerationRequest, GenerationResult, Generator, register_generator
+from eadbench.weights import file_sha256
 
 
 @register_generator

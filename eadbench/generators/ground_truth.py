@@ -6,12 +6,7 @@ import shutil
 import time
 
 from eadbench.atomic import atomic_path
-from eadbench.generators.base import (
-    GenerationRequest,
-    GenerationResult,
-    Generator,
-    register_generator,
-)
+from eadbench.generators.base import GenerationRequest, GenerationResult, Generator, register_generator
 
 
 @register_generator

@@ -6,7 +6,12 @@ import time
 from pathlib import Path
 
 from eadbench.generators.base import (
-    GenerationError, GenerationRequest, GenerationResult, Generator, normalise_output, register_generator,
+    GenerationError,
+    GenerationRequest,
+    GenerationResult,
+    Generator,
+    normalise_output,
+    register_generator,
 )
 from eadbench.media import VIDEO_EXTENSIONS
 

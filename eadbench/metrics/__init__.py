@@ -14,7 +14,14 @@ from __future__ import annotations
 import importlib
 
 from eadbench.metrics.base import (
-    METRICS, Chunk, ClipMeta, Evaluator, MetricContext, MetricInfo, MetricProtocol, register_metric,
+    METRICS,
+    Chunk,
+    ClipMeta,
+    Evaluator,
+    MetricContext,
+    MetricInfo,
+    MetricProtocol,
+    register_metric,
 )
 
 MODULES = ("ssim", "psnr", "lpips", "fid", "fvd", "lse", "emotion", "lmd", "csim", "avsync", "lipleak")
@@ -46,5 +53,6 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'eadbench.metrics' has no attribute {name!r}")
 
 
-__all__ = ["CLASSES", "CLASS_OF", "METRICS", "Chunk", "ClipMeta", "Evaluator", "MetricContext", "MetricInfo", "MetricProtocol",
+__all__ = ["CLASSES", "CLASS_OF", "METRICS", "Chunk", "ClipMeta", "Evaluator", "MetricContext", "MetricInfo",
+           "MetricProtocol",
            "import_errors", "register_metric", *CLASSES, "functional"]

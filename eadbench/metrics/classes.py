@@ -32,7 +32,7 @@ from eadbench.nets.facenet import embed, facenet
 from eadbench.nets.i3d import kinetics_i3d
 from eadbench.nets.inception import fid_inception
 from eadbench.nets.lpips import lpips_alex
-from eadbench.nets.syncnet import lse_from_features, load_syncnet
+from eadbench.nets.syncnet import load_syncnet, lse_from_features
 from eadbench.weights import WeightStore
 
 

@@ -34,9 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from eadbench.metrics.avsync import (
-    MouthEvaluator, MouthState, audio_frames, check_audio, mouth_series, voice_probs,
-)
+from eadbench.metrics.avsync import MouthEvaluator, MouthState, audio_frames, check_audio, mouth_series, voice_probs
 from eadbench.metrics.base import LOWER, MetricProtocol, register_metric
 from eadbench.nets import vad
 

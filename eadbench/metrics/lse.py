@@ -77,10 +77,9 @@ import numpy as np
 import torch
 
 from eadbench.errors import ChoiceError, MetricInputError
-from eadbench.metrics.base import (FRAMES, HIGHER, LOWER, Chunk, ClipMeta, Evaluator, MetricProtocol,
-                                   register_metric)
+from eadbench.metrics.base import FRAMES, HIGHER, LOWER, Chunk, ClipMeta, Evaluator, MetricProtocol, register_metric
 from eadbench.nets.mfcc import mfcc
-from eadbench.nets.syncnet import VSHIFT, lse_from_features, load_syncnet
+from eadbench.nets.syncnet import VSHIFT, load_syncnet, lse_from_features
 
 SAMPLES_PER_FRAME = 640
 SIZE = 224

@@ -26,7 +26,8 @@ class FaceMesh:
         try:
             from ai_edge_litert.interpreter import Interpreter
         except ImportError as exc:
-            raise WeightsMissingError(f"face mesh needs ai-edge-litert ({exc}); pip install ai-edge-litert==2.3.0") from None
+            raise WeightsMissingError(f"face mesh needs ai-edge-litert ({exc}); "
+                                      "pip install ai-edge-litert==2.3.0") from None
         self.path = path
         self.interp = Interpreter(model_path=str(self.path), num_threads=1)
         self.interp.allocate_tensors()

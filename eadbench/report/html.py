@@ -80,7 +80,8 @@ JS = """
     var g=document.querySelector('.clip');
     if(!g){b.dataset.selftest='no-clips';return;}
     var v=g.querySelector('video');
-    v.addEventListener('timeupdate',function(){if(v.currentTime>0.2){b.dataset.selftest='played '+v.currentTime.toFixed(2);}});
+    v.addEventListener('timeupdate',function(){
+      if(v.currentTime>0.2){b.dataset.selftest='played '+v.currentTime.toFixed(2);}});
     v.addEventListener('error',function(){b.dataset.selftest='error '+(v.error?v.error.code:'?');});
     g.querySelector('button.play').click();
   }

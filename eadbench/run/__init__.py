@@ -9,7 +9,7 @@ results, resumable, sharded. ``eadbench.run`` is this package *and* the library 
 
 | module | job |
 | --- | --- |
-| ``inputs`` | scan the dataset (built-in data generated on first use), stage each clip's 25 fps video and 16 kHz audio |
+| ``inputs`` | scan the dataset (built-in data made on first use), stage each clip's 25 fps video, 16 kHz audio |
 | ``generate`` | each method's video for a clip, recorded and reused |
 | ``driver`` | one streamed pass per clip: every video decoded and tracked once, every metric fed |
 | ``shard`` | a shard's clips: stage, generate, score what is missing |
@@ -72,6 +72,7 @@ def _run(cfg: RunConfig, echo) -> RunResult:
     started = time.time()
     rank, world = _dist_info()
     scan = scan_dataset(cfg)
+    _check_names(cfg)  # a misspelt metric or method: one line, before anything is trained
     _builtin_assets(cfg, echo, rank)
     out = RunDir(cfg.out or f"runs/{cfg.dataset}-{cfg.split or 'all'}")
     store = WeightStore(cfg.weights_dir, cfg.trust_weights, cfg.device)
@@ -83,6 +84,17 @@ def _run(cfg: RunConfig, echo) -> RunResult:
         return _execute(cfg, scan, shard, unavailable, started, rank, world, echo)
     with folder_lock(out.root, "eadbench run", note=echo):
         return _execute(cfg, scan, shard, unavailable, started, rank, world, echo)
+
+
+def _check_names(cfg: RunConfig) -> None:
+    """Every metric and method named exists (one line with a suggestion otherwise)."""
+    from eadbench.generators import GENERATORS
+    from eadbench.metrics import METRICS
+
+    for name in cfg.metrics or []:
+        METRICS.get(name)
+    for m in cfg.methods:
+        GENERATORS.get(m.method)
 
 
 def _builtin_assets(cfg: RunConfig, echo, rank: int) -> None:

@@ -43,9 +43,8 @@ def _worker_init(cfg: RunConfig, out: str) -> None:
     global _WORKER
     import torch
 
-    from eadbench.weights import WeightStore
-
     from eadbench.run.inputs import neutral_map
+    from eadbench.weights import WeightStore
 
     torch.set_num_threads(1)
     _WORKER, _ = build_shard(cfg, RunDir(out), [], WeightStore(cfg.weights_dir, cfg.trust_weights, cfg.device))

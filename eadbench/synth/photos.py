@@ -120,7 +120,7 @@ def measure(key: str, gender: str = "?") -> Photo:
     import torch
 
     from eadbench.faces import CROP_PROTOCOLS, detect_faces
-    from eadbench.metrics.face_mesh import FaceMesh
+    from eadbench.nets.face_mesh import FaceMesh
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -137,7 +137,7 @@ def measure(key: str, gender: str = "?") -> Photo:
         b = detect_faces(img)[0].box
         cx, cy, s = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2, max(b[2] - b[0], b[3] - b[1]) / 2
         crop = CROP_PROTOCOLS.get("face256").crop(img, cx, cy, s)
-        mesh = FaceMesh()(crop) * (3 * s / 256) + np.array([cx - 1.5 * s, cy - 1.5 * s])
+        mesh = face_mesh()(crop) * (3 * s / 256) + np.array([cx - 1.5 * s, cy - 1.5 * s])
     finally:
         torch.set_num_threads(threads)
     points = tuple((int(round(mesh[i, 0])), int(round(mesh[i, 1]))) for i in MESH_POINTS.values())

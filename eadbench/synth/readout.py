@@ -46,6 +46,6 @@ def read_clip(frames: np.ndarray, target: str, classifier) -> Reading:
 
 def classifier(name: str = "fer"):
     """The offline classifier the metric uses by default (``fer``: 7 classes, no contempt)."""
-    from eadbench.metrics import emotion_classifiers
+    from eadbench.nets import emotion as classifiers
 
-    return emotion_classifiers.build(name)
+    return classifiers.build(name)

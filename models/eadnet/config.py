@@ -97,7 +97,8 @@ class EADNetConfig:
         elif name == "paper":
             base = cls(preset="paper", size=256, frames=16, latent="vae", channels=(320, 640, 1280, 1280),
                        attention_levels=(True, True, True, False), heads=8, cond_dim=768, groups=32,
-                       audio_features="whisper-tiny.en", text_encoder="t5", batch_size=1, checkpoint_every=1000, lr=1e-5)
+                       audio_features="whisper-tiny.en", text_encoder="t5", batch_size=1, checkpoint_every=1000,
+                       lr=1e-5)
         else:
             raise ChoiceError(f"unknown preset {name!r}; choose tiny or paper")
         for k, v in overrides.items():

@@ -25,12 +25,16 @@ def build_tiny_vlm(folder: str | Path, seed: int = 0) -> Path:
     """Write a tiny Qwen2-VL model, its processor and tokenizer to ``folder``; return it."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import (
+        PreTrainedTokenizerFast,
+        Qwen2VLConfig,
+        Qwen2VLForConditionalGeneration,
+        Qwen2VLImageProcessor,
+        Qwen2VLProcessor,
+        Qwen2VLVideoProcessor,
+    )
 
     import eadbench  # noqa: F401  (torchvision's operator shim, before transformers' vision models)
-    from transformers import (
-        PreTrainedTokenizerFast, Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLImageProcessor,
-        Qwen2VLProcessor, Qwen2VLVideoProcessor,
-    )
 
     folder = Path(folder)
     tok = Tokenizer(models.BPE())
