@@ -74,11 +74,10 @@ def main() -> None:
     if a.fid_only:
         return
 
-    from eadbench.nets.i3d import kinetics_i3d
-    from eadbench.nets.syncnet import SyncNetV2
-
     from eadbench.metrics import lse, psnr, ssim
     from eadbench.metrics.fvd import PROTOCOLS, i3d_features
+    from eadbench.nets.i3d import kinetics_i3d
+    from eadbench.nets.syncnet import SyncNetV2
 
     frames = np.stack([np.asarray(Image.fromarray(src).resize((256, 256)))] * 75)
     other = np.roll(frames, 3, axis=2)

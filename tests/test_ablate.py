@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 from typer.testing import CliRunner
 
 from eadbench.cli.main import app
+
+# each test trains EAD-Net variants (a minute or more): CI runs them with `pytest -m slow`
+pytestmark = pytest.mark.slow
 
 cli = CliRunner()
 

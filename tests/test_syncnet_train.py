@@ -17,6 +17,9 @@ from eadbench.nets import syncnet as syncnet_mod  # noqa: F401
 from eadbench.prepare import iter_prepared, prepare_dataset
 from eadbench.synth import write_dataset
 
+# the module trains sync experts (minutes in all): CI runs it with `pytest -m slow`
+pytestmark = pytest.mark.slow
+
 cli = CliRunner()
 
 

@@ -120,7 +120,7 @@ def measure(key: str, gender: str = "?") -> Photo:
     import torch
 
     from eadbench.faces import CROP_PROTOCOLS, detect_faces
-    from eadbench.nets.face_mesh import FaceMesh
+    from eadbench.nets.face_mesh import face_mesh
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
