@@ -206,3 +206,25 @@ def test_run_scores_avsync_and_lipleak_on_a_clip_with_a_silent_stretch(synth, tm
     heads = [h for _, h in table.columns]
     assert any(h.startswith("AV-sync r") for h in heads) and not any("LSE" in h for h in heads), heads
     assert any(h.startswith("Silent-mouth leak") for h in heads), heads
+
+
+def test_probe_command_writes_the_table_and_json(synth, tmp_path):
+    """`eadbench probe lipleak` drives each method with both probe audios on a dataset's clips: the
+    still static face never leaks, ground_truth (which ignores the audio) leaks under silence."""
+    from typer.testing import CliRunner
+
+    from eadbench.cli.main import app
+
+    folder, _, _ = synth
+    out = tmp_path / "probe"
+    r = CliRunner().invoke(app, ["probe", "lipleak", "--dataset", "hdtf", "--root", str(folder / "data"),
+                                 "--split-file", str(folder / "split.txt"), "--methods", "ground_truth,static",
+                                 "--tracking", "mtcnn-fast", "--out", str(out), "-q"])
+    assert r.exit_code == 0, r.output
+    assert "| static |" in r.output and "lipleak ↓, silence" in r.output
+    report = json.loads((out / "lipleak_probe.json").read_text())
+    s = report["summary"]
+    assert report["clips"] == [CLIP_ID] and not report["failures"]
+    assert s["static"]["silence"]["lipleak"] == 0.0 and s["static"]["silence"]["n"] == 1
+    assert s["ground_truth"]["silence"]["lipleak"] >= 0.3, s
+    assert (out / "probe" / "static" / CLIP_ID / "silence" / "static.mp4").exists()

@@ -15,6 +15,7 @@ from eadbench.cli import (
     datasets_cmd,
     eadnet_cmd,
     prepare_cmd,
+    probe_cmd,
     report_cmd,
     robustness_cmd,
     run_cmd,
@@ -67,6 +68,7 @@ app.add_typer(catalog_cmd.methods_app, name="methods")
 app.add_typer(weights_cmd.app, name="weights")
 app.add_typer(eadnet_cmd.app, name="eadnet")
 app.add_typer(syncnet_cmd.app, name="syncnet")
+app.add_typer(probe_cmd.app, name="probe")
 
 
 def main() -> None:

@@ -17,7 +17,9 @@ copies the real video whatever the audio, so it leaks under the probe like any m
 ignores the audio; its own ``lipleak`` on the clip's real audio is the reference for a real
 speaker.
 
-No command line: call ``run_probe`` from Python (tests, notebooks, a benchmark script).
+From the command line, ``eadbench probe lipleak`` runs it for every method on a dataset's clips
+(``probe_dataset``) and writes ``lipleak_probe.json`` and a table; from Python, ``run_probe`` for
+one generator and clip.
 """
 
 from __future__ import annotations
@@ -121,3 +123,81 @@ def run_probe(generator: Generator, clip: Clip, reference_video: Path, audio: np
         scored.update(seconds=round(seconds, 3), video=str(out), silent_from=case.silent_from)
         result.cases[case.name] = scored
     return result
+
+
+def probe_dataset(cfg, out: Path, echo=print, progress: bool = True) -> dict:
+    """The probe for every method of ``cfg`` on its dataset's clips (``cfg.limit`` first by id):
+    per method and case, the mean ``lipleak`` over the clips scored and the per-clip outputs;
+    written to ``out/lipleak_probe.json`` (``out`` keeps the staged inputs and the videos).
+    Built-in data trains what the default run would (the tiny EAD-Net) first."""
+    from tqdm import tqdm
+
+    from eadbench.atomic import ensure_folder
+    from eadbench.locking import folder_lock
+    from eadbench.results import atomic_write_json
+    from eadbench.run import _builtin_assets, _check_names
+    from eadbench.run.generate import build_generators
+    from eadbench.run.inputs import scan_dataset, stage_inputs
+    from eadbench.run.layout import RunDir
+    from eadbench.weights import WeightStore
+
+    scan = scan_dataset(cfg)
+    _check_names(cfg)
+    cfg.metrics = ["lipleak"]  # only what the probe needs is trained (no sync expert)
+    _builtin_assets(cfg, echo, 0)
+    gens = build_generators(cfg)
+    clips = sorted(scan.clips, key=lambda c: c.clip_id)[: cfg.limit or None]
+    store = WeightStore(cfg.weights_dir, cfg.trust_weights, cfg.device)
+    run = RunDir(ensure_folder(Path(out), "probe output"))
+    per: dict[str, dict[str, dict]] = {label: {} for label in gens}
+    failures: list[dict] = []
+    with folder_lock(run.root, "eadbench probe lipleak", note=echo):
+        bar = tqdm(total=len(clips) * len(gens), disable=not progress, desc="silent-mouth probe", unit="video")
+        for clip in clips:
+            try:
+                real, wav, _ = stage_inputs(clip, run, cfg.strict_av_length)
+                audio = media.read_audio(wav)
+            except EadbenchError as exc:
+                failures.append({"clip": clip.clip_id, "method": None, "reason": str(exc)})
+                bar.update(len(gens))
+                continue
+            for label, gen in gens.items():
+                res = run_probe(gen, clip, real, audio, run.root / "probe" / label / clip.clip_id, store=store,
+                                tracking=cfg.tracking)
+                per[label][clip.clip_id] = res.cases
+                for case, o in res.cases.items():
+                    if o.get("error"):
+                        failures.append({"clip": clip.clip_id, "method": label, "case": case, "reason": o["error"]})
+                bar.update(1)
+        bar.close()
+        summary = {label: {case: _mean_leak([c.get(case, {}) for c in clips_.values()]) for case in CASES}
+                   for label, clips_ in per.items()}
+        report = {"probe": "silent-mouth@1", "dataset": cfg.dataset, "split_name": scan.split_name,
+                  "split_hash": scan.split_hash(), "clips": [c.clip_id for c in clips], "summary": summary,
+                  "per_clip": per, "failures": failures}
+        atomic_write_json(run.root / "lipleak_probe.json", report)
+    return report
+
+
+def _mean_leak(outputs: list[dict]) -> dict:
+    vals = [o["lipleak"] for o in outputs if o.get("lipleak") is not None]
+    return {"lipleak": float(np.mean(vals)) if vals else None, "n": len(vals),
+            "n_excluded": sum(1 for o in outputs if o.get("excluded")),
+            "n_failed": sum(1 for o in outputs if o.get("error"))}
+
+
+def format_table(report: dict) -> str:
+    """Markdown: one row per method, the mean lipleak under each probe (clips scored)."""
+    lines = ["| method | " + " | ".join(f"lipleak ↓, {c}" for c in CASES) + " |",
+             "| --- | " + " | ".join("---" for _ in CASES) + " |"]
+    for label, cases in report["summary"].items():
+        cells = []
+        for c in CASES:
+            v = cases[c]
+            cells.append("n/a" if v["lipleak"] is None else f"{v['lipleak']:.3f} ({v['n']} clips)")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append(f"silent-mouth@1 on {len(report['clips'])} clips of {report['split_name']} "
+                 f"(hash {report['split_hash']}): the method driven by silence, and by the clip's audio "
+                 "silenced from its middle frame; fraction of silent frames whose mouth is open or moving.")
+    return "\n".join(lines)
