@@ -348,3 +348,29 @@ def test_another_expert_is_named_in_the_protocol(tmp_path):
     assert ev.protocol_key() == "syncnet-v2@1+custom-expert"
     ev = info.factory(MetricContext(protocol="syncnet-v2", options={"syncnet_path": str(path), "min_track": "100"}))
     assert ev.protocol_key() == "syncnet-v2@1+custom-expert+min_track=100"
+
+
+def test_an_expert_that_never_learnt_is_refused_with_its_record(tmp_path):
+    """An expert whose trainer recorded chance-level offset accuracy makes LSE unavailable with the
+    reason (its numbers would be noise); EAD-Net's trainer can still read the file."""
+    import json
+
+    import torch
+
+    from eadbench.errors import WeightsIntegrityError
+    from eadbench.metrics import METRICS
+    from eadbench.metrics.base import MetricContext
+    from eadbench.nets.syncnet import SyncNetSmall, load_expert
+
+    def expert(name: str, acc: float):
+        path = tmp_path / name
+        meta = {"steps": 400, "train_clips": 28, "heldout_clips": 0, "sync_accuracy": 0.51, "offset_accuracy": acc}
+        torch.save({**SyncNetSmall().state_dict(), "arch": "small", "meta": json.dumps(meta)}, path)
+        return str(path)
+
+    bad, good = expert("bad.pt", 0.0), expert("good.pt", 0.9)
+    with pytest.raises(WeightsIntegrityError, match="did not learn: offset accuracy 0.000 on its training clips"):
+        METRICS.get("lse").factory(MetricContext(options={"syncnet_path": bad}))
+    assert isinstance(load_expert(bad), SyncNetSmall)
+    ev = METRICS.get("lse").factory(MetricContext(options={"syncnet_path": good}))
+    assert ev.protocol_key() == "syncnet-v2@1+custom-expert"

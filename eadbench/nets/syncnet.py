@@ -13,6 +13,7 @@ sync loss. ``load_expert`` reads either kind from a file.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cv2
@@ -167,21 +168,45 @@ def lse_from_features(lip: torch.Tensor, aud: torch.Tensor, vshift: int = VSHIFT
             "av_offset": float(vshift - int(minidx))}
 
 
+#: LSE refuses a trained expert whose recorded offset accuracy is below this (chance: 1 in 31 offsets)
+MIN_OFFSET_ACCURACY = 0.25
+
+
 def load_expert(path: str | Path) -> nn.Module:
     """A sync expert written by the trainer (or a plain SyncNet v2 state dict)."""
+    return _read_expert(path)[0]
+
+
+def _read_expert(path: str | Path) -> tuple[nn.Module, dict]:
+    """(network, the trainer's record of it: steps, clips, sync and offset accuracy; {} if none)."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling/zip error means a bad file
         raise WeightsIntegrityError(f"{path}: cannot read sync expert weights ({type(exc).__name__})") from None
     arch = state.pop("arch", "v2") if isinstance(state, dict) else "v2"
-    state.pop("meta", None)
+    meta = state.pop("meta", None)
+    try:
+        record = json.loads(meta) if isinstance(meta, str) else {}
+    except ValueError:
+        record = {}
     net = SyncNetSmall() if arch == "small" else SyncNetV2()
     try:
         net.load_state_dict(state, strict=arch == "small")
     except RuntimeError as exc:
         raise WeightsIntegrityError(f"{path}: weights do not fit the {arch} sync expert "
                                     f"({str(exc).splitlines()[0][:150]})") from None
-    return net.eval()
+    return net.eval(), record
+
+
+def check_expert_learnt(path: str | Path, record: dict) -> None:
+    """LSE from an expert that never learnt to find the offset is noise: refuse it, with its record."""
+    acc = record.get("offset_accuracy")
+    if isinstance(acc, (int, float)) and acc < MIN_OFFSET_ACCURACY:
+        raise WeightsIntegrityError(
+            f"sync expert {path} did not learn: offset accuracy {acc:.3f} on its "
+            f"{'held-out' if record.get('heldout_clips') else 'training'} clips after {record.get('steps')} steps "
+            f"(chance 0.03; LSE needs at least {MIN_OFFSET_ACCURACY}), so LSE from it would be noise; train it "
+            "longer or on more clips (`eadbench syncnet train --steps N`)")
 
 
 def _syncnet_v2(store: WeightStore) -> SyncNetV2:
@@ -214,5 +239,7 @@ def load_syncnet(store: WeightStore | None = None, path: str | None = None) -> n
 
     key = (file_sha256(path), store.device)
     if key not in _EXPERTS:
-        _EXPERTS[key] = load_expert(path).to(store.device)
+        net, record = _read_expert(path)
+        check_expert_learnt(path, record)
+        _EXPERTS[key] = net.to(store.device)
     return _EXPERTS[key]
