@@ -164,8 +164,21 @@ def _coverage_note(run: Run, methods: list[str]) -> str | None:
             + "; ".join(f"{m} ({', '.join(v)})" for m, v in dropped.items()))
 
 
+def _builtin_model_notes(run: Run, methods: list[str]) -> list[str]:
+    """Say so when a method is the tiny EAD-Net the built-in benchmark trains itself on CPU."""
+    notes = []
+    for m in methods:
+        spec = (run.manifest.get("methods") or {}).get(m) or {}
+        ckpt = str((spec.get("config") or {}).get("checkpoint", ""))
+        if spec.get("method") == "eadnet" and "/builtin/eadnet-tiny-" in ckpt.replace("\\", "/"):
+            notes.append(f"{run.label} {m}: the tiny EAD-Net preset (2.0 M parameters, 64x64) trained on CPU on the "
+                         "built-in training split at first use, not the paper model")
+    return notes
+
+
 def _n_notes(run: Run, methods: list[str]) -> list[str]:
     notes = [n] if (n := _coverage_note(run, methods)) else []
+    notes.extend(_builtin_model_notes(run, methods))
     for m in methods:
         ms = run.summary["methods"].get(m, {})
         used = [e.get("n_used", 0) for outs in ms.values() for e in outs.values()]
