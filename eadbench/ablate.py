@@ -27,7 +27,7 @@ from eadbench.errors import EadbenchError
 from eadbench.results import atomic_write_json, atomic_write_text
 
 SWITCHES = ("stda", "tfrm", "text")
-EXPERT_STEPS = 400  # under a minute on 2 cores; offset 0 on every training clip
+EXPERT_STEPS = 400  # about a minute on 2 cores (on the built-in data it stays near chance: see run/builtin.py)
 PAPER_ROWS = {
     "baseline": dict(stda=False, tfrm=False, text=False), "+stda": dict(stda=True, tfrm=False, text=False),
     "+tfrm": dict(stda=False, tfrm=True, text=False), "+text": dict(stda=False, tfrm=False, text=True),
