@@ -32,6 +32,11 @@ def test_estimate_shift_finds_dropped_frames_and_refuses_unrelated_video():
     assert estimate_shift(real, real)[0] == 0
     still = np.repeat(real[:1], N, axis=0)
     assert estimate_shift(still, real)[0] == 0
+    # a still frame against a video that drifts away from it: the earliest real frames look most
+    # like it, which must not read as a shift (the `static` method's output)
+    drifting = np.stack([np.clip(real[0] + 0.25 * i, 0, 255).round().astype(np.uint8) for i in range(N)])
+    shift, why = estimate_shift(np.repeat(drifting[:1], N, axis=0), drifting)
+    assert shift == 0 and "barely moves" in why["reason"]
     other = _moving(seed=1)
     assert estimate_shift(other, real)[0] == 0
 
