@@ -17,7 +17,7 @@ from eadbench.metrics import psnr as psnr_mod
 from eadbench.metrics import ssim as ssim_mod
 from eadbench.nets.inception import fid_inception
 from eadbench.nets.lpips import lpips_alex
-from tests.helpers.standins import relax_hashes
+from tests.helpers.standins import fid_inception_state, relax_hashes
 
 
 def _pairs(n=3, size=(96, 112)):
@@ -101,20 +101,7 @@ def test_lpips_missing_backbone_is_one_clear_line(tmp_path, monkeypatch):
 
 
 def _fid_standin(path):
-    import pytorch_fid.inception as pi
-
-    torch.manual_seed(0)
-    inc = pi._inception_v3(num_classes=1008, aux_logits=False, weights=None)
-    inc.Mixed_5b = pi.FIDInceptionA(192, pool_features=32)
-    inc.Mixed_5c = pi.FIDInceptionA(256, pool_features=64)
-    inc.Mixed_5d = pi.FIDInceptionA(288, pool_features=64)
-    inc.Mixed_6b = pi.FIDInceptionC(768, channels_7x7=128)
-    inc.Mixed_6c = pi.FIDInceptionC(768, channels_7x7=160)
-    inc.Mixed_6d = pi.FIDInceptionC(768, channels_7x7=160)
-    inc.Mixed_6e = pi.FIDInceptionC(768, channels_7x7=192)
-    inc.Mixed_7b = pi.FIDInceptionE_1(1280)
-    inc.Mixed_7c = pi.FIDInceptionE_2(2048)
-    torch.save(inc.state_dict(), path)
+    torch.save(fid_inception_state(seed=0), path)
 
 
 def _image_folder(d, seed, n=8, size=64):
