@@ -10,7 +10,7 @@ import pytest
 
 from eadbench import media
 from eadbench.metrics.ssim import ssim
-from eadbench.run.align import Pairing, estimate_shift
+from eadbench.run.align import MAX_SHIFT, Pairing, estimate_shift
 
 N = 40
 
@@ -39,6 +39,16 @@ def test_estimate_shift_finds_dropped_frames_and_refuses_unrelated_video():
     assert shift == 0 and "barely moves" in why["reason"]
     other = _moving(seed=1)
     assert estimate_shift(other, real)[0] == 0
+
+
+def test_a_shift_of_max_shift_frames_is_found_and_one_past_it_is_refused():
+    # the `shifted` control delays the real clip by exactly MAX_SHIFT frames (first frame held):
+    # it must be aligned; a delay past MAX_SHIFT is refused as a drift, never half-aligned
+    real = _moving(n=60)
+    for k, expected in ((MAX_SHIFT, -MAX_SHIFT), (MAX_SHIFT + 2, 0)):
+        late = np.concatenate([np.repeat(real[:1], k, axis=0), real[:-k]])
+        shift, why = estimate_shift(late, real)
+        assert shift == expected, why
 
 
 def test_pairing_in_chunks_pairs_every_frame_with_its_partner():

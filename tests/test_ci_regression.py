@@ -22,7 +22,7 @@ BASELINE = Path(__file__).resolve().parent.parent / "reports" / "baselines" / "s
 def test_default_synthetic_benchmark_has_not_regressed(tmp_path):
     env = {**os.environ, "EADBENCH_CACHE": str(tmp_path / "cache")}
     run = subprocess.run([sys.executable, "-m", "eadbench.cli.main", "run", "--dataset", "synth", "--out",
-                          str(tmp_path / "run"), "--quiet"], capture_output=True, text=True, env=env, timeout=2400)
+                          str(tmp_path / "run"), "--quiet"], capture_output=True, text=True, env=env, timeout=3300)
     assert run.returncode == 0, run.stderr[-3000:]
     check = subprocess.run([sys.executable, "-m", "eadbench.cli.main", "check", str(tmp_path / "run"),
                             "--baseline", str(BASELINE)], capture_output=True, text=True, env=env, timeout=300)

@@ -3,11 +3,13 @@ padded or shifted frames is compared frame to frame with the right real frames, 
 
 On the first chunk of both videos, frames are matched by content: small grey thumbnails of the
 generated frames ``j`` against the real frames ``j + s`` for every shift ``s`` within
-``MAX_SHIFT``; the best shift is taken only when it clearly beats no shift (its mean absolute
-difference at most ``ACCEPT`` times that of ``s = 0``, under ``MAX_MAD`` grey levels and inside
-the search window), and only for a video that moves (at least ``MIN_MOTION`` of the real video's
-frame-to-frame change), so a video whose frames do not follow the real ones (a still image,
-another identity) is never "aligned" by accident. Then generated frame ``j`` is paired with real frame ``j + s`` for the
+``MAX_SHIFT + MARGIN``; the best shift is taken only when it clearly beats no shift (its mean
+absolute difference at most ``ACCEPT`` times that of ``s = 0`` and under ``MAX_MAD`` grey levels),
+lies within ``MAX_SHIFT`` (a minimum out at the edge of the search is a drift, not a dropped or
+padded frame, while a true shift of ``MAX_SHIFT`` frames is still a minimum inside the search) and
+belongs to a video that moves (at least ``MIN_MOTION`` of the real video's frame-to-frame change),
+so a video whose frames do not follow the real ones (a still image, another identity) is never
+"aligned" by accident. Then generated frame ``j`` is paired with real frame ``j + s`` for the
 whole clip, through small buffers; frames without a partner (a padded end, a dropped start) are
 counted, never compared with the wrong frame.
 """
@@ -17,12 +19,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-MAX_SHIFT = 8
+MAX_SHIFT = 8  # the largest shift applied
+MARGIN = 2  # frames searched past MAX_SHIFT, so a shift of MAX_SHIFT is a minimum inside the search
 ACCEPT = 0.6
 MAX_MAD = 6.0
 THUMB = 24
 MIN_MOTION = 0.3  # the generated video must move at least this fraction as much as the real one
-PROBE_FRAMES = 2 * MAX_SHIFT + 16  # frames of each video looked at before the shift is decided
+PROBE_FRAMES = 2 * (MAX_SHIFT + MARGIN) + 16  # frames of each video looked at before the shift is decided
 
 
 def _thumbs(frames: np.ndarray) -> np.ndarray:
@@ -33,7 +36,8 @@ def _thumbs(frames: np.ndarray) -> np.ndarray:
 def estimate_shift(fake: np.ndarray, real: np.ndarray, max_shift: int = MAX_SHIFT) -> tuple[int, dict]:
     """(shift s, evidence): generated frame j shows real frame j + s."""
     f, r = _thumbs(fake), _thumbs(real)
-    lo, hi = max_shift, min(len(f), len(r)) - max_shift  # generated frames compared at every shift
+    reach = max_shift + MARGIN
+    lo, hi = reach, min(len(f), len(r)) - reach  # generated frames compared at every shift
     if hi - lo < 4:
         return 0, {"reason": "too few frames to compare"}
     motion_f = float(np.abs(np.diff(f, axis=0)).mean()) if len(f) > 1 else 0.0
@@ -42,10 +46,10 @@ def estimate_shift(fake: np.ndarray, real: np.ndarray, max_shift: int = MAX_SHIF
         # a (nearly) still video matches whichever real frames look most like it: never "aligned"
         return 0, {"reason": "the generated video barely moves", "motion_fake": round(motion_f, 3),
                    "motion_real": round(motion_r, 3)}
-    mad = {s: float(np.abs(f[lo:hi] - r[lo + s:hi + s]).mean()) for s in range(-max_shift, max_shift + 1)}
+    mad = {s: float(np.abs(f[lo:hi] - r[lo + s:hi + s]).mean()) for s in range(-reach, reach + 1)}
     best = min(mad, key=lambda s: (mad[s], abs(s)))
-    # a minimum at the edge of the search is a drift, not a dropped or padded frame
-    accept = best != 0 and abs(best) < max_shift and mad[best] <= ACCEPT * mad[0] and mad[best] <= MAX_MAD
+    # a minimum past max_shift (up to the edge of the search) is a drift, not a dropped or padded frame
+    accept = best != 0 and abs(best) <= max_shift and mad[best] <= ACCEPT * mad[0] and mad[best] <= MAX_MAD
     return (best if accept else 0), {"mad_at_0": round(mad[0], 3), "mad_at_best": round(mad[best], 3),
                                      "best": best}
 
