@@ -3,8 +3,10 @@
 checkpoint). Both learn from the built-in data's training split only.
 
 Each is cached in ``$EADBENCH_CACHE/builtin/<kind>-<key>/`` where the key hashes the data's
-settings, the training configuration and the code that trains it (the eadnet package and the
-sync-expert trainer), so a change to any of them trains again and nothing stale is reused. The
+settings, the training configuration, the code that trains it (the eadnet package and the
+sync-expert trainer) and the code that prepares its training crops (``PREPARE_MODULES``, which
+also names the prepared folder), so a change to any of them trains again and nothing stale is
+reused. The
 folders are written whole (partial folder, renamed) under a lock, so a killed run never leaves a
 half-trained asset behind, and two runs never train the same asset at once.
 """
@@ -76,13 +78,18 @@ def _cached(kind: str, key: dict, build: Callable[[Path], Path], echo) -> Path:
     return dest
 
 
+#: the code that turns a clip into the crops a model trains on: a change to it means new training data
+PREPARE_MODULES = ("eadbench.prepare", "eadbench.faces", "eadbench.media", "eadbench.streams")
+
+
 def _prepared_train(cfg: RunConfig, protocols: tuple[str, ...], progress: bool) -> Path:
-    """The built-in training split, prepared once (cached like the data itself)."""
+    """The built-in training split, prepared once per version of the preparing code (a folder
+    prepared by older code is never resumed: its crops may differ)."""
     from eadbench.prepare import prepare_dataset
     from eadbench.run.inputs import builtin_synth_root
 
     data = builtin_synth_root(cfg)
-    out = data.parent / f"{data.name}-prepared-{'-'.join(protocols)}"
+    out = data.parent / f"{data.name}-prepared-{'-'.join(protocols)}-{code_version(*PREPARE_MODULES)}"
     prepare_dataset("synth", data, out, split="train", protocols=protocols, progress=progress)
     return out / "synth"
 
@@ -95,7 +102,8 @@ def sync_expert(cfg: RunConfig, crop: str = "syncnet", echo=print, progress: boo
     data = builtin_synth_root(cfg)
     steps = EXPERT_STEPS[crop]
     key = {"data": data.name, "crop": crop, "steps": steps, "code": code_version("eadbench.syncnet_train",
-                                                                                         "eadbench.nets.syncnet")}
+                                                                                         "eadbench.nets.syncnet"),
+           "prepare": code_version(*PREPARE_MODULES)}
 
     def build(tmp: Path) -> Path:
         from eadbench.syncnet_train import train
@@ -115,7 +123,8 @@ def tiny_eadnet(cfg: RunConfig, echo=print, progress: bool = True) -> Path:
 
     data = builtin_synth_root(cfg)
     key = {"data": data.name, "steps": EADNET_STEPS, "recipe": EADNET_RECIPE,
-           "code": code_version("eadnet", "eadbench.syncnet_train", "eadbench.nets.syncnet")}
+           "code": code_version("eadnet", "eadbench.syncnet_train", "eadbench.nets.syncnet"),
+           "prepare": code_version(*PREPARE_MODULES)}
 
     def build(tmp: Path) -> Path:
         from eadnet.config import EADNetConfig
