@@ -6,9 +6,8 @@ Each is cached in ``$EADBENCH_CACHE/builtin/<kind>-<key>/`` where the key hashes
 settings, the training configuration, the code that trains it (the eadnet package and the
 sync-expert trainer) and the code that prepares its training crops (``PREPARE_MODULES``, which
 also names the prepared folder), so a change to any of them trains again and nothing stale is
-reused. The
-folders are written whole (partial folder, renamed) under a lock, so a killed run never leaves a
-half-trained asset behind, and two runs never train the same asset at once.
+reused. The folders are written whole (partial folder, renamed) under a lock, so a killed run
+never leaves a half-trained asset behind, and two runs never train the same asset at once.
 """
 
 from __future__ import annotations
