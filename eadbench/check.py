@@ -5,11 +5,18 @@ improvement) by more than its tolerance; with ``bootstrap`` on, a per-clip metri
 have a paired-bootstrap 95% interval of the mean change that lies wholly on the bad side, so
 clip noise does not fail CI. Comparing across splits or protocols is refused (exit 2).
 
+Orderings are what must hold on any machine when absolute values may not: a metric computed by a
+network trained at first use (the built-in sync expert) lands elsewhere on another CPU, whose
+float rounding sends training down another path, but the ground truth must still beat the static
+control on it by a margin. Each ordering is checked on the run alone and reported as one row.
+
 Baseline file (JSON)::
 
     {"format": "eadbench-baseline/1", "dataset": ..., "split_name": ..., "split_hash": ...,
      "tolerance": {"default": {"rel": 0.05}, "fvd": {"abs": 25}, "lse_c": {"abs": 0.3}},
      "bootstrap": true,
+     "orderings": [{"metric": "lse/lse_c", "better": "ground_truth", "worse": "static",
+                    "margin": 0.05, "why": "..."}],
      "values": {"<method>": {"<metric>/<output>": {"value": v, "direction": "higher",
                                                   "protocol": "...", "per_clip": {clip: v}}}}}
 """
@@ -65,6 +72,13 @@ def validate_baseline(data: dict[str, Any], path: Path | str) -> dict[str, Any]:
     for key, t in data.get("tolerance", {}).items():
         if not isinstance(t, dict) or any(not isinstance(v, (int, float)) or v < 0 for v in t.values()):
             raise CheckInputError(f"{path}: tolerance {key!r} must map abs/rel to numbers >= 0")
+    orderings = data.get("orderings", [])
+    if not isinstance(orderings, list) or not all(
+            isinstance(o, dict) and all(isinstance(o.get(k), str) for k in ("metric", "better", "worse"))
+            and "/" in o["metric"] and isinstance(o.get("margin", 0), (int, float)) and o.get("margin", 0) >= 0
+            for o in orderings):
+        raise CheckInputError(f"{path}: orderings must be a list of {{metric: 'metric/output', better: method, "
+                              "worse: method, margin: number >= 0}")
     return data
 
 
@@ -87,6 +101,7 @@ def baseline_from_run(run_dir: Path, previous: dict[str, Any] | None = None) -> 
         "tolerance": prev.get("tolerance", {"default": DEFAULT_TOLERANCE}),
         "bootstrap": prev.get("bootstrap", True),
         "comment": prev.get("comment", ""),
+        **({"orderings": prev["orderings"]} if prev.get("orderings") else {}),
         "values": values,
     }
 
@@ -178,15 +193,54 @@ def compare(run_dir: Path, baseline: dict[str, Any], tolerances: dict[str, dict[
             elif worse < -allowed:
                 verdict = "improved"
             verdicts.append(Verdict(method, key, bv, cv, change, tol_s, verdict, note))
+    verdicts += [_ordering(o, summary, baseline["values"]) for o in baseline.get("orderings", [])]
     return verdicts
 
 
+def _ordering(o: dict[str, Any], summary: dict[str, Any], base_values: dict[str, Any]) -> Verdict:
+    """One ordering row: baseline and current are the gap (better minus worse, in the metric's good
+    direction); it regresses when the run's gap is below the margin."""
+    metric, _, output = o["metric"].partition("/")
+    entries = []
+    for method in (o["better"], o["worse"]):
+        e = summary["methods"].get(method, {}).get(metric, {}).get(output)
+        if e is None or e.get("value") is None:
+            raise CheckInputError(f"the run has no value for {method} {o['metric']} that an ordering of the "
+                                  "baseline compares")
+        entries.append(e)
+    direction = entries[0].get("direction")
+    if direction not in ("higher", "lower"):
+        raise CheckInputError(f"ordering on {o['metric']}: the metric has no better direction")
+    sign = 1.0 if direction == "higher" else -1.0
+
+    def gap(better: Any, worse: Any) -> float | None:
+        return None if better is None or worse is None else sign * (float(better) - float(worse))
+
+    cur = gap(entries[0]["value"], entries[1]["value"])
+    base = gap(*(base_values.get(m, {}).get(o["metric"], {}).get("value") for m in (o["better"], o["worse"])))
+    margin = float(o.get("margin", 0.0))
+    verdict, note = "ok", ""
+    if not math.isfinite(cur) or cur < margin:
+        verdict = "REGRESSED"
+        note = (f"{o['better']} no longer beats {o['worse']} on {output} by {margin:g}"
+                + (f": {o['why']}" if o.get("why") else ""))
+    change = None if base is None else cur - base
+    return Verdict(f"{o['better']} > {o['worse']}", o["metric"], base, cur, change, f"gap≥{margin:g}",
+                   verdict, note)
+
+
 def format_table(verdicts: list[Verdict]) -> str:
-    head = f"{'method':<14} {'metric':<22} {'baseline':>10} {'current':>10} {'change':>10} {'tol':>9}  verdict"
+    w = max([14, *(len(v.method) for v in verdicts)])
+
+    def num(x: float | None, fmt: str) -> str:
+        return f"{'-':>10}" if x is None else format(x, fmt)
+
+    head = f"{'method':<{w}} {'metric':<22} {'baseline':>10} {'current':>10} {'change':>10} {'tol':>9}  verdict"
     lines = [head, "-" * len(head)]
     for v in verdicts:
-        lines.append(f"{v.method:<14} {v.key:<22} {v.baseline:>10.4g} {v.current:>10.4g} {v.change:>+10.4g} "
-                     f"{v.tolerance:>9}  {v.verdict}{'  (' + v.note + ')' if v.note else ''}")
+        lines.append(f"{v.method:<{w}} {v.key:<22} {num(v.baseline, '>10.4g')} {num(v.current, '>10.4g')} "
+                     f"{num(v.change, '>+10.4g')} {v.tolerance:>9}  {v.verdict}"
+                     f"{'  (' + v.note + ')' if v.note else ''}")
     return "\n".join(lines)
 
 

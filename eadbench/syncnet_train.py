@@ -14,6 +14,7 @@ through ``--syncnet PATH`` (``load_expert``).
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,7 +75,7 @@ def _atomic_save(obj, path: Path) -> None:
 
 def train(data: str | Path, out: str | Path, steps: int = 1500, batch: int = 64, lr: float = 2e-3,
           seed: int = 0, resume: bool = True, holdout: float = 0.25, progress: bool = True,
-          echo=print, crop: str = "syncnet") -> dict:
+          echo=print, crop: str = "syncnet", schedule: str = "constant") -> dict:
     """Train the small expert on prepared clips (``eadbench prepare`` output). Returns held-out stats.
 
     ``crop``: the crop protocol it learns from: ``syncnet`` for LSE, ``face256`` for an expert
@@ -114,6 +115,9 @@ def train(data: str | Path, out: str | Path, steps: int = 1500, batch: int = 64,
     net.train()
     bar = tqdm(range(start, steps), desc="syncnet train", disable=not progress, initial=start, total=steps)
     for step in bar:
+        if schedule == "cosine":  # a pure function of the step, so a resumed run follows the same curve
+            for g in opt.param_groups:
+                g["lr"] = lr * 0.5 * (1.0 + math.cos(math.pi * step / steps))
         lips, auds, y = _batch(train_clips, rng, batch)
         v = net.lip_windows(lips)[:, 0]
         a = net.forward_aud(auds)
@@ -130,10 +134,11 @@ def train(data: str | Path, out: str | Path, steps: int = 1500, batch: int = 64,
     stats = evaluate(net, held_clips, seed)
     state = net.state_dict()
     state["arch"] = "small"
+    held_out = held_clips is not train_clips  # else the stats are training-set figures: 0 held out
     state["meta"] = json.dumps({"steps": steps, "seed": seed, "train_clips": len(train_clips),
-                                "heldout_clips": len(held_clips), **stats})
+                                "heldout_clips": len(held_clips) if held_out else 0, **stats})
     _atomic_save(state, Path(out))
-    which = "held-out" if held_clips is not train_clips else "training-set (nothing held out)"
+    which = "held-out" if held_out else "training-set (nothing held out)"
     echo(f"{which} sync accuracy {stats['sync_accuracy']:.3f}, offset accuracy {stats['offset_accuracy']:.3f} "
          f"({len(held_clips)} clips)")
     return stats

@@ -108,3 +108,59 @@ def test_refuses_other_protocol_split_or_missing_metric(baseline):
     r = _check(run, b)
     assert r.exit_code == 2 and "no value for eadnet fvd/fvd" in r.output
     assert _check(tmp / "nope", b).exit_code == 2
+
+
+def _two_methods(path, gt: float, static: float, split_hash="abc"):
+    """A run folder with one LSE-C value each for ground_truth and static (no per-clip rows)."""
+    path.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(columns=["method", "clip_id", "metric", "output", "value", "status"]).to_csv(
+        path / "per_clip.csv", index=False)
+    entry = {"direction": "higher", "protocol": "syncnet-v2@1+custom-expert", "n_used": 4}
+    summary = {"dataset": "synth", "split": "test", "split_name": "synth", "split_hash": split_hash,
+               "methods": {m: {"lse": {"lse_c": {"value": v, **entry}}}
+                           for m, v in (("ground_truth", gt), ("static", static))}}
+    (path / "summary.json").write_text(json.dumps(summary))
+    return path
+
+
+def test_orderings_hold_on_the_run_alone_and_survive_update(tmp_path):
+    """An ordering is judged on the run's own gap, whatever the absolute values did: a run whose
+    values all moved by a machine-wide shift passes it, a run where the control caught up fails it."""
+    b = tmp_path / "baseline.json"
+    assert runner.invoke(app, ["check", str(_two_methods(tmp_path / "base", 0.22, 0.04)), "--baseline", str(b),
+                               "--update"]).exit_code == 0
+    data = json.loads(b.read_text())
+    data["tolerance"] = {"default": {"abs": 0.2}}
+    data["orderings"] = [{"metric": "lse/lse_c", "better": "ground_truth", "worse": "static", "margin": 0.05,
+                          "why": "the sync expert must tell synced from still lips"}]
+    b.write_text(json.dumps(data))
+    r = _check(_two_methods(tmp_path / "shifted_down", 0.12, 0.03), b)  # another CPU: both lower
+    assert r.exit_code == 0, r.output
+    assert "ground_truth > static" in r.output and "0.09" in r.output  # the gap is shown
+    r = _check(_two_methods(tmp_path / "caught_up", 0.10, 0.07), b)  # within tolerance, but no gap
+    assert r.exit_code == 1, r.output
+    assert "ground_truth no longer beats static on lse_c by 0.05: the sync expert must tell" in r.output
+    assert r.output.count("REGRESSED") == 1
+    verdicts = json.loads(_check(tmp_path / "caught_up", b, "--json").output)
+    row = [v for v in verdicts if v["method"] == "ground_truth > static"][0]
+    assert row["baseline"] == pytest.approx(0.18) and row["current"] == pytest.approx(0.03)
+    # --update keeps the orderings (and the tolerances) it was given
+    assert runner.invoke(app, ["check", str(tmp_path / "base"), "--baseline", str(b), "--update"]).exit_code == 0
+    assert json.loads(b.read_text())["orderings"] == data["orderings"]
+
+
+def test_bad_or_unanswerable_orderings_are_input_errors(tmp_path):
+    b = tmp_path / "baseline.json"
+    base = _two_methods(tmp_path / "base", 0.22, 0.04)
+    assert runner.invoke(app, ["check", str(base), "--baseline", str(b), "--update"]).exit_code == 0
+    data = json.loads(b.read_text())
+    for bad in ([{"metric": "lse_c", "better": "ground_truth", "worse": "static"}],
+                [{"metric": "lse/lse_c", "better": "ground_truth", "worse": "static", "margin": -1}],
+                {"metric": "lse/lse_c"}):
+        b.write_text(json.dumps({**data, "orderings": bad}))
+        r = _check(base, b)
+        assert r.exit_code == 2 and "orderings must be a list" in r.output, r.output
+    b.write_text(json.dumps({**data, "orderings": [{"metric": "lse/lse_c", "better": "ground_truth",
+                                                     "worse": "eadnet"}]}))
+    r = _check(base, b)
+    assert r.exit_code == 2 and "no value for eadnet lse/lse_c" in r.output, r.output

@@ -84,7 +84,7 @@ def test_an_expert_for_eadnet_learns_from_face256_crops_on_every_clip(expert, tm
     assert r.exit_code == 0, r.output
     assert "training-set (nothing held out) sync accuracy" in r.output
     meta = json.loads(torch.load(out, weights_only=True)["meta"])
-    assert meta["train_clips"] == meta["heldout_clips"] == len(clips)
+    assert meta["train_clips"] == len(clips) and meta["heldout_clips"] == 0  # training-set figures
     clip = clips[0]
     crops = media.read_frames(clip.crops["face256"])
     audio = media.read_audio(clip.audio)

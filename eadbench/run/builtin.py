@@ -26,6 +26,12 @@ from eadbench.generators.base import fingerprint_hash
 #: both experts were at chance, 0.000 and 0.51, and LSE refuses such an expert); the face256 expert
 #: that teaches EAD-Net's sync loss is kept at 400 (the default EAD-Net was trained and baselined so)
 EXPERT_STEPS = {"syncnet": 1500, "face256": 400}
+#: seeds tried in turn for the LSE expert until one learns (training-set offset accuracy at least
+#: LSE's MIN_OFFSET_ACCURACY). Training it is chaotic: float rounding that differs between CPUs (or
+#: thread counts) sends it down another path, and from the same data seed 1 stayed at chance (offset
+#: accuracy 0.000) where seeds 0 and 2 learnt (1.000). The face256 expert keeps one seed: EAD-Net's
+#: sync loss is baselined with it as it is.
+EXPERT_SEEDS = {"syncnet": (0, 1, 2), "face256": (0,)}
 #: the default run's EAD-Net: the tiny preset, as `eadbench ablate --variants full --syncnet auto`
 EADNET_STEPS = 300
 EADNET_INFER_STEPS = 4
@@ -100,16 +106,28 @@ def sync_expert(cfg: RunConfig, crop: str = "syncnet", echo=print, progress: boo
 
     data = builtin_synth_root(cfg)
     steps = EXPERT_STEPS[crop]
+    seeds = EXPERT_SEEDS[crop]
     key = {"data": data.name, "crop": crop, "steps": steps, "code": code_version("eadbench.syncnet_train",
                                                                                          "eadbench.nets.syncnet"),
-           "prepare": code_version(*PREPARE_MODULES)}
+           "prepare": code_version(*PREPARE_MODULES), **({"seeds": list(seeds)} if len(seeds) > 1 else {})}
 
     def build(tmp: Path) -> Path:
+        from eadbench.nets.syncnet import MIN_OFFSET_ACCURACY
         from eadbench.syncnet_train import train
 
-        echo(f"training the built-in sync expert ({crop} crops, {steps} steps) on {data}")
-        train(_prepared_train(cfg, (crop,), progress), tmp / "expert.pt", steps=steps, holdout=0,
-              crop=crop, progress=progress, echo=echo)
+        prepared = _prepared_train(cfg, (crop,), progress)
+        for i, seed in enumerate(seeds):
+            echo(f"training the built-in sync expert ({crop} crops, {steps} steps, seed {seed}) on {data}")
+            out = tmp / f"seed{seed}.pt"
+            stats = train(prepared, out, steps=steps, holdout=0, seed=seed, crop=crop, progress=progress, echo=echo)
+            Path(str(out) + ".ckpt").unlink(missing_ok=True)
+            out.replace(tmp / "expert.pt")
+            if len(seeds) == 1 or stats["offset_accuracy"] >= MIN_OFFSET_ACCURACY:
+                break
+            echo(f"the sync expert did not learn with seed {seed} (training-set offset accuracy "
+                 f"{stats['offset_accuracy']:.3f}, needs {MIN_OFFSET_ACCURACY})"
+                 + (f"; trying seed {seeds[i + 1]}" if i + 1 < len(seeds) else
+                    f"; no seed of {list(seeds)} learnt, so LSE will refuse it"))
         return tmp
 
     return _cached(f"sync-expert-{crop}", key, build, echo) / "expert.pt"
