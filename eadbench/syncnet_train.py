@@ -14,7 +14,6 @@ through ``--syncnet PATH`` (``load_expert``).
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,7 +74,7 @@ def _atomic_save(obj, path: Path) -> None:
 
 def train(data: str | Path, out: str | Path, steps: int = 1500, batch: int = 64, lr: float = 2e-3,
           seed: int = 0, resume: bool = True, holdout: float = 0.25, progress: bool = True,
-          echo=print, crop: str = "syncnet", schedule: str = "constant") -> dict:
+          echo=print, crop: str = "syncnet") -> dict:
     """Train the small expert on prepared clips (``eadbench prepare`` output). Returns held-out stats.
 
     ``crop``: the crop protocol it learns from: ``syncnet`` for LSE, ``face256`` for an expert
@@ -115,9 +114,6 @@ def train(data: str | Path, out: str | Path, steps: int = 1500, batch: int = 64,
     net.train()
     bar = tqdm(range(start, steps), desc="syncnet train", disable=not progress, initial=start, total=steps)
     for step in bar:
-        if schedule == "cosine":  # a pure function of the step, so a resumed run follows the same curve
-            for g in opt.param_groups:
-                g["lr"] = lr * 0.5 * (1.0 + math.cos(math.pi * step / steps))
         lips, auds, y = _batch(train_clips, rng, batch)
         v = net.lip_windows(lips)[:, 0]
         a = net.forward_aud(auds)
