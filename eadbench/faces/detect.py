@@ -33,26 +33,27 @@ def downscale(image: np.ndarray, scale: float) -> np.ndarray:
 
 
 def detect_batch(images: list[np.ndarray] | np.ndarray, store: WeightStore | None = None,
-                 scale: float = 1.0, prepared: bool = False) -> list[list[Face]]:
+                 scale: float = 1.0, prepared: bool = False, min_face: float | None = None) -> list[list[Face]]:
     """Faces in each image (RGB uint8, same size within a call), best score first, in the
-    original image's pixels. ``prepared``: the images were already downscaled by ``scale``."""
+    original image's pixels. ``prepared``: the images were already downscaled by ``scale``;
+    ``min_face``: the smallest face the pyramid looks for, in the detector's pixels (None:
+    MTCNN's 20)."""
     import torch
+    from facenet_pytorch.models.utils.detect_face import detect_face
 
     model = mtcnn(store)
     imgs = [np.ascontiguousarray(im if prepared else downscale(im, scale)) for im in images]
     if not imgs:
         return []
-    with torch.inference_mode():
-        boxes, probs, lms = model.detect(np.stack(imgs) if len({i.shape for i in imgs}) == 1 else imgs,
-                                         landmarks=True)
+    with torch.inference_mode():  # MTCNN.detect's own call, with the pyramid's smallest face chosen
+        boxes, lms = detect_face(np.stack(imgs) if len({i.shape for i in imgs}) == 1 else imgs,
+                                 min_face or model.min_face_size, model.pnet, model.rnet, model.onet,
+                                 model.thresholds, model.factor, model.device)
     inv = 1.0 / scale if scale < 1.0 else 1.0
     out = []
-    for b, p, lm in zip(boxes, probs, lms):
-        faces = []
-        if b is not None:
-            for bi, pi, li in zip(b, p, lm):
-                faces.append(Face(np.asarray(bi, dtype=np.float64) * inv, float(pi),
-                                  np.asarray(li, dtype=np.float64) * inv))
+    for b, lm in zip(boxes, lms):
+        faces = [Face(np.asarray(bi[:4], dtype=np.float64) * inv, float(bi[4]), np.asarray(li, dtype=np.float64) * inv)
+                 for bi, li in zip(b, lm)]
         faces.sort(key=lambda f: -f.score)
         out.append(faces)
     return out

@@ -7,9 +7,14 @@ result that uses face crops):
   original tracking);
 * ``mtcnn-fast`` (v1): the frame downscaled (area) so its longer side is at most 384 px before
   detection, boxes mapped back; cheaper on 512x512 to 1920x1080 footage (the README gives its
-  measured differences from ``mtcnn-full`` on real clips).
+  measured differences from ``mtcnn-full`` on real clips);
+* ``mtcnn-track`` (v1): full MTCNN only on key frames (every 25th frame, a scene cut, a face
+  lost or unsure), with a pyramid whose smallest face is a fifth of the frame's shorter side;
+  the previous frame's faces refined by MTCNN's R-Net and O-Net in between
+  (``eadbench.faces.video``; about a tenth of the cost, docs/tracking.md gives the measured
+  differences from ``mtcnn-full`` on every real clip).
 
-Both pick, per frame, the detection that overlaps the previous box most (the best-scoring one
+All pick, per frame, the detection that overlaps the previous box most (the best-scoring one
 when the track starts, or when nothing overlaps), count the frames with more than one face,
 fill frames without a detection from their neighbours (linear interpolation, ends held) and
 median-filter box centre and size over 13 frames (zero-padded ends), as syncnet_python does.
@@ -34,6 +39,7 @@ from scipy.signal import medfilt
 
 from eadbench.errors import FaceNotFoundError
 from eadbench.faces.detect import DETECTOR, Face, detect_batch, downscale
+from eadbench.faces.video import KeyFramePolicy, VideoDetector
 from eadbench.registry import Registry
 from eadbench.weights import WeightStore
 
@@ -53,10 +59,23 @@ class TrackingProtocol:
     max_side: int | None  # detect on the frame downscaled to this longer side (None: full size)
     batch: int  # frames per detector call
     description: str
+    keyframes: KeyFramePolicy | None = None  # full detection on key frames only (None: every frame)
 
     @property
     def key(self) -> str:
         return f"{self.name}@{self.version}"
+
+    def to_dict(self) -> dict:
+        """The protocol's parameters, as recorded in a run's manifest."""
+        return {"max_side": self.max_side, "batch": self.batch,
+                **(self.keyframes.to_dict() if self.keyframes else {"key_every": 1})}
+
+    def detector(self, store: WeightStore | None, scale: float):
+        """A function from consecutive detector-sized frames to their faces (state carries over
+        between calls of one video's detector)."""
+        if self.keyframes is not None:
+            return VideoDetector(self.keyframes, store)
+        return lambda images: detect_batch(images, store, scale, prepared=True)
 
     def scale(self, height: int, width: int) -> float:
         if self.max_side is None or max(height, width) <= self.max_side:
@@ -68,6 +87,9 @@ TRACKING: Registry[TrackingProtocol] = Registry("tracking protocol")
 for _p in (
     TrackingProtocol("mtcnn-full", "1", None, 32, "MTCNN on every frame at full resolution"),
     TrackingProtocol("mtcnn-fast", "1", 384, 32, "MTCNN on every frame downscaled to a longer side of 384 px"),
+    TrackingProtocol("mtcnn-track", "1", None, 32, "full MTCNN (smallest face 1/5 of the shorter side) on key "
+                     "frames: every 25th, scene cuts, a face lost or below 0.9; R-Net+O-Net refine the previous "
+                     "faces in between", KeyFramePolicy(key_every=25, min_face_fraction=0.2, min_score=0.9, cut=24.0)),
 ):
     TRACKING.add(_p.name, _p)
 DEFAULT_TRACKING = os.environ.get("EADBENCH_TRACKING", "mtcnn-full")
@@ -191,6 +213,7 @@ class StreamTracker:
         self.prev: np.ndarray | None = None
         self.multi = self.held = self.n = self.released = 0
         self.scale: float | None = None
+        self.detector = None
         self.cap = 0
         self.smoothed: list[np.ndarray] = []
         self.failure: str | None = None
@@ -202,6 +225,7 @@ class StreamTracker:
         if self.scale is None:
             h, w = frame.shape[:2]
             self.scale = self.protocol.scale(h, w)
+            self.detector = self.protocol.detector(self.store, self.scale)
             self.cap = max(2 * SMOOTH_KERNEL + self.protocol.batch,
                            min(LOOKAHEAD, int(self.buffer_bytes // max(1, frame.nbytes))))
         self.frames[self.n] = frame
@@ -236,8 +260,7 @@ class StreamTracker:
             prev = self.small[k - 1] if k else self.last_small
             if prev is None or prev.shape != im.shape or not np.array_equal(prev, im):
                 fresh.append(k)
-        found_fresh = dict(zip(fresh, detect_batch([self.small[k] for k in fresh], self.store, self.scale,
-                                                   prepared=True))) if fresh else {}
+        found_fresh = dict(zip(fresh, self.detector([self.small[k] for k in fresh]))) if fresh else {}
         found, last = [], self.last_faces
         for k in range(len(self.small)):
             last = found_fresh[k] if k in found_fresh else last
@@ -322,13 +345,15 @@ def track_clip(frames: np.ndarray, batch: int | None = None, min_fraction: float
     ``source``, the file the frames came from) when too few frames have one."""
     proto = TRACKING.get(protocol or DEFAULT_TRACKING)
     if batch is not None:
-        proto = TrackingProtocol(proto.name, proto.version, proto.max_side, batch, proto.description)
+        proto = TrackingProtocol(proto.name, proto.version, proto.max_side, batch, proto.description, proto.keyframes)
     t = len(frames)
     boxes, scores, lms = np.full((t, 4), np.nan), np.full(t, np.nan), np.full((t, 5, 2), np.nan)
     prev, multi = None, 0
     scale = proto.scale(*frames.shape[1:3]) if t else 1.0
+    detector = proto.detector(store, scale)
     for start in range(0, t, proto.batch):
-        for i, faces in enumerate(detect_batch(frames[start:start + proto.batch], store, scale), start):
+        small = [downscale(f, scale) for f in frames[start:start + proto.batch]]
+        for i, faces in enumerate(detector(small), start):
             if not faces:
                 continue
             multi += len(faces) > 1

@@ -113,7 +113,7 @@ def write_manifest(run: RunDir, cfg: RunConfig, scan: ScanResult, methods: dict[
         "protocols": {n: {"protocol": ev.protocol.name, "version": ev.protocol.version,
                           "selected": ev.ctx.protocol, "parameters": ev.protocol.to_dict()}
                       for n, ev in evaluators.items()},
-        "tracking": {"protocol": tracking.key, "description": tracking.description},
+        "tracking": {"protocol": tracking.key, "description": tracking.description, "parameters": tracking.to_dict()},
         "weights": {k: {"sha256": v, "file": WEIGHTS.get(k).filename if k in WEIGHTS else None}
                     for k, v in sorted(weights.items())},
         "methods": {label: g.provenance() for label, g in methods.items()},
