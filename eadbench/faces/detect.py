@@ -59,5 +59,14 @@ def detect_batch(images: list[np.ndarray] | np.ndarray, store: WeightStore | Non
     return out
 
 
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two boxes x1, y1, x2, y2."""
+    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
+    x2, y2 = min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
 def detect_faces(image: np.ndarray, store: WeightStore | None = None) -> list[Face]:
     return detect_batch([image], store)[0]

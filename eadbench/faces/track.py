@@ -39,6 +39,7 @@ from scipy.signal import medfilt
 
 from eadbench.errors import FaceNotFoundError
 from eadbench.faces.detect import DETECTOR, Face, detect_batch, downscale
+from eadbench.faces.detect import iou as _iou
 from eadbench.faces.video import KeyFramePolicy, VideoDetector
 from eadbench.registry import Registry
 from eadbench.weights import WeightStore
@@ -164,14 +165,6 @@ def smooth_boxes(boxes: np.ndarray) -> np.ndarray:
         k = min(SMOOTH_KERNEL, len(filled) if len(filled) % 2 else len(filled) - 1)
         out.append(medfilt(filled, kernel_size=k) if k >= 3 else filled)
     return np.stack(out, axis=1)
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
-    x2, y2 = min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def _pick(faces: list[Face], prev: np.ndarray | None) -> Face:

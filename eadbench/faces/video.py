@@ -24,15 +24,17 @@ Faces between key frames are the key frame's faces followed one by one, so the n
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from eadbench.faces.detect import Face, detect_batch
+from eadbench.faces.detect import Face, detect_batch, iou
 from eadbench.weights import WeightStore
 
 THUMB = 32  # side of the grey thumbnail compared for scene cuts
+MIN_FACE, FACTOR = 20.0, 0.709  # MTCNN's pyramid: smallest face, scale step
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,12 @@ class KeyFramePolicy:
 def _thumb(image: np.ndarray) -> np.ndarray:
     small = cv2.resize(image, (THUMB, THUMB), interpolation=cv2.INTER_AREA)
     return cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32)
+
+
+def pyramid_min_face(size: float) -> float:
+    """The largest smallest-face at most ``size`` whose pyramid levels are levels of MTCNN's own
+    (20 px, step 0.709), so a reduced pyramid sees the face at the same scales as the full one."""
+    return MIN_FACE / FACTOR ** max(0, math.floor(math.log(max(size, MIN_FACE) / MIN_FACE) / -math.log(FACTOR)))
 
 
 def refine(image: np.ndarray, boxes: np.ndarray, model) -> list[Face]:
@@ -98,6 +106,7 @@ class VideoDetector:
 
         self.policy, self.store, self.model = policy, store, mtcnn(store)
         self.faces: list[Face] = []
+        self.anchors: list[tuple[np.ndarray, np.ndarray]] = []  # per face: key-frame box, refinement bias
         self.thumb: np.ndarray | None = None
         self.since_key = 0
         self.key_frames = 0  # frames detected in full (for the record and the tests)
@@ -120,21 +129,42 @@ class VideoDetector:
         return faces
 
     def _follow(self, image: np.ndarray) -> list[Face] | None:
-        """Each face of the previous frame refined in this one; None when one is lost or unsure."""
+        """Each face of the previous frame refined in this one; None when one is lost or unsure.
+        The window refined is the face's key-frame box moved to the previous frame's centre (so
+        sizes do not drift from frame to frame), and the refinement's own bias on the key frame
+        (R-Net and O-Net see a window unlike the full detector's) is taken off."""
         out = []
-        for prev in self.faces:
-            found = refine(image, prev.box[None], self.model)
-            if not found or found[0].score < self.policy.min_score:
+        for prev, (anchor, bias) in zip(self.faces, self.anchors):
+            window = anchor + np.tile(_centre(prev.box) - _centre(anchor), 2)
+            found = refine(image, window[None], self.model)
+            if not found or found[0].score < self.policy.min_score or iou(found[0].box, window) < 0.3:
                 return None
-            out.append(found[0])
+            shift = bias * _size(anchor)
+            out.append(Face(found[0].box - shift, found[0].score, found[0].landmarks - _centre(shift)))
         self.since_key += 1
         return out
+
+    def _calibrate(self, image: np.ndarray, faces: list[Face]) -> None:
+        self.anchors = []
+        for f in faces:
+            found = refine(image, f.box[None], self.model)
+            bias = (found[0].box - f.box) / _size(f.box) if found else np.zeros(4)
+            self.anchors.append((f.box, bias))
 
     def _full(self, image: np.ndarray) -> list[Face]:
         self.key_frames += 1
         self.since_key = 1
-        min_face = max(20.0, self.policy.min_face_fraction * min(image.shape[:2]))
+        min_face = pyramid_min_face(self.policy.min_face_fraction * min(image.shape[:2]))
         faces = detect_batch([image], self.store, min_face=min_face)[0]
-        if not faces and min_face > 20.0:
+        if not faces and min_face > MIN_FACE:
             faces = detect_batch([image], self.store)[0]
+        self._calibrate(image, faces)
         return faces
+
+
+def _centre(box: np.ndarray) -> np.ndarray:
+    return np.array([box[0] + box[2], box[1] + box[3]]) / 2
+
+
+def _size(box: np.ndarray) -> float:
+    return float(max(box[2] - box[0], box[3] - box[1]))
