@@ -24,7 +24,7 @@ def prepare(
                                           "than 80 ms before its video (default: trim the video to the audio, "
                                           "recorded in meta.json)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N: where the face detector runs."),
-    tracking: Optional[str] = typer.Option(None, "--tracking", help="Face-tracking protocol (mtcnn-fast, "
+    tracking: Optional[str] = typer.Option(None, "--tracking", help="Face-tracking protocol (mtcnn-track, mtcnn-fast, "
                                            "mtcnn-full); the default is recorded in meta.json."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):

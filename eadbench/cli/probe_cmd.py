@@ -31,7 +31,7 @@ def lipleak(
                              "probe's audio and the methods' videos."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."),
     tracking: Optional[str] = typer.Option(None, "--tracking", help="Face-tracking protocol (mtcnn-full, "
-                                           "mtcnn-fast)."),
+                                           "mtcnn-fast, mtcnn-track)."),
     weights_dir: Optional[Path] = typer.Option(None, "--weights-dir", envvar="EADBENCH_WEIGHTS",
                                                help="Folder with weight files."),
     as_json: bool = typer.Option(False, "--json", help="Print lipleak_probe.json instead of the table."),

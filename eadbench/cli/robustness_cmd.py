@@ -43,7 +43,7 @@ def robustness(
                                                       "(repeatable)."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."),
     tracking: Optional[str] = typer.Option(None, "--tracking", help="Face-tracking protocol (mtcnn-full, "
-                                           "mtcnn-fast)."),
+                                           "mtcnn-fast, mtcnn-track)."),
     weights_dir: Optional[Path] = typer.Option(None, "--weights-dir", envvar="EADBENCH_WEIGHTS",
                                                help="Folder with pretrained weight files."),
     trust_weights: bool = typer.Option(False, "--trust-weights", help="Allow full unpickling of weight files "

@@ -68,7 +68,8 @@ def run(
                                            "with like; all: each over the clips it scored (footnoted)."),
     tracking: Optional[str] = typer.Option(None, "--tracking", help="Face-tracking protocol: mtcnn-full "
                                            "(default: MTCNN on every full-resolution frame) or mtcnn-fast "
-                                           "(frames downscaled to 384 px first; faster on large video)."),
+                                           "(frames downscaled to 384 px first; faster on large video) or mtcnn-track "
+                                           "(full MTCNN on key frames only, about 10x cheaper; docs/tracking.md)."),
     fvd_protocol: Optional[str] = typer.Option(None, "--fvd-protocol", help="Alias of --protocol fvd=NAME "
                                                "(kept for one release)."),
     fvd_clips_per_video: Optional[int] = typer.Option(None, "--fvd-clips-per-video", help="Alias of "

@@ -30,7 +30,8 @@ def score(
                                                "whose frame counts differ by more than 2 (their first frames "
                                                "are compared); refused by default."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."),
-    tracking: Optional[str] = typer.Option(None, "--tracking", help="Face-tracking protocol (mtcnn-fast, mtcnn-full)."),
+    tracking: Optional[str] = typer.Option(None, "--tracking", help="Face-tracking protocol (mtcnn-fast, "
+                                           "mtcnn-full, mtcnn-track)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (one object, or a list for several metrics)."),
 ):
     """Score files with one or more metrics. Every metric is reported, even when another one
