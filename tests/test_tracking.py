@@ -30,7 +30,7 @@ def _moving(face, n):
 
 
 def _spy(monkeypatch) -> list[int]:
-    """Record the frame index (per VideoDetector.frames) of every full detection."""
+    """Record the image of every full detection (the caller maps them to frame indices)."""
     calls: list[int] = []
     real = video_mod.detect_batch
 

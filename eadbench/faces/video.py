@@ -2,10 +2,11 @@
 
 Full MTCNN (P-Net over an image pyramid, then R-Net and O-Net) on every frame is about half the
 cost of scoring a real clip. In a talking-head video the face moves a few pixels between frames,
-so ``VideoDetector`` runs the full detector only on **key frames** and, in between, refines the
-previous frame's boxes with MTCNN's own R-Net and O-Net on one window per face (a few 24x24 and
-48x48 crops, about a millisecond; the same networks, thresholds and box regression as the full
-detector, so a refined box is an MTCNN box). A frame is a key frame when
+so ``VideoDetector`` runs the full detector only on **key frames** and, in between, follows each
+face with MTCNN's own R-Net and O-Net on one window: the key-frame box moved to the previous
+frame's centre, the refinement's bias measured on the key frame taken off (a 24x24 and a 48x48
+crop, a few milliseconds; the same networks, thresholds and box regression as the full
+detector). A frame is a key frame when
 
 * ``key_every`` frames have passed since the last one (drift never outlives it);
 * it is a scene cut: its 32x32 grey thumbnail differs from the previous frame's by more than
@@ -14,7 +15,8 @@ detector, so a refined box is an MTCNN box). A frame is a key frame when
   (then this frame is detected in full, so a lost face costs one full detection).
 
 Key frames build a pyramid whose smallest face is ``min_face_fraction`` of the frame's shorter
-side (at least MTCNN's 20 px): talking-head faces are large, and the default 20 px minimum builds
+side (snapped to one of MTCNN's own levels, at least 20 px): talking-head faces are large, and
+the default 20 px minimum builds
 ~10 pyramid levels on a 512x512 frame, the largest of them the costly ones. When that pyramid
 finds no face the full one runs, so small faces are still found, at the old cost.
 
