@@ -16,9 +16,9 @@ detector). A frame is a key frame when
 
 Key frames build a pyramid whose smallest face is ``min_face_fraction`` of the frame's shorter
 side (snapped to one of MTCNN's own levels, at least 20 px): talking-head faces are large, and
-the default 20 px minimum builds
-~10 pyramid levels on a 512x512 frame, the largest of them the costly ones. When that pyramid
-finds no face the full one runs, so small faces are still found, at the old cost.
+the default 20 px minimum builds ~10 pyramid levels on a 512x512 frame, the largest of them the
+costly ones. When that pyramid finds no face the full one runs, so small faces are still found,
+at the old cost.
 
 Faces between key frames are the key frame's faces followed one by one, so the number of faces
 (for the tracker's multi-face count) changes only at key frames or when a followed face is lost.
