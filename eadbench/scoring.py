@@ -19,6 +19,7 @@ import numpy as np
 
 from eadbench import media
 from eadbench.errors import EadbenchError, MetricInputError
+from eadbench.jsonio import finite
 from eadbench.metrics import METRICS
 from eadbench.metrics.base import FRAMES, ClipMeta, MetricContext
 from eadbench.run.driver import REAL, ClipScoring, Job, Outcome, score_clip
@@ -94,14 +95,17 @@ class _Metric:
     real: list[dict] = field(default_factory=list)
     per_item: dict[str, dict] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
+    excluded: dict[str, str] = field(default_factory=dict)  # scored, but the protocol left it out: why
 
 
 def score(metrics: list[str], fake, real=None, audio=None, emotion: str | None = None, protocol: str | None = None,
           crop: str = "auto", weights_dir: str | None = None, trust_weights: bool = False,
           allow_length_mismatch: bool = False, device: str | None = "auto", tracking: str | None = None,
           store: WeightStore | None = None) -> list[dict[str, Any]]:
-    """One record per metric: value, protocol, n, per-item values (with frames used per side) and
-    failures; a metric that cannot be computed at all has ``error`` (the others still have values)."""
+    """One record per metric: value, protocol, n, per-item values (with frames used per side),
+    failures and exclusions; a metric without a value (it could not be computed at all, or every
+    item was excluded) has ``value`` None and ``error``/``reason`` saying why (the others still
+    have values)."""
     from eadbench.labels import canonical
 
     target = canonical(emotion) if emotion else None  # a misspelt emotion: one line, before any decoding
@@ -139,9 +143,9 @@ def score(metrics: list[str], fake, real=None, audio=None, emotion: str | None =
 
 
 def _error(name: str, exc: EadbenchError) -> dict[str, Any]:
-    return {"metric": name, "value": None, "values": {}, "error": str(exc), "exit_code": exc.exit_code,
-            "protocol": None, "n": 0, "n_failed": 0, "failures": {}, "per_item": {}, "weights": {}, "facts": {},
-            "notes": []}
+    return {"metric": name, "value": None, "values": {}, "error": str(exc), "reason": str(exc),
+            "exit_code": exc.exit_code, "protocol": None, "n": 0, "n_failed": 0, "failures": {}, "excluded": {},
+            "per_item": {}, "weights": {}, "facts": {}, "notes": []}
 
 
 def _score_pair(f: Item, r: Item | None, active: dict[str, _Metric], target, store, tracking,
@@ -212,6 +216,8 @@ def _record(m: _Metric, item: str, oc: Outcome, frames: dict, real: Outcome | No
     if oc.status == "failed":
         m.failures[item] = oc.error
         return
+    if oc.status == "excluded":
+        m.excluded[item] = oc.error
     if m.ev.info.level == "set":
         if real is None or real.status != "ok":
             m.failures[item] = f"real side: {real.error if real else 'no real video'}"
@@ -232,9 +238,17 @@ def _finish(m: _Metric) -> dict[str, Any]:
         reduced = m.ev.reduce(m.outputs, m.real)
     except EadbenchError as exc:
         return _error(m.name, exc)
-    return {
-        "metric": m.name, "value": reduced.get(info.outputs[0]), "values": dict(reduced),
+    rec = {
+        "metric": m.name, "value": finite(reduced.get(info.outputs[0])), "values": dict(reduced),
         "protocol": reduced.get("protocol") or m.ev.protocol_key(),
-        "n": len(m.outputs), "n_failed": len(m.failures), "failures": m.failures, "per_item": m.per_item,
-        "weights": m.ev.weights_used(), "facts": m.ev.facts(), "notes": list(m.ev.notes), "error": None,
+        "n": len(m.outputs), "n_failed": len(m.failures), "failures": m.failures, "excluded": m.excluded,
+        "per_item": m.per_item, "weights": m.ev.weights_used(), "facts": m.ev.facts(), "notes": list(m.ev.notes),
+        "error": None, "reason": None,
     }
+    if rec["value"] is None:  # every item excluded (too short, no pause, ...) or a reduction without a value
+        why = next(iter({**m.excluded, **m.failures}.items()), None)
+        counts = f"{len(m.excluded)} of {len(m.outputs)} item(s) excluded" + (
+            f", {len(m.failures)} failed" if m.failures else "")
+        rec["error"] = rec["reason"] = f"no value ({counts})" + (f"; {why[0]}: {why[1]}" if why else "")
+        rec["exit_code"] = MetricInputError.exit_code
+    return rec

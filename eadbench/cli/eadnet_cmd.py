@@ -195,10 +195,10 @@ def probe_emotion(
 
 
 def _finish_probe(res, json_out: Optional[Path], failed: list[str]) -> None:
-    import json
+    from eadbench.jsonio import dumps
 
     if json_out:
-        json_out.write_text(json.dumps(res.to_dict(), indent=2))
+        json_out.write_text(dumps(res.to_dict(), sort_keys=False))
     for reason in failed:
         typer.echo(f"FAILED: {reason}")
     if failed:

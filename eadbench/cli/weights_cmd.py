@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
 from eadbench.cli.common import friendly, group
+from eadbench.jsonio import dumps
 
 app = group("Pretrained weight files: list, download (when online), verify.")
 
@@ -23,7 +23,7 @@ def list_(weights_dir: Optional[Path] = WD, as_json: bool = typer.Option(False, 
 
     rows = [status(n, weights_dir) for n in WEIGHTS.names()]
     if as_json:
-        typer.echo(json.dumps(rows, indent=2))
+        typer.echo(dumps(rows, sort_keys=False))
         return
     for r in rows:
         mark = "ok " if r["present"] and r["hash_ok"] is not False and not r.get("problem") else "-- "

@@ -20,7 +20,6 @@ results, resumable, sharded. ``eadbench.run`` is this package *and* the library 
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -145,7 +144,7 @@ def _execute(cfg, scan, shard, unavailable, started, rank, world, echo) -> RunRe
 
     ``--no-resume`` never deletes anything: every video and score this run needs is made
     again and written over the old one (the lock keeps other runs out meanwhile)."""
-    from eadbench.jsonio import to_jsonable_or_str
+    from eadbench.jsonio import dumps
     from eadbench.results import atomic_write_json, atomic_write_text, summarise, write_tables
     from eadbench.run.collect import collect, write_manifest
     from eadbench.run.executors import run_distributed, run_pool, run_serial
@@ -175,7 +174,7 @@ def _execute(cfg, scan, shard, unavailable, started, rank, world, echo) -> RunRe
     rows, details, set_values, set_values_all = collect(run_dir, scan.clips, list(shard.methods), shard.evaluators,
                                                         cfg.coverage)
     write_tables(run_dir.root, rows)
-    atomic_write_text(run_dir.details, "".join(json.dumps(d, sort_keys=True, default=to_jsonable_or_str) + "\n"
+    atomic_write_text(run_dir.details, "".join(dumps(d, indent=None, lenient=True) + "\n"
                                                for d in details))
     infos = {name: ev.info for name, ev in shard.evaluators.items()}
     summary = {
