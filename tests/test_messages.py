@@ -66,3 +66,17 @@ def test_every_json_writer_refuses_nan(tmp_path):
     assert _strict_json(dumps(obj)) == {"a": None, "b": [None, 1.5], "c": [None, 2.0]}
     atomic_write_json(tmp_path / "x.json", obj)
     assert _strict_json((tmp_path / "x.json").read_text())["a"] is None
+
+
+# ------------------------------------------------------------------------------------------------
+# item 7: the TFLite runtime's banner never reaches a command's output
+# ------------------------------------------------------------------------------------------------
+def test_no_xnnpack_banner_in_a_real_command(short):
+    import subprocess
+    import sys
+
+    p = subprocess.run([sys.executable, "-m", "eadbench.cli.main", "score", "--metric", "lmd", "--fake", str(short),
+                        "--real", str(short)], capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith("lmd: 0  (mesh468-face256@1")  # the face mesh did run
+    assert "XNNPACK" not in p.stdout + p.stderr and "INFO:" not in p.stderr, p.stderr
