@@ -128,6 +128,9 @@ def score(metrics: list[str], fake, real=None, audio=None, emotion: str | None =
                 raise MetricInputError(f"metric {name} compares with real frames: give --real")
             if "emotion" in info.needs and target is None:
                 raise MetricInputError(f"metric {name} needs the target emotion: give --emotion")
+            if "audio" in info.needs and not any(_has_audio(f) for f in fake_items):
+                raise MetricInputError(f"metric {name} needs audio: {fake_items[0].path} has no audio track; "
+                                       "give --audio")
             ev = info.factory(MetricContext(store=store, protocol=protocol if protocol else None,
                                             options={"crop": crop}))
             active[name] = _Metric(name, ev)
@@ -140,6 +143,10 @@ def score(metrics: list[str], fake, real=None, audio=None, emotion: str | None =
             results.append(_finish(active[name]))
     order = {n: i for i, n in enumerate(metrics)}
     return sorted(results, key=lambda x: order[x["metric"]])
+
+
+def _has_audio(item: Item) -> bool:
+    return item.audio_path is not None or (item.is_video and media.probe(item.path).has_audio)
 
 
 def _error(name: str, exc: EadbenchError) -> dict[str, Any]:

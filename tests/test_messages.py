@@ -80,3 +80,40 @@ def test_no_xnnpack_banner_in_a_real_command(short):
     assert p.returncode == 0, p.stderr
     assert p.stdout.startswith("lmd: 0  (mesh468-face256@1")  # the face mesh did run
     assert "XNNPACK" not in p.stdout + p.stderr and "INFO:" not in p.stderr, p.stderr
+
+
+# ------------------------------------------------------------------------------------------------
+# item 7: avsync without audio refuses before any decoding or face tracking
+# ------------------------------------------------------------------------------------------------
+@pytest.fixture
+def no_decoding(monkeypatch):
+    import eadbench.run.driver as driver
+
+    def refuse(path, *a, **k):
+        raise AssertionError(f"{path} was decoded although no metric could use it")
+
+    monkeypatch.setattr(driver, "stream_video", refuse)
+
+
+def test_score_avsync_without_audio_refuses_at_once(short, tmp_path, no_decoding):
+    from eadbench import media
+
+    silent = tmp_path / "silent.mp4"
+    media.write_video(silent, media.read_frames(short))
+    r = cli.invoke(app, ["score", "--metric", "avsync", "--fake", str(silent)])
+    assert r.exit_code == 2 and r.output.count("\n") == 1, r.output
+    assert f"metric avsync needs audio: {silent} has no audio track" in r.output
+
+
+def test_the_run_driver_checks_audio_before_decoding(short, no_decoding):
+    from eadbench.metrics import METRICS
+    from eadbench.metrics.base import ClipMeta, MetricContext
+    from eadbench.run.driver import ClipScoring, Job, score_clip
+    from eadbench.weights import WeightStore
+
+    store = WeightStore()
+    ev = METRICS.get("avsync").factory(MetricContext(store=store))
+    outcomes, infos = score_clip(ClipScoring(ClipMeta("c", audio=None), short, [Job("m", short, {"avsync": ev})],
+                                             store))
+    assert outcomes[("m", "avsync")].status == "failed" and "needs audio" in outcomes[("m", "avsync")].error
+    assert infos == {}
