@@ -96,6 +96,7 @@ class _Metric:
     per_item: dict[str, dict] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
     excluded: dict[str, str] = field(default_factory=dict)  # scored, but the protocol left it out: why
+    warnings: list[str] = field(default_factory=list)  # about the inputs (two faces, small faces)
 
 
 def score(metrics: list[str], fake, real=None, audio=None, emotion: str | None = None, protocol: str | None = None,
@@ -178,7 +179,11 @@ def _score_pair(f: Item, r: Item | None, active: dict[str, _Metric], target, sto
         frames["real"] = infos.get(REAL, {}).get("frames")
     mismatch = (r is not None and frames["fake"] is not None and frames["real"] is not None
                 and abs(frames["fake"] - frames["real"]) > MAX_LENGTH_MISMATCH)
+    warnings = [w for label, item in ((f.name, f), (REAL, r)) if item is not None
+                for w in face_warnings(item.path, infos.get(label, {}))]
     for name, m in active.items():
+        if m.ev.views()[0] != FRAMES:
+            m.warnings += [w for w in warnings if w not in m.warnings]
         oc = outcomes.get((f.name, name), Outcome(None, "not scored", "failed"))
         paired = m.ev.info.level == "clip" and "real" in m.ev.info.needs
         if mismatch and paired and not allow_mismatch:
@@ -189,6 +194,20 @@ def _score_pair(f: Item, r: Item | None, active: dict[str, _Metric], target, sto
         if paired and r is not None and None not in (frames["fake"], frames["real"]):
             used["used"] = min(frames["fake"], frames["real"])
         _record(m, f.name, oc, used, outcomes.get((REAL, name)))
+
+
+def face_warnings(path: Path, track: dict) -> list[str]:
+    """One line for each way a video's face track makes face metrics less trustworthy."""
+    from eadbench.faces.track import SMALL_FACE_PX, Track
+
+    n, out = track.get("frames"), []
+    if track.get("multi_face_frames"):
+        out.append(f"{path}: {track['multi_face_frames']} of {n} frames show more than one face; the scored "
+                   f"face is the {Track.POLICY}")
+    if track.get("small_face_frames"):
+        out.append(f"{path}: {track['small_face_frames']} of {n} frames have a face under {SMALL_FACE_PX} px; "
+                   "its crops are upscaled more than 4x, so face metrics read interpolated pixels")
+    return out
 
 
 def _score_arrays(f: Item, r: Item | None, active: dict[str, _Metric], meta: ClipMeta) -> None:
@@ -250,7 +269,7 @@ def _finish(m: _Metric) -> dict[str, Any]:
         "protocol": reduced.get("protocol") or m.ev.protocol_key(),
         "n": len(m.outputs), "n_failed": len(m.failures), "failures": m.failures, "excluded": m.excluded,
         "per_item": m.per_item, "weights": m.ev.weights_used(), "facts": m.ev.facts(), "notes": list(m.ev.notes),
-        "error": None, "reason": None,
+        "warnings": m.warnings, "error": None, "reason": None,
     }
     if rec["value"] is None:  # every item excluded (too short, no pause, ...) or a reduction without a value
         why = next(iter({**m.excluded, **m.failures}.items()), None)

@@ -117,3 +117,34 @@ def test_the_run_driver_checks_audio_before_decoding(short, no_decoding):
                                              store))
     assert outcomes[("m", "avsync")].status == "failed" and "needs audio" in outcomes[("m", "avsync")].error
     assert infos == {}
+
+
+# ------------------------------------------------------------------------------------------------
+# item 7: two faces or a small face are said in text mode, not only counted in the JSON
+# ------------------------------------------------------------------------------------------------
+def _face_videos(tmp_path: Path) -> tuple[Path, Path]:
+    import cv2
+    import numpy as np
+    import skimage.data
+
+    from eadbench import media
+
+    face = cv2.resize(skimage.data.astronaut()[:256, 96:352], (128, 128))
+    small = np.full((160, 160, 3), 128, np.uint8)
+    small[60:108, 60:108] = cv2.resize(face, (48, 48))  # a detected box of about 20 px
+    two, tiny = tmp_path / "two.mp4", tmp_path / "tiny.mp4"
+    media.write_video(two, np.stack([np.concatenate([face, face], axis=1)] * 8))
+    media.write_video(tiny, np.stack([small] * 8))
+    return two, tiny
+
+
+def test_two_faces_and_a_small_face_are_warned_in_text_mode(tmp_path):
+    two, tiny = _face_videos(tmp_path)
+    r = cli.invoke(app, ["score", "--metric", "lmd", "--fake", str(two), "--real", str(two)])
+    assert f"warning: {two}: 8 of 8 frames show more than one face" in r.output, r.output
+    assert r.output.count("more than one face") == 1  # the same video as both sides: said once
+    r = cli.invoke(app, ["score", "--metric", "lmd", "--fake", str(tiny), "--real", str(tiny)])
+    assert f"warning: {tiny}: 8 of 8 frames have a face under 40 px" in r.output, r.output
+    r = cli.invoke(app, ["score", "--metric", "lmd", "--fake", str(tiny), "--real", str(tiny), "--json"])
+    rec = _strict_json(r.stdout)
+    assert any("face under 40 px" in w for w in rec["warnings"])

@@ -46,10 +46,13 @@ def score(
     for r in res:
         for note in r["notes"]:
             typer.echo(f"warning: {r['metric']}: {note}", err=True)
+    for w in dict.fromkeys(w for r in res for w in r.get("warnings", [])):  # once per video, not per metric
+        typer.echo(f"warning: {w}", err=True)
     code = max([r.get("exit_code", 2) for r in res if r.get("error")], default=0)
     if as_json:
         clean = [{k: r.get(k) for k in ("metric", "value", "reason", "protocol", "n", "per_item", "weights",
-                                        "values", "n_failed", "failures", "excluded", "facts", "error")} for r in res]
+                                        "values", "n_failed", "failures", "excluded", "warnings", "facts",
+                                        "error")} for r in res]
         typer.echo(dumps(clean[0] if len(clean) == 1 else clean, lenient=True, sort_keys=False))
         raise typer.Exit(code)
     for r in res:

@@ -165,6 +165,7 @@ def score_clip(cs: ClipScoring) -> tuple[dict[tuple[str, str], Outcome], dict[st
             track = results[label].track  # what the crops were cut from: reported with every face metric
             out["face_frames_missing"] = len(track.missing)
             out["multi_face_frames"] = track.multi_face_frames
+            out["small_face_frames"] = track.small_face_frames
         if _needs_real(ev) and label in pairings:  # which frames were compared with which
             out.update(pairings[label].report())
         outcomes[(label, name)] = Outcome(out, out.get("excluded"), "excluded" if out.get("excluded") else "ok")
