@@ -148,3 +148,17 @@ def test_two_faces_and_a_small_face_are_warned_in_text_mode(tmp_path):
     r = cli.invoke(app, ["score", "--metric", "lmd", "--fake", str(tiny), "--real", str(tiny), "--json"])
     rec = _strict_json(r.stdout)
     assert any("face under 40 px" in w for w in rec["warnings"])
+
+
+# ------------------------------------------------------------------------------------------------
+# item 7: `eadnet describe` does not exit 0 when it described nothing
+# ------------------------------------------------------------------------------------------------
+def test_describe_that_describes_nothing_exits_2(short, tmp_path):
+    prep = tmp_path / "prep"
+    r = cli.invoke(app, ["prepare", "--dataset", "hdtf", "--root", str(short.parent), "--out", str(prep),
+                         "--protocols", "syncnet", "--quiet"])  # no face256 crops: the face describer cannot work
+    assert r.exit_code == 0, r.output
+    r = cli.invoke(app, ["eadnet", "describe", "--data", str(prep / "hdtf"), "--quiet"])
+    assert r.exit_code == 2, r.output
+    assert "error: nothing described: all 1 clip(s) failed" in r.output and "no face256 crop" in r.output
+    assert "Traceback" not in r.output
