@@ -162,3 +162,28 @@ def test_describe_that_describes_nothing_exits_2(short, tmp_path):
     assert r.exit_code == 2, r.output
     assert "error: nothing described: all 1 clip(s) failed" in r.output and "no face256 crop" in r.output
     assert "Traceback" not in r.output
+
+
+# ------------------------------------------------------------------------------------------------
+# item 7: `run` says which input files it skipped and why, and records them
+# ------------------------------------------------------------------------------------------------
+def test_run_reports_and_records_skipped_inputs(short, tmp_path):
+    import shutil
+
+    root = tmp_path / "hdtf"
+    (root / "b").mkdir(parents=True)
+    shutil.copy(short, root / short.name)
+    shutil.copy(short, root / "b" / short.name)  # the same clip id twice
+    shutil.copy(short, root / "holiday_clip.mp4")  # not an HDTF name
+    out = tmp_path / "run"
+    r = cli.invoke(app, ["run", "--dataset", "hdtf", "--root", str(root), "--out", str(out), "--methods",
+                         "ground_truth", "--metrics", "psnr", "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert "skipped 2 input file(s)" in r.output and "eadbench datasets inspect --dataset hdtf" in r.output
+    lines = r.output.splitlines()
+    assert "    1: duplicate clip id" in lines
+    assert "    1: name does not match <RD|WDA|WRA>_<name>_<idx>" in lines
+    summary = _strict_json((out / "summary.json").read_text())
+    assert sorted(Path(s["path"]).name for s in summary["skipped_inputs"]) == [short.name, "holiday_clip.mp4"]
+    manifest = _strict_json((out / "manifest.json").read_text())
+    assert manifest["dataset"]["skipped"] == summary["skipped_inputs"]

@@ -155,6 +155,11 @@ def _execute(cfg, scan, shard, unavailable, started, rank, world, echo) -> RunRe
         echo(f"eadbench run: {cfg.dataset} split {cfg.split} ({scan.split_name or 'default'}, "
              f"hash {scan.split_hash()}), {len(scan.clips)} clips x {len(shard.methods)} methods "
              f"-> {run_dir.root} (device {shard.store.device})")
+        if scan.skipped:
+            echo(f"  skipped {len(scan.skipped)} input file(s) (summary.json skipped_inputs; `eadbench datasets "
+                 f"inspect --dataset {cfg.dataset} --root {cfg.root}` lists each):")
+            for kind, n in scan.skipped_by_reason().items():
+                echo(f"    {n}: {kind}")
         for name, why in unavailable.items():
             echo(f"  metric {name} unavailable: {why}")
         for name, ev in shard.evaluators.items():
@@ -186,6 +191,8 @@ def _execute(cfg, scan, shard, unavailable, started, rank, world, echo) -> RunRe
         "coverage": cfg.coverage,
         "unavailable_metrics": sorted(unavailable),
     }
+    if scan.skipped:
+        summary["skipped_inputs"] = [{"path": sk.path, "reason": sk.reason} for sk in scan.skipped]
     notes = {c.clip_id: n for c in scan.clips if (n := input_note(run_dir, c.clip_id))}
     if notes:
         summary["input_notes"] = notes
