@@ -187,3 +187,45 @@ def test_run_reports_and_records_skipped_inputs(short, tmp_path):
     assert sorted(Path(s["path"]).name for s in summary["skipped_inputs"]) == [short.name, "holiday_clip.mp4"]
     manifest = _strict_json((out / "manifest.json").read_text())
     assert manifest["dataset"]["skipped"] == summary["skipped_inputs"]
+
+
+# ------------------------------------------------------------------------------------------------
+# item 7: `weights list` says "loads" only for a file it loaded
+# ------------------------------------------------------------------------------------------------
+def _hsemotion_row(wd: Path) -> str:
+    r = cli.invoke(app, ["weights", "list", "--weights-dir", str(wd)])
+    assert r.exit_code == 0, r.output
+    return next(line for line in r.output.splitlines() if "hsemotion-enet-b0-8" in line)
+
+
+def test_weights_list_never_says_loads_for_a_pickle_it_did_not_load(tmp_path):
+    import zipfile
+
+    import timm
+    import torch
+
+    wd = tmp_path / "w"
+    wd.mkdir()
+    f = wd / "enet_b0_8_best_afew.pt"
+    torch.save({"w": torch.zeros(300_000)}, f)  # a 1.2 MB torch pickle, but no model in it
+    assert f.stat().st_size > 1_000_000
+    row = _hsemotion_row(wd)
+    assert row.startswith("!! ") and "BROKEN: holds plain tensors" in row and "loads" not in row
+    data = f.read_bytes()
+    f.write_bytes(data[:200] + bytes(len(data) - 400) + data[-200:])  # same size, payload zeroed
+    row = _hsemotion_row(wd)
+    assert row.startswith("!! ") and "BROKEN: a damaged zip archive" in row, row
+    torch.save(timm.create_model("efficientnet_b0", num_classes=8, pretrained=False), f)
+    good = zipfile.ZipFile(f)
+    parts = {n: good.read(n) for n in good.namelist()}
+    with zipfile.ZipFile(f, "w") as z:  # a valid archive whose pickle is garbage
+        for n, b in parts.items():
+            z.writestr(n, b"\x80\x02garbage" if n.endswith("data.pkl") else b)
+    row = _hsemotion_row(wd)
+    assert row.startswith("!! ") and "BROKEN: does not load" in row, row
+    torch.save(timm.create_model("efficientnet_b0", num_classes=8, pretrained=False), f)
+    row = _hsemotion_row(wd)  # the right kind of file: parsed, and said not to be loaded
+    assert row.startswith("ok ") and "parses as a pickled timm model, not loaded" in row and "loads" not in row
+    r = cli.invoke(app, ["weights", "list", "--weights-dir", str(wd), "--json"])
+    hs = next(x for x in _strict_json(r.stdout) if x["name"] == "hsemotion-enet-b0-8")
+    assert "three different pickles" in hs["no_hash_reason"]
