@@ -17,7 +17,6 @@ Rules every command follows (issue: "nothing lost"):
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -68,7 +67,9 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 def atomic_write_json(path: str | Path, obj: Any, default: Callable[[Any], Any] | None = None,
                       indent: int = 2) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=indent, sort_keys=True, default=default) + "\n")
+    from eadbench.jsonio import dumps
+
+    atomic_write_text(path, dumps(obj, indent=indent, default=default) + "\n")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from eadbench import faces, media
 from eadbench.atomic import atomic_write_text, clean_partials, ensure_folder, partial_dir, replace_folder
 from eadbench.datasets.base import Clip
 from eadbench.errors import DatasetLayoutError, EadbenchError, FaceNotFoundError
+from eadbench.jsonio import dumps
 from eadbench.locking import folder_lock
 from eadbench.weights import file_sha256
 
@@ -153,7 +154,7 @@ def prepare_clip(clip: Clip, dest: Path, protocols: tuple[str, ...], source_hash
                 "sample_rate": media.AUDIO_RATE, "n_frames": fit.n_frames, "source_frames": result.frames,
                 "trimmed_seconds": fit.trimmed_seconds, "padded_seconds": fit.padded_seconds,
                 "multi_face_frames": track.multi_face_frames, "tracking_policy": track.POLICY, "crops": crops}
-        atomic_write_text(tmp / "meta.json", json.dumps(meta, indent=1, default=str))
+        atomic_write_text(tmp / "meta.json", dumps(meta, indent=1, lenient=True, sort_keys=False))
         for rel in keep:  # files others put in the clip folder travel with it
             (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
             os.replace(dest / rel, tmp / rel)
@@ -204,7 +205,7 @@ def _prepare_clips(clips: list[Clip], base: Path, dataset: str, protocols: tuple
             report.failed.append((clip.clip_id, str(exc)))
         bar.set_postfix(failed=len(report.failed))
     atomic_write_text(base / "failures.jsonl",
-                      "".join(json.dumps({"clip_id": c, "reason": r}) + "\n" for c, r in report.failed))
+                      "".join(dumps({"clip_id": c, "reason": r}, indent=None) + "\n" for c, r in report.failed))
     return report
 
 

@@ -195,10 +195,10 @@ def probe_emotion(
 
 
 def _finish_probe(res, json_out: Optional[Path], failed: list[str]) -> None:
-    import json
+    from eadbench.jsonio import dumps
 
     if json_out:
-        json_out.write_text(json.dumps(res.to_dict(), indent=2))
+        json_out.write_text(dumps(res.to_dict(), sort_keys=False))
     for reason in failed:
         typer.echo(f"FAILED: {reason}")
     if failed:
@@ -222,8 +222,9 @@ def describe(
     """Write each prepared clip's emotion description into its emotion.txt (what training reads).
 
     A clip whose video, describer and describer version/weights are unchanged is skipped; a clip
-    that cannot be described is listed in DATA/describe_failures.jsonl and the others go on."""
-    from eadnet.describe import build, describe_prepared, prepared_clips
+    that cannot be described is listed in DATA/describe_failures.jsonl and the others go on. Exit 2
+    when no clip has a description afterwards (every clip failed)."""
+    from eadnet.describe import FAILURES_FILE, build, describe_prepared, prepared_clips
 
     from eadbench.errors import EadbenchError
 
@@ -239,3 +240,5 @@ def describe(
                f"({describer}; texts in <clip>/emotion.txt)")
     for clip_id, reason in rep.failed:
         typer.echo(f"  failed {clip_id}: {reason}", err=True)
+    if not rep.described and not rep.cached:
+        fail(f"nothing described: all {len(rep.failed)} clip(s) failed (listed in {data / FAILURES_FILE})")

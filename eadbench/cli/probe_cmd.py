@@ -3,13 +3,13 @@ A thin layer over ``eadbench.probes``."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from eadbench.cli.common import friendly, group, split_csv
+from eadbench.jsonio import dumps
 
 app = group("Behaviour probes of the compared methods.")
 
@@ -54,7 +54,7 @@ def lipleak(
         for spec in (m for m in cfg.methods if m.method == "eadnet"):
             spec.options["checkpoint"] = str(eadnet_checkpoint)
     report = probe_dataset(cfg, out, echo=lambda s: typer.echo(s, err=True), progress=not quiet)
-    typer.echo(json.dumps(report, indent=2, default=str) if as_json else format_table(report))
+    typer.echo(dumps(report, lenient=True, sort_keys=False) if as_json else format_table(report))
     for f in report["failures"][:20]:
         typer.echo(f"  {f['clip']}/{f.get('method') or '-'}/{f.get('case') or '-'}: {f['reason']}", err=True)
     typer.echo(f"results in {out}", err=True)

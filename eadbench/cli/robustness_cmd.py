@@ -3,7 +3,6 @@ harmful ones? A thin layer over ``eadbench.robustness``."""
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import List, Optional
 import typer
 
 from eadbench.cli.common import friendly, split_csv
-from eadbench.jsonio import to_jsonable_or_str
+from eadbench.jsonio import dumps
 
 
 @friendly
@@ -73,7 +72,7 @@ def robustness(
         echo=lambda s: typer.echo(s, err=True))
     report = res.report
     if as_json:
-        typer.echo(json.dumps(report, indent=2, default=to_jsonable_or_str))
+        typer.echo(dumps(report, lenient=True, sort_keys=False))
     else:
         typer.echo(format_table(report))
     if res.failures:

@@ -20,7 +20,6 @@ results, resumable, sharded. ``eadbench.run`` is this package *and* the library 
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -145,7 +144,7 @@ def _execute(cfg, scan, shard, unavailable, started, rank, world, echo) -> RunRe
 
     ``--no-resume`` never deletes anything: every video and score this run needs is made
     again and written over the old one (the lock keeps other runs out meanwhile)."""
-    from eadbench.jsonio import to_jsonable_or_str
+    from eadbench.jsonio import dumps
     from eadbench.results import atomic_write_json, atomic_write_text, summarise, write_tables
     from eadbench.run.collect import collect, write_manifest
     from eadbench.run.executors import run_distributed, run_pool, run_serial
@@ -156,6 +155,11 @@ def _execute(cfg, scan, shard, unavailable, started, rank, world, echo) -> RunRe
         echo(f"eadbench run: {cfg.dataset} split {cfg.split} ({scan.split_name or 'default'}, "
              f"hash {scan.split_hash()}), {len(scan.clips)} clips x {len(shard.methods)} methods "
              f"-> {run_dir.root} (device {shard.store.device})")
+        if scan.skipped:
+            echo(f"  skipped {len(scan.skipped)} input file(s) (summary.json skipped_inputs; `eadbench datasets "
+                 f"inspect --dataset {cfg.dataset} --root {cfg.root}` lists each):")
+            for kind, n in scan.skipped_by_reason().items():
+                echo(f"    {n}: {kind}")
         for name, why in unavailable.items():
             echo(f"  metric {name} unavailable: {why}")
         for name, ev in shard.evaluators.items():
@@ -175,7 +179,7 @@ def _execute(cfg, scan, shard, unavailable, started, rank, world, echo) -> RunRe
     rows, details, set_values, set_values_all = collect(run_dir, scan.clips, list(shard.methods), shard.evaluators,
                                                         cfg.coverage)
     write_tables(run_dir.root, rows)
-    atomic_write_text(run_dir.details, "".join(json.dumps(d, sort_keys=True, default=to_jsonable_or_str) + "\n"
+    atomic_write_text(run_dir.details, "".join(dumps(d, indent=None, lenient=True) + "\n"
                                                for d in details))
     infos = {name: ev.info for name, ev in shard.evaluators.items()}
     summary = {
@@ -187,6 +191,8 @@ def _execute(cfg, scan, shard, unavailable, started, rank, world, echo) -> RunRe
         "coverage": cfg.coverage,
         "unavailable_metrics": sorted(unavailable),
     }
+    if scan.skipped:
+        summary["skipped_inputs"] = [{"path": sk.path, "reason": sk.reason} for sk in scan.skipped]
     notes = {c.clip_id: n for c in scan.clips if (n := input_note(run_dir, c.clip_id))}
     if notes:
         summary["input_notes"] = notes

@@ -20,6 +20,7 @@ import numpy as np
 from eadbench import __version__, media
 from eadbench.atomic import atomic_path, atomic_write_text
 from eadbench.errors import ChoiceError, ConfigError
+from eadbench.jsonio import dumps
 from eadbench.labels import EMOTIONS, RAVDESS_CODE_TO_CANONICAL, describe_emotion
 from eadbench.synth import speech
 from eadbench.synth.face import FaceAnimator, action_units, portrait
@@ -198,7 +199,7 @@ def ground_truth(root: str | Path, clip_id: str) -> dict:
 
 def _write_json(path: Path, obj) -> Path:
     with atomic_path(path) as tmp, open(tmp, "w") as fh:
-        json.dump(obj, fh, indent=1)
+        fh.write(dumps(obj, indent=1, sort_keys=False))
     return path
 
 
