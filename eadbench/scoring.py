@@ -107,6 +107,7 @@ def score(metrics: list[str], fake, real=None, audio=None, emotion: str | None =
     target = canonical(emotion) if emotion else None  # a misspelt emotion: one line, before any decoding
     for name in metrics:
         METRICS.get(name)
+    protocols = metric_protocols(protocol, metrics)
     if crop not in ("auto", "none"):
         from eadbench.faces.crop import CROP_PROTOCOLS
 
@@ -124,8 +125,7 @@ def score(metrics: list[str], fake, real=None, audio=None, emotion: str | None =
                 raise MetricInputError(f"metric {name} compares with real frames: give --real")
             if "emotion" in info.needs and target is None:
                 raise MetricInputError(f"metric {name} needs the target emotion: give --emotion")
-            ev = info.factory(MetricContext(store=store, protocol=protocol if protocol else None,
-                                            options={"crop": crop}))
+            ev = info.factory(MetricContext(store=store, protocol=protocols.get(name), options={"crop": crop}))
             active[name] = _Metric(name, ev)
         except EadbenchError as exc:
             results.append(_error(name, exc))
@@ -136,6 +136,19 @@ def score(metrics: list[str], fake, real=None, audio=None, emotion: str | None =
             results.append(_finish(active[name]))
     order = {n: i for i, n in enumerate(metrics)}
     return sorted(results, key=lambda x: order[x["metric"]])
+
+
+def metric_protocols(protocol: str | None, metrics: list[str]) -> dict[str, str]:
+    """``--protocol`` of score: a bare NAME for every metric scored (one that does not declare it
+    says so), or ``METRIC=NAME[,METRIC=NAME...]``, checked at once against each metric's protocols."""
+    from eadbench.config import RunConfig, apply_metric_flags, check_metric_settings
+
+    if not protocol:
+        return {}
+    if "=" not in protocol:
+        return dict.fromkeys(metrics, protocol)
+    cfg = apply_metric_flags(RunConfig(), [p for p in protocol.split(",") if p.strip()], [])
+    return check_metric_settings(cfg).protocols
 
 
 def _error(name: str, exc: EadbenchError) -> dict[str, Any]:

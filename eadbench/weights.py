@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import re
 import tempfile
 import threading
 import urllib.request
@@ -510,13 +511,13 @@ def resolve_device(device: str | None = "auto") -> str:
         return f"cuda:{int(rank) % torch.cuda.device_count()}" if rank is not None else "cuda"
     if d == "cpu":
         return "cpu"
-    if d == "cuda" or d.startswith("cuda:"):
-        if not torch.cuda.is_available():
-            raise ChoiceError(f"--device {device}: CUDA is not available on this machine (use cpu or auto)")
-        if d.startswith("cuda:") and (not d[5:].isdigit() or int(d[5:]) >= torch.cuda.device_count()):
-            raise ChoiceError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
-        return d
-    raise ChoiceError(f"--device must be auto, cpu, cuda or cuda:N, got {device!r}")
+    if not re.fullmatch(r"cuda(:[0-9]+)?", d):  # malformed: say so before asking whether CUDA is there
+        raise ChoiceError(f"--device must be auto, cpu, cuda or cuda:N (N a GPU number), got {device!r}")
+    if not torch.cuda.is_available():
+        raise ChoiceError(f"--device {device}: CUDA is not available on this machine (use cpu or auto)")
+    if d.startswith("cuda:") and int(d[5:]) >= torch.cuda.device_count():
+        raise ChoiceError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    return d
 
 
 def exact_metrics_mode(device: str) -> None:
