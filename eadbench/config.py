@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from eadbench.errors import ConfigError
+from eadbench.weights import check_device
 
 
 @dataclass
@@ -160,6 +161,7 @@ def resolve(config_file: str | Path | None = None, **overrides: Any) -> RunConfi
             by_label = {m.label: m for m in (yaml_methods or [])}
             value = [by_label.get(v) or MethodSpec.parse(v) for v in value]
         setattr(cfg, key, value)
+    check_device(cfg.device)  # malformed: one line before anything is scanned or trained
     for name, least in (("workers", 1), ("limit", 1), ("bootstrap", 0)):
         value = getattr(cfg, name)
         if (value is not None or name == "workers") and (not isinstance(value, int) or isinstance(value, bool)

@@ -496,6 +496,17 @@ _NET_LOCK = threading.RLock()
 _NETWORKS: dict[tuple, Any] = {}
 
 
+def check_device(device: str | None) -> str:
+    """``device`` lower-cased when it is one of the accepted forms (auto, cpu, cuda, cuda:N), else a
+    one-line error naming them; whether CUDA is there is ``resolve_device``'s question."""
+    from eadbench.errors import ChoiceError
+
+    d = (device or "auto").strip().lower()
+    if not re.fullmatch(r"auto|cpu|cuda(:[0-9]+)?", d):
+        raise ChoiceError(f"--device must be auto, cpu, cuda or cuda:N (N a GPU number), got {device!r}")
+    return d
+
+
 def resolve_device(device: str | None = "auto") -> str:
     """``auto`` -> ``cuda:<LOCAL_RANK>`` (torchrun) or ``cuda`` when CUDA is available, else
     ``cpu``; ``cuda``/``cuda:N``/``cpu`` as given, with a one-line error when CUDA is absent."""
@@ -503,7 +514,7 @@ def resolve_device(device: str | None = "auto") -> str:
 
     from eadbench.errors import ChoiceError
 
-    d = (device or "auto").strip().lower()
+    d = check_device(device)
     if d == "auto":
         if not torch.cuda.is_available():
             return "cpu"
@@ -511,8 +522,6 @@ def resolve_device(device: str | None = "auto") -> str:
         return f"cuda:{int(rank) % torch.cuda.device_count()}" if rank is not None else "cuda"
     if d == "cpu":
         return "cpu"
-    if not re.fullmatch(r"cuda(:[0-9]+)?", d):  # malformed: say so before asking whether CUDA is there
-        raise ChoiceError(f"--device must be auto, cpu, cuda or cuda:N (N a GPU number), got {device!r}")
     if not torch.cuda.is_available():
         raise ChoiceError(f"--device {device}: CUDA is not available on this machine (use cpu or auto)")
     if d.startswith("cuda:") and int(d[5:]) >= torch.cuda.device_count():

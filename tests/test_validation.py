@@ -237,3 +237,10 @@ def test_well_formed_cuda_device_without_cuda_keeps_its_message():
     else:
         with pytest.raises(ChoiceError, match="CUDA is not available"):
             resolve_device("cuda:0")
+
+
+def test_run_refuses_a_malformed_device_before_scanning_or_training(tmp_path):
+    out = tmp_path / "run"  # the built-in data would be generated and a model trained before the device was read
+    r = cli.invoke(app, ["run", "--dataset", "synth", "--device", "cuda:x", "--out", str(out), "--quiet"])
+    assert "--device must be auto, cpu, cuda or cuda:N" in _one_line_exit_2(r)
+    assert not out.exists()
