@@ -694,6 +694,7 @@ def robustness(metrics: list[str] | None = None, dataset: str = "synth", root: s
     cfg.protocols.update(protocols or {})
     for m, opts in (metric_options or {}).items():
         cfg.metric_options.setdefault(m, {}).update(opts)
+    config_mod.check_metric_settings(cfg)
     store = WeightStore(cfg.weights_dir, cfg.trust_weights, cfg.device)
     exact_metrics_mode(store.device)
     evaluators, unavailable = build_evaluators(cfg, store)

@@ -112,6 +112,7 @@ def score(metrics: list[str], fake, real=None, audio=None, emotion: str | None =
     target = canonical(emotion) if emotion else None  # a misspelt emotion: one line, before any decoding
     for name in metrics:
         METRICS.get(name)
+    protocols = metric_protocols(protocol, metrics)
     if crop not in ("auto", "none"):
         from eadbench.faces.crop import CROP_PROTOCOLS
 
@@ -132,8 +133,7 @@ def score(metrics: list[str], fake, real=None, audio=None, emotion: str | None =
             if "audio" in info.needs and not any(_has_audio(f) for f in fake_items):
                 raise MetricInputError(f"metric {name} needs audio: {fake_items[0].path} has no audio track; "
                                        "give --audio")
-            ev = info.factory(MetricContext(store=store, protocol=protocol if protocol else None,
-                                            options={"crop": crop}))
+            ev = info.factory(MetricContext(store=store, protocol=protocols.get(name), options={"crop": crop}))
             active[name] = _Metric(name, ev)
         except EadbenchError as exc:
             results.append(_error(name, exc))
@@ -148,6 +148,19 @@ def score(metrics: list[str], fake, real=None, audio=None, emotion: str | None =
 
 def _has_audio(item: Item) -> bool:
     return item.audio_path is not None or (item.is_video and media.probe(item.path).has_audio)
+
+
+def metric_protocols(protocol: str | None, metrics: list[str]) -> dict[str, str]:
+    """``--protocol`` of score: a bare NAME for every metric scored (one that does not declare it
+    says so), or ``METRIC=NAME[,METRIC=NAME...]``, checked at once against each metric's protocols."""
+    from eadbench.config import RunConfig, apply_metric_flags, check_metric_settings
+
+    if not protocol:
+        return {}
+    if "=" not in protocol:
+        return dict.fromkeys(metrics, protocol)
+    cfg = apply_metric_flags(RunConfig(), [p for p in protocol.split(",") if p.strip()], [])
+    return check_metric_settings(cfg).protocols
 
 
 def _error(name: str, exc: EadbenchError) -> dict[str, Any]:

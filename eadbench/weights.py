@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import re
 import tempfile
 import threading
 import urllib.request
@@ -540,6 +541,17 @@ _NET_LOCK = threading.RLock()
 _NETWORKS: dict[tuple, Any] = {}
 
 
+def check_device(device: str | None) -> str:
+    """``device`` lower-cased when it is one of the accepted forms (auto, cpu, cuda, cuda:N), else a
+    one-line error naming them; whether CUDA is there is ``resolve_device``'s question."""
+    from eadbench.errors import ChoiceError
+
+    d = (device or "auto").strip().lower()
+    if not re.fullmatch(r"auto|cpu|cuda(:[0-9]+)?", d):
+        raise ChoiceError(f"--device must be auto, cpu, cuda or cuda:N (N a GPU number), got {device!r}")
+    return d
+
+
 def resolve_device(device: str | None = "auto") -> str:
     """``auto`` -> ``cuda:<LOCAL_RANK>`` (torchrun) or ``cuda`` when CUDA is available, else
     ``cpu``; ``cuda``/``cuda:N``/``cpu`` as given, with a one-line error when CUDA is absent."""
@@ -547,7 +559,7 @@ def resolve_device(device: str | None = "auto") -> str:
 
     from eadbench.errors import ChoiceError
 
-    d = (device or "auto").strip().lower()
+    d = check_device(device)
     if d == "auto":
         if not torch.cuda.is_available():
             return "cpu"
@@ -555,13 +567,11 @@ def resolve_device(device: str | None = "auto") -> str:
         return f"cuda:{int(rank) % torch.cuda.device_count()}" if rank is not None else "cuda"
     if d == "cpu":
         return "cpu"
-    if d == "cuda" or d.startswith("cuda:"):
-        if not torch.cuda.is_available():
-            raise ChoiceError(f"--device {device}: CUDA is not available on this machine (use cpu or auto)")
-        if d.startswith("cuda:") and (not d[5:].isdigit() or int(d[5:]) >= torch.cuda.device_count()):
-            raise ChoiceError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
-        return d
-    raise ChoiceError(f"--device must be auto, cpu, cuda or cuda:N, got {device!r}")
+    if not torch.cuda.is_available():
+        raise ChoiceError(f"--device {device}: CUDA is not available on this machine (use cpu or auto)")
+    if d.startswith("cuda:") and int(d[5:]) >= torch.cuda.device_count():
+        raise ChoiceError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    return d
 
 
 def exact_metrics_mode(device: str) -> None:

@@ -32,7 +32,7 @@ def metrics_list(weights_dir: Optional[Path] = WD, as_json: bool = typer.Option(
             "name": name, "level": info.level, "description": info.description,
             "outputs": {o: info.direction_of(o) for o in info.outputs}, "needs": list(info.needs),
             "protocols": [{"key": p.key, "crop": p.crop, "parameters": dict(p.params)} for p in info.protocols],
-            "options": dict(info.options),
+            "options": {o.name: o.help for o in info.options},
             "weights": {w: is_available(w, weights_dir) for w in info.weights},
         })
     if as_json:

@@ -67,6 +67,13 @@ def _debug() -> None:
         traceback.print_exc()
 
 
+def count(default, *names: str, help: str, min: int = 1):
+    """An option counting something (clips, steps, workers, resamples), its lower bound declared
+    once: 1, or 0 where 0 means what the help says. -1 is refused by the parser (exit 2), never
+    used as a Python slice that silently drops the last clip."""
+    return typer.Option(default, *names, help=help, min=min)
+
+
 def split_csv(value: str | None) -> list[str] | None:
     if value is None:
         return None

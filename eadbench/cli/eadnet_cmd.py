@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from eadbench.cli.common import fail, friendly, group
+from eadbench.cli.common import count, fail, friendly, group
 
 app = group("EAD-Net, the reference model: train, generate, inspect.")
 
@@ -42,7 +42,7 @@ def train(
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (preset + overrides)."),
     preset: str = typer.Option("tiny", "--preset", help="tiny (CPU, pixel space) or paper (LatentSync scale)."),
     set_: Optional[List[str]] = typer.Option(None, "--set", help="Override a config key, e.g. --set stda=false."),
-    steps: int = typer.Option(1000, "--steps", help="Optimiser steps."),
+    steps: int = count(1000, "--steps", help="Optimiser steps."),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Continue from OUT/checkpoint.pt (exact)."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu or cuda (default: cuda when available)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
@@ -74,7 +74,7 @@ def infer(
     emotion: Optional[str] = typer.Option(None, "--emotion", help="Target emotion (canonical label)."),
     intensity: Optional[float] = typer.Option(None, "--intensity", help="Emotion intensity in [0, 1] (any value)."),
     text: Optional[str] = typer.Option(None, "--text", help="Emotion description (instead of --emotion/--intensity)."),
-    steps: Optional[int] = typer.Option(None, "--steps", help="DDIM steps."),
+    steps: Optional[int] = count(None, "--steps", help="DDIM steps."),
     guidance: Optional[float] = typer.Option(None, "--guidance", help="Classifier-free guidance scale."),
     seed: int = typer.Option(0, "--seed", help="Sampling seed (the same seed gives the same video)."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda or cuda:N (default: cuda when available)."),
@@ -131,7 +131,7 @@ def probe_lipsync(
                                   "or self (the model also sees the real mouth)."),
     min_margin: Optional[float] = typer.Option(None, "--min-margin", help="Exit 1 when r(own) - r(other) is "
                                                "below this (a CI gate for the audio path)."),
-    steps: int = typer.Option(4, "--steps", help="DDIM steps."),
+    steps: int = count(4, "--steps", help="DDIM steps."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the result as JSON."),
     device: Optional[str] = typer.Option(None, "--device", help=_DEVICE_HELP),
 ):
@@ -164,7 +164,7 @@ def probe_emotion(
                                                "a cut path gives 0)."),
     min_shift: Optional[float] = typer.Option(None, "--min-shift", help="Exit 1 when switching the text "
                                               "produces less than this fraction of the real expression change."),
-    steps: int = typer.Option(4, "--steps", help="DDIM steps."),
+    steps: int = count(4, "--steps", help="DDIM steps."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the result as JSON."),
     device: Optional[str] = typer.Option(None, "--device", help=_DEVICE_HELP),
 ):
@@ -216,7 +216,7 @@ def describe(
         None, "--model", help="vlm only: a model folder or a Hugging Face name in the local cache (default "
         "HuggingFaceTB/SmolVLM-256M-Instruct)."),
     device: str = typer.Option("auto", "--device", help="vlm only: auto, cpu or cuda."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N clips (by clip id)."),
+    limit: Optional[int] = count(None, "--limit", help="Only the first N clips (by clip id)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):
     """Write each prepared clip's emotion description into its emotion.txt (what training reads).

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from eadbench.cli.common import friendly, group, split_csv
+from eadbench.cli.common import count, friendly, group, split_csv
 from eadbench.jsonio import dumps
 
 app = group("Behaviour probes of the compared methods.")
@@ -26,7 +26,7 @@ def lipleak(
                                           "defaults for the dataset)."),
     eadnet_checkpoint: Optional[Path] = typer.Option(None, "--eadnet-checkpoint", help="Checkpoint for the eadnet "
                                                      "method (the built-in data trains one when omitted)."),
-    limit: Optional[int] = typer.Option(4, "--limit", help="Only the first N clips by id (0: all)."),
+    limit: Optional[int] = count(4, "--limit", help="Only the first N clips by id (0: all).", min=0),
     out: Path = typer.Option(Path("runs/lipleak-probe"), "--out", "-o", help="Folder for lipleak_probe.json, the "
                              "probe's audio and the methods' videos."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."),

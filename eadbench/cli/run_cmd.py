@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 from typer.core import TyperCommand
 
-from eadbench.cli.common import friendly, split_csv
+from eadbench.cli.common import count, friendly, split_csv
 
 
 class RunCommand(TyperCommand):
@@ -41,8 +41,8 @@ def run(
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML run config; command-line "
                                           "options override it."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder (default runs/<dataset>-<split>)."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N clips (sorted by id)."),
-    workers: Optional[int] = typer.Option(None, "--workers", "-j", help="Local worker processes over clips."),
+    limit: Optional[int] = count(None, "--limit", help="Only the first N clips (sorted by id)."),
+    workers: Optional[int] = count(None, "--workers", "-j", help="Local worker processes over clips."),
     resume: Optional[bool] = typer.Option(None, "--resume/--no-resume", help="Reuse finished videos and "
                                           "scores whose inputs are unchanged (default on)."),
     strict: Optional[bool] = typer.Option(None, "--strict/--no-strict", help="Exit 1 when any clip failed."),
@@ -71,7 +71,7 @@ def run(
                                            "(frames downscaled to 384 px first; faster on large video)."),
     fvd_protocol: Optional[str] = typer.Option(None, "--fvd-protocol", help="Alias of --protocol fvd=NAME "
                                                "(kept for one release)."),
-    fvd_clips_per_video: Optional[int] = typer.Option(None, "--fvd-clips-per-video", help="Alias of "
+    fvd_clips_per_video: Optional[int] = count(None, "--fvd-clips-per-video", help="Alias of "
                                                       "--metric-option fvd.clips_per_video=N (kept for one release)."),
     syncnet: Optional[str] = typer.Option(None, "--syncnet", help="A sync expert for LSE: a file from "
                                           "`eadbench syncnet train`, or auto (the built-in data only: one is "

@@ -19,7 +19,8 @@ def score(
     real: Optional[Path] = typer.Option(None, "--real", help="Real counterpart (paired by sorted name / file name)."),
     audio: Optional[Path] = typer.Option(None, "--audio", help="Audio for LSE (default: the video's own track)."),
     emotion: Optional[str] = typer.Option(None, "--emotion", help="Target emotion for emotion accuracy."),
-    protocol: Optional[str] = typer.Option(None, "--protocol", help="Metric protocol, e.g. latentsync for FVD."),
+    protocol: Optional[str] = typer.Option(None, "--protocol", help="Metric protocol: NAME for the metric(s) "
+                                           "scored, e.g. latentsync for FVD, or METRIC=NAME[,METRIC=NAME]."),
     crop: str = typer.Option("auto", "--crop", help="auto, none, or a crop protocol (syncnet, face256, face224)."),
     weights_dir: Optional[Path] = typer.Option(None, "--weights-dir", envvar="EADBENCH_WEIGHTS",
                                                help="Folder with weight files."),

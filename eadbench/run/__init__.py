@@ -86,12 +86,15 @@ def _run(cfg: RunConfig, echo) -> RunResult:
 
 
 def _check_names(cfg: RunConfig) -> None:
-    """Every metric and method named exists (one line with a suggestion otherwise)."""
+    """Every metric and method named exists, every protocol and metric option fits what its metric
+    declares (one line with a suggestion otherwise)."""
+    from eadbench.config import check_metric_settings
     from eadbench.generators import GENERATORS
     from eadbench.metrics import METRICS
 
     for name in cfg.metrics or []:
         METRICS.get(name)
+    check_metric_settings(cfg)
     for m in cfg.methods:
         GENERATORS.get(m.method)
 
