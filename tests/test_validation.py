@@ -6,6 +6,8 @@ count options such as --limit, and device strings."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -244,3 +246,17 @@ def test_run_refuses_a_malformed_device_before_scanning_or_training(tmp_path):
     r = cli.invoke(app, ["run", "--dataset", "synth", "--device", "cuda:x", "--out", str(out), "--quiet"])
     assert "--device must be auto, cpu, cuda or cuda:N" in _one_line_exit_2(r)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("args", [["run", "--dataset", "synth", "--limit", "-1"],
+                                  ["run", "--dataset", "synth", "--nosuch", "3"],
+                                  ["robustness", "--metrics", "ssim", "--limit", "0"],
+                                  ["nosuchcommand"]])
+def test_usage_errors_of_the_console_script_are_one_line_and_exit_2(args, tmp_path):
+    """The console script (not only CliRunner): click's usage block is one line naming the command."""
+    r = subprocess.run([sys.executable, "-m", "eadbench.cli.main", *args], capture_output=True, text=True,
+                       cwd=tmp_path, timeout=120)
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), r.stderr
+    assert "--help" in lines[0] and "Traceback" not in r.stderr + r.stdout
+    assert not list(tmp_path.iterdir())  # nothing written
