@@ -1,9 +1,10 @@
 """The process's thread policy, set in one place (``configure``), read by everything that runs threads.
 
-Each scoring process gets one budget of threads: the usable cores divided by the worker processes
-of the run. torch's intra-op pool and the image metrics' per-frame pool each get that budget, and
-OpenCV runs single-threaded inside them (its own pool, inside per-frame threads, stacked a third
-layer of threads on the same cores). ``EADBENCH_THREADS`` overrides the budget."""
+Each scoring process gets one budget of threads: torch's default (the physical cores it may use)
+divided by the worker processes of the run. torch's intra-op pool and the image metrics'
+per-frame pool each get that budget, and OpenCV runs single-threaded inside them (its own pool,
+inside per-frame threads, stacked a third layer of threads on the same cores).
+``EADBENCH_THREADS`` (else ``OMP_NUM_THREADS``) sets the budget instead."""
 
 from __future__ import annotations
 
@@ -12,19 +13,17 @@ import os
 _BUDGET: int | None = None
 
 
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
 def budget() -> int:
-    """Threads one scoring process may use (``configure`` sets it; the cores until then)."""
+    """Threads one scoring process may use (``configure`` sets it)."""
     if _BUDGET is not None:
         return _BUDGET
-    env = os.environ.get("EADBENCH_THREADS", "")
-    return int(env) if env.isdigit() and int(env) > 0 else usable_cores()
+    for name in ("EADBENCH_THREADS", "OMP_NUM_THREADS"):
+        env = os.environ.get(name, "")
+        if env.isdigit() and int(env) > 0:
+            return int(env)
+    import torch
+
+    return torch.get_num_threads()
 
 
 def configure(workers: int = 1) -> int:
@@ -33,8 +32,8 @@ def configure(workers: int = 1) -> int:
     import cv2
     import torch
 
-    _BUDGET = None
-    _BUDGET = max(1, budget() // max(1, workers))
+    if _BUDGET is None:
+        _BUDGET = max(1, budget() // max(1, workers))
     torch.set_num_threads(_BUDGET)
     cv2.setNumThreads(1)
     return _BUDGET
