@@ -29,12 +29,10 @@ def _gauss1d() -> np.ndarray:
     return g / g.sum()
 
 
-_GAUSS = _gauss1d().astype(np.float32)
+_GAUSS = _gauss1d()
 #: valid rows computed at once: the band's 12 planes stay in cache, and scratch stays small for 1080p frames
 BAND = 64
-#: frames are centred on mid-grey before squaring: the same SSIM, with less float32 cancellation in the variances
-SHIFT = np.float32(128.0)
-C1, C2 = np.float32((K1 * DATA_RANGE) ** 2), np.float32((K2 * DATA_RANGE) ** 2)
+C1, C2 = (K1 * DATA_RANGE) ** 2, (K2 * DATA_RANGE) ** 2
 
 
 def _ssim_frame(fake: np.ndarray, real: np.ndarray) -> float:
@@ -42,9 +40,10 @@ def _ssim_frame(fake: np.ndarray, real: np.ndarray) -> float:
 
     Computed band by band of ``BAND`` valid rows in this thread's scratch buffers (no per-frame
     allocation): the 12 planes x, y, x^2 + y^2 and xy (3 channels each) are stacked vertically
-    and blurred by one separable float32 Gaussian pass (a plane's valid rows never read another
-    plane's), then the SSIM formula runs in place in float32 (the variances enter only as
-    vx + vy, so x^2 and y^2 are blurred as one plane)."""
+    and blurred by one separable Gaussian pass (a plane's valid rows never read another plane's),
+    then the SSIM formula runs in place (the variances enter only as vx + vy, so x^2 and y^2 are
+    blurred as one plane). All in float64, as scikit-image: float32 moments moved clip values by
+    up to 1.4e-6 relative through the cancellation in E[x^2] - mu^2."""
     r = WINDOW // 2
     h, w = fake.shape[:2]
     hv, wv = h - 2 * r, w - 2 * r
@@ -52,42 +51,36 @@ def _ssim_frame(fake: np.ndarray, real: np.ndarray) -> float:
     for y0 in range(0, hv, BAND):
         rows = min(BAND, hv - y0)
         hb = rows + 2 * r
-        planes = scratch("ssim-planes", 24 * hb * w, np.float32)
+        planes = scratch("ssim-planes", 24 * hb * w, np.float64)
         src, blurred = planes[:12 * hb * w].reshape(12, hb, w), planes[12 * hb * w:].reshape(12 * hb, w)
-        a, b, c = scratch("ssim-formula", 9 * rows * wv, np.float32).reshape(3, 3, rows, wv)
+        a, b, c = scratch("ssim-formula", 9 * rows * wv, np.float64).reshape(3, 3, rows, wv)
         x, y, sq, xy = src[0:3], src[3:6], src[6:9], src[9:12]
-        np.subtract(fake[y0:y0 + hb].transpose(2, 0, 1), SHIFT, out=x)
-        np.subtract(real[y0:y0 + hb].transpose(2, 0, 1), SHIFT, out=y)
+        x[:] = fake[y0:y0 + hb].transpose(2, 0, 1)
+        y[:] = real[y0:y0 + hb].transpose(2, 0, 1)
         np.multiply(x, x, out=sq)
         np.multiply(y, y, out=xy)
         sq += xy
         np.multiply(x, y, out=xy)
-        cv2.sepFilter2D(src.reshape(12 * hb, w), cv2.CV_32F, _GAUSS, _GAUSS, dst=blurred,
+        cv2.sepFilter2D(src.reshape(12 * hb, w), cv2.CV_64F, _GAUSS, _GAUSS, dst=blurred,
                         borderType=cv2.BORDER_REFLECT_101)
         m = blurred.reshape(12, hb, w)[:, r:r + rows, r:r + wv]
-        mx, my, e_sq, e_xy = m[0:3], m[3:6], m[6:9], m[9:12]  # means of the shifted values
-        np.add(mx, SHIFT, out=a)
-        np.add(my, SHIFT, out=b)
-        np.multiply(a, b, out=c)
-        c *= 2
-        c += C1  # 2 mu_x mu_y + C1
-        a *= a
-        b *= b
-        a += b
-        a += C1  # mu_x^2 + mu_y^2 + C1
-        np.multiply(mx, my, out=b)
-        e_xy -= b
+        mx, my, e_sq, e_xy = m[0:3], m[3:6], m[6:9], m[9:12]
+        np.multiply(mx, my, out=c)
+        e_xy -= c
         e_xy *= 2
         e_xy += C2  # 2 cov_xy + C2
-        np.multiply(mx, mx, out=b)
-        e_sq -= b
+        c *= 2
+        c += C1  # 2 mu_x mu_y + C1
+        np.multiply(mx, mx, out=a)
         np.multiply(my, my, out=b)
-        e_sq -= b
+        a += b
+        e_sq -= a
         e_sq += C2  # var_x + var_y + C2
+        a += C1  # mu_x^2 + mu_y^2 + C1
         c *= e_xy
         a *= e_sq
         c /= a
-        total += float(c.sum(dtype=np.float64))
+        total += float(c.sum())
     return total / (3 * hv * wv)
 
 
