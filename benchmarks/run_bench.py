@@ -194,9 +194,16 @@ def main() -> None:
                 d = "" if n is None else f"{n - o:+.4g}"
                 print(f"  {k:<34} {o:>10.5g} -> {n if n is None else format(n, '.5g'):>10}  {d}")
     report["new_stage_seconds"] = cold_timings
-    print("this version, seconds per stage (last cold run, summed over clips; decode = waiting for frames):")
-    for k, v in cold_timings["seconds"].items():
-        print(f"  {k:<22} {v:8.2f}")
+    if "stages" in cold_timings:
+        from eadbench.streams import format_stages
+
+        print(f"this version, per stage (last cold run, summed over clips; {cold_timings['cpu_seconds']} CPU-s "
+              "in all):")
+        print(format_stages(cold_timings["stages"]))
+    else:
+        print("this version, seconds per stage (last cold run, summed over clips; decode = waiting for frames):")
+        for k, v in cold_timings["seconds"].items():
+            print(f"  {k:<22} {v:8.2f}")
     if a.json:
         a.json.write_text(json.dumps(report, indent=2))
     if a.old:

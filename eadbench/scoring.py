@@ -23,6 +23,7 @@ from eadbench.jsonio import finite
 from eadbench.metrics import METRICS
 from eadbench.metrics.base import FRAMES, ClipMeta, MetricContext
 from eadbench.run.driver import REAL, ClipScoring, Job, Outcome, score_clip
+from eadbench.streams import Timer
 from eadbench.weights import WeightStore
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
@@ -102,13 +103,16 @@ class _Metric:
 def score(metrics: list[str], fake, real=None, audio=None, emotion: str | None = None, protocol: str | None = None,
           crop: str = "auto", weights_dir: str | None = None, trust_weights: bool = False,
           allow_length_mismatch: bool = False, device: str | None = "auto", tracking: str | None = None,
-          store: WeightStore | None = None) -> list[dict[str, Any]]:
+          store: WeightStore | None = None, timer: Timer | None = None) -> list[dict[str, Any]]:
     """One record per metric: value, protocol, n, per-item values (with frames used per side),
     failures and exclusions; a metric without a value (it could not be computed at all, or every
     item was excluded) has ``value`` None and ``error``/``reason`` saying why (the others still
-    have values)."""
+    have values). ``timer`` receives the seconds, CPU seconds and frames of every stage."""
     from eadbench.labels import canonical
+    from eadbench.threads import configure
 
+    configure()
+    timer = timer if timer is not None else Timer()
     target = canonical(emotion) if emotion else None  # a misspelt emotion: one line, before any decoding
     for name in metrics:
         METRICS.get(name)
@@ -138,7 +142,7 @@ def score(metrics: list[str], fake, real=None, audio=None, emotion: str | None =
         except EadbenchError as exc:
             results.append(_error(name, exc))
     for f, r in pairs:
-        _score_pair(f, r, active, target, store, tracking, allow_length_mismatch)
+        _score_pair(f, r, active, target, store, tracking, allow_length_mismatch, timer)
     for name in metrics:
         if name in active:
             results.append(_finish(active[name]))
@@ -170,7 +174,7 @@ def _error(name: str, exc: EadbenchError) -> dict[str, Any]:
 
 
 def _score_pair(f: Item, r: Item | None, active: dict[str, _Metric], target, store, tracking,
-                allow_mismatch: bool) -> None:
+                allow_mismatch: bool, timer: Timer) -> None:
     audio = None
     if f.is_video:
         try:
@@ -180,13 +184,13 @@ def _score_pair(f: Item, r: Item | None, active: dict[str, _Metric], target, sto
                 raise
     meta = ClipMeta(f.name, audio=audio, emotion=target)
     if not f.is_video or (r is not None and not r.is_video):
-        _score_arrays(f, r, active, meta)
+        _score_arrays(f, r, active, meta, timer)
         return
     jobs = [Job(f.name, f.path, {n: m.ev for n, m in active.items()})]
     set_level = {n: m.ev for n, m in active.items() if m.ev.info.level == "set"}
     if set_level and r is not None:
         jobs.append(Job(REAL, r.path, set_level))
-    outcomes, infos = score_clip(ClipScoring(meta, r.path if r is not None else None, jobs, store, tracking))
+    outcomes, infos = score_clip(ClipScoring(meta, r.path if r is not None else None, jobs, store, tracking, timer))
     frames = {"fake": infos.get(f.name, {}).get("frames")}
     if r is not None:
         frames["real"] = infos.get(REAL, {}).get("frames")
@@ -223,7 +227,7 @@ def face_warnings(path: Path, track: dict) -> list[str]:
     return out
 
 
-def _score_arrays(f: Item, r: Item | None, active: dict[str, _Metric], meta: ClipMeta) -> None:
+def _score_arrays(f: Item, r: Item | None, active: dict[str, _Metric], meta: ClipMeta, timer: Timer) -> None:
     """Image sets (or an image set against a video): everything in memory, same evaluators."""
     from eadbench.faces import crop_clip
 
@@ -242,8 +246,10 @@ def _score_arrays(f: Item, r: Item | None, active: dict[str, _Metric], meta: Cli
     for name, m in active.items():
         fv, rv = m.ev.views()
         try:
-            out = m.ev.clip(meta, view(fk, fv, "fake"), None if rv is None or rl is None else view(rl, rv, "real"))
-            real_out = m.ev.clip(meta, view(rl, fv, "real")) if m.ev.info.level == "set" and rl is not None else None
+            with timer.timed(f"metric:{name}", frames=len(fk)):
+                out = m.ev.clip(meta, view(fk, fv, "fake"), None if rv is None or rl is None else view(rl, rv, "real"))
+                real_out = (m.ev.clip(meta, view(rl, fv, "real")) if m.ev.info.level == "set" and rl is not None
+                            else None)
         except EadbenchError as exc:
             _record(m, f.name, Outcome(None, str(exc), "failed"), frames, None)
             continue

@@ -106,6 +106,24 @@ def test_two_local_workers_equal_one_process(first_run, data, tmp_path):
     par = tmp_path / "par"
     runner.run(_cfg(data, par, methods=["ground_truth", "static", BROKEN], workers=2), echo=lambda s: None)
     assert (par / "summary.json").read_bytes() == (out / "summary.json").read_bytes()
+    assert _stage_frames(par) == _stage_frames(out)  # the workers' stage tables reach timings.json
+
+
+def _stage_frames(run) -> dict[str, int]:
+    return {k: r["frames"] for k, r in json.loads((run / "timings.json").read_text())["stages"].items()}
+
+
+def test_timings_give_every_stage_in_cpu_seconds_and_frames(first_run, data):
+    """Issue 24 item 3: decode, generation and each metric, in CPU seconds and frames/s."""
+    out, res = first_run
+    t = json.loads((out / "timings.json").read_text())
+    assert t == res.timings and t["cpu_seconds"] > 0 and t["wall"] > 0
+    frames = _stage_frames(out)
+    assert {"decode", "generate:ground_truth", "generate:static", "metric:ssim", "metric:psnr"} <= set(frames)
+    assert frames["metric:ssim"] == frames["metric:psnr"] == frames["generate:ground_truth"] + frames["generate:static"]
+    for stage in ("decode", "metric:ssim", "generate:static"):
+        row = t["stages"][stage]
+        assert row["cpu_seconds"] > 0 and row["fps"] == pytest.approx(row["frames"] / row["seconds"], rel=0.01)
 
 
 def _free_port() -> int:

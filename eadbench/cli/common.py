@@ -78,3 +78,15 @@ def split_csv(value: str | None) -> list[str] | None:
     if value is None:
         return None
     return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def echo_timings(timings: dict, profile: bool) -> None:
+    """On stderr: one line of totals and CPU seconds by stage; with ``--profile`` the whole table.
+    Nothing when no frame was processed (a refused input keeps its one-line error)."""
+    from eadbench.streams import format_stages, stages_line
+
+    if not any(r["frames"] for r in (timings or {}).get("stages", {}).values()):
+        return
+    typer.echo(stages_line(timings), err=True)
+    if profile:
+        typer.echo(format_stages(timings.get("stages", {})), err=True)

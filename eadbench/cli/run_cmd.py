@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 from typer.core import TyperCommand
 
-from eadbench.cli.common import count, friendly, split_csv
+from eadbench.cli.common import count, echo_timings, friendly, split_csv
 
 
 class RunCommand(TyperCommand):
@@ -82,6 +82,8 @@ def run(
                                                      "adds method eadnet when --methods does not name it."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed for generation and bootstrap CIs."),
     quiet: Optional[bool] = typer.Option(None, "--quiet", "-q", help="No progress bar (CI logs)."),
+    profile: bool = typer.Option(False, "--profile", help="Print every stage's wall and CPU seconds, frames and "
+                                 "frames/s (as timings.json)."),
 ):
     """Generate videos with each method for every clip of a split and score them.
 
@@ -120,6 +122,7 @@ def run(
     if not result.summary:
         return
     typer.echo(format_summary(result.summary))
+    echo_timings(result.timings, profile)
     if result.failures:
         typer.echo(f"{len(result.failures)} failure(s) (see {result.out / 'failures.csv'}):", err=True)
         for f in result.failures[:20]:

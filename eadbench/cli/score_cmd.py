@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from eadbench.cli.common import fail, friendly, split_csv
+from eadbench.cli.common import echo_timings, fail, friendly, split_csv
 from eadbench.jsonio import dumps, finite
 
 
@@ -31,6 +32,8 @@ def score(
     device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."),
     tracking: Optional[str] = typer.Option(None, "--tracking", help="Face-tracking protocol (mtcnn-fast, mtcnn-full)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (one object, or a list for several metrics)."),
+    profile: bool = typer.Option(False, "--profile", help="Print every stage's wall and CPU seconds, frames and "
+                                 "frames/s (on stderr)."),
 ):
     """Score files with one or more metrics. Every metric is reported, even when another one
     fails. Exit 0 when every metric has a value; 2 when a metric has none (n/a: its reason is
@@ -38,12 +41,17 @@ def score(
     printing the others); 3 a needed weight file is missing. --json is always valid JSON: a
     metric without a value has "value": null and a "reason"."""
     from eadbench.scoring import score as run_score
+    from eadbench.streams import Timer, cpu_seconds
 
     names = split_csv(metric) or []
     if not names:
         fail("--metric names no metric")
+    timer, started, started_cpu = Timer(), time.perf_counter(), cpu_seconds()
     res = run_score(names, fake, real, audio, emotion, protocol, crop, str(weights_dir) if weights_dir else None,
-                    trust_weights, allow_length_mismatch, device, tracking)
+                    trust_weights, allow_length_mismatch, device, tracking, timer=timer)
+    if profile or not as_json:  # stderr, but kept out of --json output read through pipes that merge them
+        echo_timings({"stages": timer.table(), "wall": time.perf_counter() - started,
+                      "cpu_seconds": cpu_seconds() - started_cpu}, profile)
     for r in res:
         for note in r["notes"]:
             typer.echo(f"warning: {r['metric']}: {note}", err=True)

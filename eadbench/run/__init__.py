@@ -24,7 +24,7 @@ import os
 import sys
 import time
 import types
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ class RunResult:
     summary: dict[str, Any]
     failures: list[str]
     unavailable: dict[str, str]
+    timings: dict[str, Any] = field(default_factory=dict)  # as timings.json
 
 
 def _dist_info() -> tuple[int, int]:
@@ -66,9 +67,12 @@ def _run(cfg: RunConfig, echo) -> RunResult:
     from eadbench.locking import folder_lock
     from eadbench.run.inputs import scan_dataset
     from eadbench.run.shard import build_shard
+    from eadbench.streams import cpu_seconds
+    from eadbench.threads import configure
     from eadbench.weights import WeightStore, exact_metrics_mode
 
-    started = time.time()
+    started, started_cpu = time.time(), cpu_seconds()
+    configure()
     rank, world = _dist_info()
     scan = scan_dataset(cfg)
     _check_names(cfg)  # a misspelt metric or method: one line, before anything is trained
@@ -80,9 +84,9 @@ def _run(cfg: RunConfig, echo) -> RunResult:
     shard.neutral = neutral_map(cfg)
     ensure_folder(out.root, "run")  # only now: a failed validation leaves no empty folder behind
     if rank != 0:
-        return _execute(cfg, scan, shard, unavailable, started, rank, world, echo)
+        return _execute(cfg, scan, shard, unavailable, (started, started_cpu), rank, world, echo)
     with folder_lock(out.root, "eadbench run", note=echo):
-        return _execute(cfg, scan, shard, unavailable, started, rank, world, echo)
+        return _execute(cfg, scan, shard, unavailable, (started, started_cpu), rank, world, echo)
 
 
 def _check_names(cfg: RunConfig) -> None:
@@ -152,8 +156,9 @@ def _execute(cfg, scan, shard, unavailable, started, rank, world, echo) -> RunRe
     from eadbench.run.collect import collect, write_manifest
     from eadbench.run.executors import run_distributed, run_pool, run_serial
     from eadbench.run.inputs import input_note
+    from eadbench.streams import cpu_seconds
 
-    run_dir = shard.run
+    (started, started_cpu), run_dir = started, shard.run
     if rank == 0:
         echo(f"eadbench run: {cfg.dataset} split {cfg.split} ({scan.split_name or 'default'}, "
              f"hash {scan.split_hash()}), {len(scan.clips)} clips x {len(shard.methods)} methods "
@@ -202,12 +207,14 @@ def _execute(cfg, scan, shard, unavailable, started, rank, world, echo) -> RunRe
         echo(f"{len(notes)} clip(s) fitted to their audio (summary.json input_notes), e.g. "
              f"{next(iter(notes))}: {next(iter(notes.values()))}")
     atomic_write_json(run_dir.summary, summary)
-    atomic_write_json(run_dir.timings, {"seconds": shard.timer.as_dict(), "wall": round(time.time() - started, 3)})
+    timings = {"seconds": shard.timer.as_dict(), "stages": shard.timer.table(), "wall": round(time.time() - started, 3),
+               "cpu_seconds": round(cpu_seconds() - started_cpu, 3)}
+    atomic_write_json(run_dir.timings, timings)
     write_manifest(run_dir, cfg, scan, shard.methods, shard.evaluators, unavailable, started, time.time(),
                    store=shard.store)
     all_failures = sorted({f"{r['method']}/{r['clip_id']}/{r['metric']}: {r['reason']}"
                            for r in rows if r["status"] == "failed"})
-    return RunResult(run_dir.root, summary, all_failures, unavailable)
+    return RunResult(run_dir.root, summary, all_failures, unavailable, timings)
 
 
 def failures_exit_code(result: RunResult, strict: bool) -> int:

@@ -175,7 +175,7 @@ def score_clip(cs: ClipScoring) -> tuple[dict[tuple[str, str], Outcome], dict[st
 def _update(cs: ClipScoring, outcomes, live, states, label: str, name: str, ev: Evaluator, chunk: Chunk) -> None:
     """One evaluator update; its failure is recorded for (label, name) and the others go on."""
     try:
-        with cs.timer.timed(f"metric:{name}"):
+        with cs.timer.timed(f"metric:{name}", frames=0 if chunk.fake is None else len(chunk.fake)):
             ev.update(states[(label, name)], chunk)
     except EadbenchError as exc:
         outcomes[(label, name)] = Outcome(None, str(exc), "failed")
