@@ -110,7 +110,7 @@ def ablate(out: str | Path, names: list[str] | None = None, grid: bool = False, 
     from eadnet.model import EADNet
     from eadnet.train import train
 
-    from eadbench.locking import claim_folder
+    from eadbench.locking import claim_folder, wrote
     from eadbench.prepare import prepare_dataset
     from eadbench.run import run as run_benchmark
     from eadbench.run.inputs import scan_dataset
@@ -118,7 +118,7 @@ def ablate(out: str | Path, names: list[str] | None = None, grid: bool = False, 
     out = Path(out)
     chosen = variants(names, grid)
     sources = text_sources(text_source)
-    with claim_folder(out, "eadbench ablate", "ablate", note=echo):
+    with claim_folder(out, "eadbench ablate", "ablate", note=echo, legacy=wrote("ablation.json", "rows")):
         rc = RunConfig(dataset="synth", out=str(out / "run"), quiet=not progress, limit=limit, metrics=metrics)
         if synth:
             rc.synth.update(synth)

@@ -101,6 +101,12 @@ def folder_owner(folder: Path) -> str | None:
     return command if isinstance(command, str) else ""
 
 
+def wrote(name: str, key: str) -> Callable[[Path], bool]:
+    """A ``legacy`` test for ``check_owner``: the folder holds ``name``, a JSON mapping with
+    ``key`` (the record a command wrote there before folders carried an owner marker)."""
+    return lambda folder: key in _read_owner(folder / name)
+
+
 def check_owner(folder: str | Path, command: str, legacy: Callable[[Path], bool] | None = None) -> None:
     """Refuse (OutputFolderError, exit 2) a folder that ``command`` may not write: anything but a
     new folder, an empty one (a free lock file aside) or one whose owner marker names ``command``.

@@ -677,7 +677,7 @@ def robustness(metrics: list[str] | None = None, dataset: str = "synth", root: s
     ``metrics``: None = every metric whose weights are present (as ``eadbench run``)."""
     from eadbench import config as config_mod
     from eadbench.atomic import atomic_write_text
-    from eadbench.locking import claim_folder
+    from eadbench.locking import claim_folder, wrote
     from eadbench.results import atomic_write_json
     from eadbench.run.inputs import scan_dataset
     from eadbench.run.shard import build_evaluators
@@ -713,7 +713,8 @@ def robustness(metrics: list[str] | None = None, dataset: str = "synth", root: s
     folder = Path(out or f"runs/robustness-{cfg.dataset}")
     timer = Timer()
     started = time.time()
-    with claim_folder(folder, "eadbench robustness", "robustness", note=echo):
+    with claim_folder(folder, "eadbench robustness", "robustness", note=echo,
+                      legacy=wrote("robustness.json", "perturbations")):
         clips, failures = _run_clips(scan.clips, folder, chosen, evaluators, store, cfg, progress, timer)
         report = _report(cfg, scan, clips, failures, chosen, evaluators, unavailable, command)
         report["timings"] = {"seconds": timer.as_dict(), "wall": round(time.time() - started, 1)}

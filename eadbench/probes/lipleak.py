@@ -135,7 +135,7 @@ def probe_dataset(cfg, out: Path, echo=print, progress: bool = True) -> dict:
     Built-in data trains what the default run would (the tiny EAD-Net) first."""
     from tqdm import tqdm
 
-    from eadbench.locking import check_owner, claim_folder
+    from eadbench.locking import check_owner, claim_folder, wrote
     from eadbench.results import atomic_write_json
     from eadbench.run import _builtin_assets, _check_names
     from eadbench.run.generate import build_generators
@@ -145,7 +145,8 @@ def probe_dataset(cfg, out: Path, echo=print, progress: bool = True) -> dict:
 
     scan = scan_dataset(cfg)
     _check_names(cfg)
-    check_owner(out, PROBE_COMMAND)  # someone else's folder: one line, before anything is trained
+    legacy = wrote("lipleak_probe.json", "probe")  # a probe folder written before owner markers
+    check_owner(out, PROBE_COMMAND, legacy)  # someone else's folder: one line, before anything is trained
     cfg.metrics = ["lipleak"]  # only what the probe needs is trained (no sync expert)
     _builtin_assets(cfg, echo, 0)
     gens = build_generators(cfg)
@@ -154,7 +155,7 @@ def probe_dataset(cfg, out: Path, echo=print, progress: bool = True) -> dict:
     run = RunDir(out)
     per: dict[str, dict[str, dict]] = {label: {} for label in gens}
     failures: list[dict] = []
-    with claim_folder(run.root, PROBE_COMMAND, "probe output", note=echo):
+    with claim_folder(run.root, PROBE_COMMAND, "probe output", note=echo, legacy=legacy):
         bar = tqdm(total=len(clips) * len(gens), disable=not progress, desc="silent-mouth probe", unit="video")
         for clip in clips:
             try:

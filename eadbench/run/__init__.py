@@ -65,18 +65,9 @@ def run(cfg: RunConfig | None = None, echo=print, **options: Any) -> RunResult:
 RUN_COMMAND = "eadbench run"  # the owner marker of a run folder (eadbench.locking)
 
 
-def _legacy_run(folder: Path) -> bool:
-    """A run folder written before run folders carried an owner marker: its eadbench manifest."""
-    try:
-        manifest = json.loads(RunDir(folder).manifest.read_text())
-    except (OSError, ValueError):
-        return False
-    return isinstance(manifest, dict) and "eadbench_version" in manifest
-
-
 def _run(cfg: RunConfig, echo) -> RunResult:
     from eadbench.atomic import ensure_folder
-    from eadbench.locking import check_owner, claim_folder
+    from eadbench.locking import check_owner, claim_folder, wrote
     from eadbench.run.inputs import scan_dataset
     from eadbench.run.shard import build_shard
     from eadbench.weights import WeightStore, exact_metrics_mode
@@ -86,7 +77,8 @@ def _run(cfg: RunConfig, echo) -> RunResult:
     scan = scan_dataset(cfg)
     _check_names(cfg)  # a misspelt metric or method: one line, before anything is trained
     out = RunDir(cfg.out or f"runs/{cfg.dataset}-{cfg.split or 'all'}")
-    check_owner(out.root, RUN_COMMAND, _legacy_run)  # someone else's folder: one line, before any work
+    legacy = wrote(out.manifest.name, "eadbench_version")  # a run folder written before owner markers
+    check_owner(out.root, RUN_COMMAND, legacy)  # someone else's folder: one line, before any work
     _builtin_assets(cfg, echo, rank)
     store = WeightStore(cfg.weights_dir, cfg.trust_weights, cfg.device)
     exact_metrics_mode(store.device)
@@ -96,7 +88,7 @@ def _run(cfg: RunConfig, echo) -> RunResult:
         ensure_folder(out.root, "run")
         return _execute(cfg, scan, shard, unavailable, started, rank, world, echo)
     # only now: a failed validation leaves no empty folder behind
-    with claim_folder(out.root, RUN_COMMAND, "run", note=echo, legacy=_legacy_run):
+    with claim_folder(out.root, RUN_COMMAND, "run", note=echo, legacy=legacy):
         return _execute(cfg, scan, shard, unavailable, started, rank, world, echo)
 
 
