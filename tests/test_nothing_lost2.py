@@ -102,16 +102,18 @@ def test_one_command_does_not_take_over_another_commands_folder(data, run_dir, t
     (["ablate", "--variants", "baseline", "--train-steps", "1", "--limit", "1", "--metrics", "psnr", "--quiet"],
      "ablation.md"),
     (["report", "RUN", "--no-figures"], "main.md"),
+    (["eadnet", "train", "--data", "PREPARED", "--steps", "1", "--quiet"], "config.json"),
 ])
 def test_every_command_writing_a_folder_refuses_one_it_did_not_write(data, run_dir, tmp_path, command, same_named):
     u = tmp_path / "u"
     mine = {same_named: "mine\n", "notes.txt": "keep\n"}
     _user_folder(u, mine)
-    argv = [str(run_dir) if a == "RUN" else a for a in command]
-    if command[0] not in ("report", "ablate"):
+    argv = [{"RUN": str(run_dir), "PREPARED": str(tmp_path / "prepared")}.get(a, a) for a in command]
+    if command[0] not in ("report", "ablate", "eadnet"):
         argv += ["--root", str(data)]
     r = cli.invoke(app, [*argv, "--out", str(u)])
-    _one_line_exit_2(r, f"was not written by eadbench {command[0]}")
+    name = " ".join(command[:2]) if command[0] == "eadnet" else command[0]
+    _one_line_exit_2(r, f"was not written by eadbench {name}")
     assert _untouched(u, mine)
 
 
