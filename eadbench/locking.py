@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
-from eadbench.atomic import LOCK_NAME, atomic_write_json, clean_temp_files, ensure_folder, pid_alive
+from eadbench.atomic import LOCK_NAME, atomic_write_json, clean_temp_files, ensure_folder, is_empty_dir, pid_alive
 from eadbench.errors import FolderLockedError, OutputFolderError
 
 OWNER_NAME = ".eadbench-owner"  # {"command": "eadbench run", ...}: which command owns the folder
@@ -116,8 +116,11 @@ def check_owner(folder: str | Path, command: str, legacy: Callable[[Path], bool]
         return
     if not folder.is_dir():
         raise OutputFolderError(f"{folder} exists and is not a folder; choose another output for {command}")
-    if not [p for p in folder.iterdir() if p.name != LOCK_NAME]:
-        return
+    try:
+        if is_empty_dir(folder):
+            return
+    except OSError as exc:
+        raise OutputFolderError(f"cannot read the folder {folder}: {exc.strerror or exc}") from None
     owner = folder_owner(folder)
     if owner == command or (owner is None and legacy is not None and legacy(folder)):
         return
