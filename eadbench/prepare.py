@@ -22,7 +22,7 @@ from eadbench.atomic import atomic_write_text, clean_partials, ensure_folder, pa
 from eadbench.datasets.base import Clip
 from eadbench.errors import DatasetLayoutError, EadbenchError, FaceNotFoundError
 from eadbench.jsonio import dumps
-from eadbench.locking import folder_lock
+from eadbench.locking import claim_folder
 from eadbench.weights import file_sha256
 
 META_VERSION = 1
@@ -177,13 +177,18 @@ def prepare_dataset(dataset: str, root: str | Path, out: str | Path, split: str 
     clips = clips[:limit] if limit else clips
     if not clips:
         raise DatasetLayoutError(f"no clips to prepare in {dataset} at {root}" + (f" (split {split})" if split else ""))
-    base = ensure_folder(Path(out) / dataset, "prepare output")
-    with folder_lock(Path(out), "eadbench prepare"):
+    with claim_folder(Path(out), "eadbench prepare", "prepare output", legacy=_legacy_prepared):
+        base = ensure_folder(Path(out) / dataset, "prepare output")
         clean_partials(base)
         from eadbench.weights import WeightStore
 
         store = WeightStore(device=device)
         return _prepare_clips(clips, base, dataset, protocols, progress, strict_av, store, tracking)
+
+
+def _legacy_prepared(folder: Path) -> bool:
+    """A folder prepared before prepare's folders carried an owner marker: a clip's meta.json."""
+    return any(read_meta(m) is not None for m in folder.glob("*/*/meta.json"))
 
 
 def _prepare_clips(clips: list[Clip], base: Path, dataset: str, protocols: tuple[str, ...],

@@ -54,12 +54,21 @@ def train(
     `--set syncnet_path=sync256.pt`, or turn the loss off with `--set w_sync=0`. The LPIPS and
     TREPA losses need their pretrained weights (`eadbench weights list`) or `--set w_lpips=0
     --set w_trepa=0`. `eadbench ablate --syncnet auto` does all of this on the built-in data."""
+    import os
+    from contextlib import nullcontext
+
     from eadnet.train import train as run
 
+    from eadbench.locking import check_owner, claim_folder, wrote
+
     cfg = _config(config, preset, set_)
-    out.mkdir(parents=True, exist_ok=True)
-    cfg.save(out / "config.json")
-    tr = run(cfg, data, out, steps, resume=resume, device=device, progress=not quiet)
+    legacy = wrote("config.json", "stda")  # a training folder written before owner markers
+    check_owner(out, "eadbench eadnet train", legacy)
+    rank0 = int(os.environ.get("RANK", 0)) == 0  # under torchrun rank 0 owns and locks the folder
+    with claim_folder(out, "eadbench eadnet train", "training", legacy=legacy) if rank0 else nullcontext():
+        out.mkdir(parents=True, exist_ok=True)
+        cfg.save(out / "config.json")
+        tr = run(cfg, data, out, steps, resume=resume, device=device, progress=not quiet)
     if tr.rank == 0:
         typer.echo(f"trained {tr.step} steps -> {out / 'checkpoint.pt'}")
 

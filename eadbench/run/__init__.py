@@ -62,9 +62,12 @@ def run(cfg: RunConfig | None = None, echo=print, **options: Any) -> RunResult:
     return _run(cfg, echo)
 
 
+RUN_COMMAND = "eadbench run"  # the owner marker of a run folder (eadbench.locking)
+
+
 def _run(cfg: RunConfig, echo) -> RunResult:
     from eadbench.atomic import ensure_folder
-    from eadbench.locking import folder_lock
+    from eadbench.locking import check_owner, claim_folder, wrote
     from eadbench.run.inputs import scan_dataset
     from eadbench.run.shard import build_shard
     from eadbench.streams import cpu_seconds
@@ -76,16 +79,19 @@ def _run(cfg: RunConfig, echo) -> RunResult:
     rank, world = _dist_info()
     scan = scan_dataset(cfg)
     _check_names(cfg)  # a misspelt metric or method: one line, before anything is trained
-    _builtin_assets(cfg, echo, rank)
     out = RunDir(cfg.out or f"runs/{cfg.dataset}-{cfg.split or 'all'}")
+    legacy = wrote(out.manifest.name, "eadbench_version")  # a run folder written before owner markers
+    check_owner(out.root, RUN_COMMAND, legacy)  # someone else's folder: one line, before any work
+    _builtin_assets(cfg, echo, rank)
     store = WeightStore(cfg.weights_dir, cfg.trust_weights, cfg.device)
     exact_metrics_mode(store.device)
     shard, unavailable = build_shard(cfg, out, scan.clips, store)
     shard.neutral = neutral_map(cfg)
-    ensure_folder(out.root, "run")  # only now: a failed validation leaves no empty folder behind
-    if rank != 0:
+    if rank != 0:  # rank 0 owns and locks the folder; the other ranks write only their clips
+        ensure_folder(out.root, "run")
         return _execute(cfg, scan, shard, unavailable, (started, started_cpu), rank, world, echo)
-    with folder_lock(out.root, "eadbench run", note=echo):
+    # only now: a failed validation leaves no empty folder behind
+    with claim_folder(out.root, RUN_COMMAND, "run", note=echo, legacy=legacy):
         return _execute(cfg, scan, shard, unavailable, (started, started_cpu), rank, world, echo)
 
 

@@ -206,25 +206,35 @@ def _write_json(path: Path, obj) -> Path:
 def write_dataset_atomic(out: str | Path, force: bool = False, note=None, **kwargs) -> Path:
     """Write the dataset into ``out`` safely (what `eadbench synth` and the built-in data use).
 
-    Under the folder's lock, the data is written into a hidden partial folder beside ``out`` and
-    swapped in whole, so a crash never leaves a half-written dataset. ``out`` is replaced only
+    Under the folder's lock (``out/.eadbench.lock``, as for every command), the data is written
+    into a hidden partial folder beside ``out`` and swapped in whole, so a crash never leaves a
+    half-written dataset. ``out`` is replaced only
     when it is absent, empty, or an earlier `eadbench synth` output holding nothing else;
     any other non-empty folder is refused (exit 2). ``force`` writes into such a folder in
     place instead, replacing only the files this command writes and deleting nothing.
     """
-    from eadbench.atomic import OutputFolderError, check_replaceable, clean_partials, partial_dir, replace_folder
+    from eadbench.atomic import check_replaceable, clean_partials, ensure_folder, partial_dir, replace_folder
     from eadbench.datasets.synth import MARKER
+    from eadbench.errors import OutputFolderError
     from eadbench.locking import folder_lock
 
     validate(kwargs.get("layout", "mead"), kwargs.get("speakers", 2), kwargs.get("clips", 2),
              kwargs.get("seconds", 3.0), kwargs.get("size", 256))
     out = Path(out).resolve()
-    with folder_lock(out, "eadbench synth", inside=False, note=note):
+
+    def replaceable() -> bool:
         try:
             check_replaceable(out, MARKER, _owned_files(out / MARKER), "eadbench synth")
         except OutputFolderError:
             if not force or not out.is_dir():
                 raise
+            return False
+        return True
+
+    replaceable()  # a refused folder: one line, and nothing written in it or beside it
+    ensure_folder(out, "synth output")
+    with folder_lock(out, "eadbench synth", note=note):  # the same lock as every command's, inside
+        if not replaceable():  # checked again: another command may have written it meanwhile
             return write_dataset(out, **kwargs)
         clean_partials(out.parent, out.name)
         tmp = partial_dir(out.parent, out.name)
