@@ -10,8 +10,10 @@ whose weights ship offline (SSIM, PSNR, FVD, Acc_emo, LMD). The earlier version 
 default 2a7828d, the commit before the real-scale engine) is checked out in a temporary git
 worktree and run by the same interpreter, alternating with this version, ``--repeat`` times
 each: cold (empty cache and run folder) and warm (the same run folder again). Printed: wall
-time min/median, frames per second (frames scored = frames x methods), the ratios, the
-per-stage seconds of this version (``timings.json``), and how far every summary value moved.
+time and CPU-seconds (user + system, of the command and its children) min/median, frames per
+second (frames scored = frames x methods), the ratios, the per-stage seconds of this version
+(``timings.json``), and how far every summary value moved. ``--only retalking_3,retalking_5``
+is the two-clip run of issue 24.
 ``--json FILE`` writes all of it.
 """
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -35,6 +38,8 @@ REAL_CLIPS = {
     "WDA_AlexandriaOcasioCortez_000.mp4": "WDA_AlexandriaOcasioCortez_000.mp4",
     "WDA_KatieHill_000.mp4": "WDA_KatieHill_000.mp4",
     "retalking_1.mp4": "WRA_Retalking1_000.mp4",
+    "retalking_3.mp4": "WRA_Retalking3_000.mp4",
+    "retalking_5.mp4": "WRA_Retalking5_000.mp4",
     "retalking_4.mp4": "WRA_Retalking4_000.mp4",
     "liveportrait_d20.mp4": "WRA_LivePortraitD20_000.mp4",
     "latentsync_demo1_video.mp4": "WRA_LatentsyncDemo1_000.mp4",
@@ -71,12 +76,16 @@ def old_checkout(rev: str, work: Path) -> dict[str, str]:
     return {"PYTHONPATH": f"{wt}{os.pathsep}{shim}", "EADBENCH_WORKTREE": str(wt)}
 
 
-def timed(args: list[str], env: dict, cwd: Path) -> float:
+def timed(args: list[str], env: dict, cwd: Path) -> tuple[float, float, float]:
+    """(wall seconds, user CPU seconds, system CPU seconds) of one command and its children."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     r = subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True)
+    wall = time.perf_counter() - t
     if r.returncode != 0:
         raise SystemExit(f"failed ({r.returncode}): {' '.join(args)}\n{r.stderr[-3000:]}")
-    return time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime
 
 
 def summary_values(run: Path) -> dict[str, float]:
@@ -126,7 +135,8 @@ def main() -> None:
         versions["new-fast"] = (base_env, REPO, ["--device", a.device, "--tracking", "mtcnn-fast"])
     if a.old:
         versions["old"] = ({**base_env, **old_checkout(a.old, work)}, work, [])
-    rows: dict[str, dict[str, list[float]]] = {v: {"cold": [], "warm": []} for v in versions}
+    rows: dict[str, dict[str, list[float]]] = {v: {k: [] for k in ("cold", "warm", "cold_cpu", "cold_sys", "warm_cpu")}
+                                                for v in versions}
     runs: dict[str, Path] = {}
     for i in range(a.repeat):
         for v, (env, cwd, extra) in versions.items():
@@ -134,31 +144,44 @@ def main() -> None:
             env = {**env, "EADBENCH_CACHE": str(work / f"cache-{v}-{i}")}
             args = exe + ["run", *data_args, "--methods", "ground_truth,static", "--metrics", a.metrics,
                           "--quiet", "--out", str(out), *extra]
-            rows[v]["cold"].append(timed(args, env, cwd))
+            wall, user, system = timed(args, env, cwd)
+            rows[v]["cold"].append(wall)
+            rows[v]["cold_cpu"].append(user + system)
+            rows[v]["cold_sys"].append(system)
             if v == "new":
                 cold_timings = json.loads((out / "timings.json").read_text())
-            rows[v]["warm"].append(timed(args, env, cwd))
+            wall, user, system = timed(args, env, cwd)
+            rows[v]["warm"].append(wall)
+            rows[v]["warm_cpu"].append(user + system)
             runs[v] = out
-            print(f"  run {i + 1}/{a.repeat} {v}: cold {rows[v]['cold'][-1]:.1f} s, warm {rows[v]['warm'][-1]:.1f} s",
-                  flush=True)
+            print(f"  run {i + 1}/{a.repeat} {v}: cold {rows[v]['cold'][-1]:.1f} s wall, "
+                  f"{rows[v]['cold_cpu'][-1]:.1f} CPU-s ({rows[v]['cold_sys'][-1]:.1f} system); "
+                  f"warm {rows[v]['warm'][-1]:.1f} s", flush=True)
     n_frames = frames_scored(runs["new"])
     report: dict = {"data": "real" if a.real else "synthetic", "frames_scored": n_frames, "metrics": a.metrics,
                     "repeat": a.repeat, "old": a.old, "versions": {}}
     print(f"\n{'real clips' if a.real else 'synthetic clips'}: {n_frames} frames scored per run "
           f"(ground_truth + static), metrics {a.metrics}, {a.repeat} runs each, device {a.device}")
-    print(f"{'version':<8} {'cold min':>9} {'cold med':>9} {'fps':>7} {'warm min':>9} {'warm med':>9} {'cold/warm':>9}")
+    print(f"{'version':<8} {'cold min':>9} {'cold med':>9} {'fps':>7} {'CPU-s min':>9} {'CPU-s med':>9} "
+          f"{'sys med':>8} {'warm min':>9} {'warm med':>9}")
+    med = statistics.median
     for v, r in rows.items():
-        cmin, cmed = min(r["cold"]), statistics.median(r["cold"])
-        wmin, wmed = min(r["warm"]), statistics.median(r["warm"])
-        report["versions"][v] = {"cold": r["cold"], "warm": r["warm"], "fps_cold_median": n_frames / cmed}
-        print(f"{v:<8} {cmin:9.1f} {cmed:9.1f} {n_frames / cmed:7.1f} {wmin:9.2f} {wmed:9.2f} {cmed / wmed:9.1f}")
+        report["versions"][v] = {**r, "fps_cold_median": n_frames / med(r["cold"]),
+                                 "cpu_s_per_frame_median": med(r["cold_cpu"]) / n_frames}
+        print(f"{v:<8} {min(r['cold']):9.1f} {med(r['cold']):9.1f} {n_frames / med(r['cold']):7.1f} "
+              f"{min(r['cold_cpu']):9.1f} {med(r['cold_cpu']):9.1f} {med(r['cold_sys']):8.1f} "
+              f"{min(r['warm']):9.2f} {med(r['warm']):9.2f}")
     if "old" in rows:
-        ratio = statistics.median(rows["old"]["cold"]) / statistics.median(rows["new"]["cold"])
+        ratio = med(rows["old"]["cold"]) / med(rows["new"]["cold"])
         report["cold_speedup_median"] = ratio
         report["cold_speedup_min"] = min(rows["old"]["cold"]) / min(rows["new"]["cold"])
-        print(f"cold speed-up new vs {a.old}: {ratio:.2f}x (median), {report['cold_speedup_min']:.2f}x (min)")
+        cpu = med(rows["new"]["cold_cpu"]) / med(rows["old"]["cold_cpu"])
+        report["cold_cpu_ratio_median"] = cpu
+        report["cold_cpu_ratio_min"] = min(rows["new"]["cold_cpu"]) / min(rows["old"]["cold_cpu"])
+        print(f"cold wall speed-up new vs {a.old}: {ratio:.2f}x (median), {report['cold_speedup_min']:.2f}x (min)")
+        print(f"cold CPU-seconds new / {a.old}: {cpu:.3f} (median), {report['cold_cpu_ratio_min']:.3f} (min)")
         if "new-fast" in rows:
-            fast = statistics.median(rows["old"]["cold"]) / statistics.median(rows["new-fast"]["cold"])
+            fast = med(rows["old"]["cold"]) / med(rows["new-fast"]["cold"])
             report["cold_speedup_fast_median"] = fast
             print(f"cold speed-up new --tracking mtcnn-fast vs {a.old}: {fast:.2f}x (median)")
         old_v = summary_values(runs["old"])
@@ -171,9 +194,16 @@ def main() -> None:
                 d = "" if n is None else f"{n - o:+.4g}"
                 print(f"  {k:<34} {o:>10.5g} -> {n if n is None else format(n, '.5g'):>10}  {d}")
     report["new_stage_seconds"] = cold_timings
-    print("this version, seconds per stage (last cold run, summed over clips; decode = waiting for frames):")
-    for k, v in cold_timings["seconds"].items():
-        print(f"  {k:<22} {v:8.2f}")
+    if "stages" in cold_timings:
+        from eadbench.streams import format_stages
+
+        print(f"this version, per stage (last cold run, summed over clips; {cold_timings['cpu_seconds']} CPU-s "
+              "in all):")
+        print(format_stages(cold_timings["stages"]))
+    else:
+        print("this version, seconds per stage (last cold run, summed over clips; decode = waiting for frames):")
+        for k, v in cold_timings["seconds"].items():
+            print(f"  {k:<22} {v:8.2f}")
     if a.json:
         a.json.write_text(json.dumps(report, indent=2))
     if a.old:

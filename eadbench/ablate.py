@@ -110,71 +110,74 @@ def ablate(out: str | Path, names: list[str] | None = None, grid: bool = False, 
     from eadnet.model import EADNet
     from eadnet.train import train
 
+    from eadbench.locking import claim_folder, wrote
     from eadbench.prepare import prepare_dataset
     from eadbench.run import run as run_benchmark
     from eadbench.run.inputs import scan_dataset
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     chosen = variants(names, grid)
     sources = text_sources(text_source)
-    rc = RunConfig(dataset="synth", out=str(out / "run"), quiet=not progress, limit=limit, metrics=metrics)
-    if synth:
-        rc.synth.update(synth)
-    scan = scan_dataset(RunConfig(dataset="synth", split=None, synth=rc.synth))
-    data_root = Path(scan.root)
-    rc.root = str(data_root)
-    prepared = out / "prepared"
-    prepare_dataset("synth", data_root, prepared, split="train", protocols=("face256",), progress=progress)
-    if syncnet == "auto":  # with --checkpoints nothing trains, so no expert is needed
-        syncnet = None if checkpoints else str(_train_expert(prepared / "synth", out / "sync256.pt", echo, progress))
-    # defaults of the CPU ablation: losses that need weights this machine lacks are off (stated)
-    base = {"w_lpips": 0.0, "w_trepa": 0.0, **({"syncnet_path": syncnet} if syncnet else {"w_sync": 0.0}),
-            "checkpoint_every": max(10, train_steps), **(overrides or {})}
-    train_data = {None: prepared / "synth"}
-    test_texts: dict[str | None, Path | None] = {None: None}
-    for src in sources or []:
-        echo(f"describing the training clips ({src})")
-        train_data[src] = _described_copy(prepared / "synth", out / f"prepared-{src}" / "synth", src, None,
-                                          progress)
-        test_texts[src] = None
-        if src != "template":  # template texts at test time are the generator's default already
-            prepare_dataset("synth", data_root, out / "prepared-test", split="test", protocols=("face256",),
-                            limit=limit, progress=progress)
-            test_texts[src] = _described_copy(out / "prepared-test" / "synth",
-                                              out / f"prepared-test-{src}" / "synth", src, train_data[src],
+    with claim_folder(out, "eadbench ablate", "ablate", note=echo, legacy=wrote("ablation.json", "rows")):
+        rc = RunConfig(dataset="synth", out=str(out / "run"), quiet=not progress, limit=limit, metrics=metrics)
+        if synth:
+            rc.synth.update(synth)
+        scan = scan_dataset(RunConfig(dataset="synth", split=None, synth=rc.synth))
+        data_root = Path(scan.root)
+        rc.root = str(data_root)
+        prepared = out / "prepared"
+        prepare_dataset("synth", data_root, prepared, split="train", protocols=("face256",), progress=progress)
+        if syncnet == "auto":  # with --checkpoints nothing trains, so no expert is needed
+            syncnet = None if checkpoints else str(_train_expert(prepared / "synth", out / "sync256.pt", echo,
+                                                                 progress))
+        # defaults of the CPU ablation: losses that need weights this machine lacks are off (stated)
+        base = {"w_lpips": 0.0, "w_trepa": 0.0, **({"syncnet_path": syncnet} if syncnet else {"w_sync": 0.0}),
+                "checkpoint_every": max(10, train_steps), **(overrides or {})}
+        train_data = {None: prepared / "synth"}
+        test_texts: dict[str | None, Path | None] = {None: None}
+        for src in sources or []:
+            echo(f"describing the training clips ({src})")
+            train_data[src] = _described_copy(prepared / "synth", out / f"prepared-{src}" / "synth", src, None,
                                               progress)
-    rows = []
-    for (name, switches), src in itertools.product(chosen.items(), sources or [None]):
-        label = f"{name}/{src}" if src else name
-        cfg = EADNetConfig.preset_config("tiny", **{**base, **switches})
-        ckpt = (Path(checkpoints) if checkpoints else out / "models") / label / "checkpoint.pt"
-        t = time.perf_counter()
-        if not checkpoints:
-            on = ", ".join(f"{k}={v}" for k, v in switches.items())
-            echo(f"training {label} ({on}) for {train_steps} steps")
-            train(cfg, train_data[src], ckpt.parent, train_steps, progress=progress)
-        elif not ckpt.exists():
-            raise EadbenchError(f"--checkpoints: no {ckpt}")
-        rows.append({"variant": label, **switches, **({"text_source": src} if src else {}),
-                     "params": EADNet(cfg).parameter_report()["total"],
-                     "train_seconds": round(time.perf_counter() - t, 1) if not checkpoints else None,
-                     "checkpoint": str(ckpt), "texts": str(test_texts[src]) if test_texts[src] else None})
-    rc.methods = [MethodSpec(r["variant"], "eadnet", {"checkpoint": r["checkpoint"], "steps": infer_steps,
-                                                     "guidance": 1.0,
-                                                     **({"texts": r["texts"]} if r["texts"] else {})})
-                  for r in rows]
-    res = run_benchmark(rc, echo=echo)
-    for r in rows:
-        r["metrics"] = {f"{m}/{o}": e.get("value") for m, outs in res.summary["methods"].get(r["variant"], {}).items()
-                        for o, e in outs.items()}
-    table = format_table(rows, res.summary)
-    atomic_write_text(out / "ablation.md", table)
-    atomic_write_json(out / "ablation.json", {"rows": rows, "train_steps": train_steps, "infer_steps": infer_steps,
-                                              "overrides": {k: v for k, v in base.items()},
-                                              "split_hash": res.summary.get("split_hash"),
-                                              "text_sources": sources})
-    return AblationResult(out, table, rows)
+            test_texts[src] = None
+            if src != "template":  # template texts at test time are the generator's default already
+                prepare_dataset("synth", data_root, out / "prepared-test", split="test", protocols=("face256",),
+                                limit=limit, progress=progress)
+                test_texts[src] = _described_copy(out / "prepared-test" / "synth",
+                                                  out / f"prepared-test-{src}" / "synth", src, train_data[src],
+                                                  progress)
+        rows = []
+        for (name, switches), src in itertools.product(chosen.items(), sources or [None]):
+            label = f"{name}/{src}" if src else name
+            cfg = EADNetConfig.preset_config("tiny", **{**base, **switches})
+            ckpt = (Path(checkpoints) if checkpoints else out / "models") / label / "checkpoint.pt"
+            t = time.perf_counter()
+            if not checkpoints:
+                on = ", ".join(f"{k}={v}" for k, v in switches.items())
+                echo(f"training {label} ({on}) for {train_steps} steps")
+                train(cfg, train_data[src], ckpt.parent, train_steps, progress=progress)
+            elif not ckpt.exists():
+                raise EadbenchError(f"--checkpoints: no {ckpt}")
+            rows.append({"variant": label, **switches, **({"text_source": src} if src else {}),
+                         "params": EADNet(cfg).parameter_report()["total"],
+                         "train_seconds": round(time.perf_counter() - t, 1) if not checkpoints else None,
+                         "checkpoint": str(ckpt), "texts": str(test_texts[src]) if test_texts[src] else None})
+        rc.methods = [MethodSpec(r["variant"], "eadnet", {"checkpoint": r["checkpoint"], "steps": infer_steps,
+                                                         "guidance": 1.0,
+                                                         **({"texts": r["texts"]} if r["texts"] else {})})
+                      for r in rows]
+        res = run_benchmark(rc, echo=echo)
+        for r in rows:
+            r["metrics"] = {f"{m}/{o}": e.get("value")
+                            for m, outs in res.summary["methods"].get(r["variant"], {}).items()
+                            for o, e in outs.items()}
+        table = format_table(rows, res.summary)
+        atomic_write_text(out / "ablation.md", table)
+        atomic_write_json(out / "ablation.json", {"rows": rows, "train_steps": train_steps, "infer_steps": infer_steps,
+                                                  "overrides": {k: v for k, v in base.items()},
+                                                  "split_hash": res.summary.get("split_hash"),
+                                                  "text_sources": sources})
+        return AblationResult(out, table, rows)
 
 
 def _train_expert(data: Path, path: Path, echo, progress: bool) -> Path:

@@ -4,7 +4,8 @@ Rules every command follows (issue: "nothing lost"):
 
 * a file is written to a temporary name beside its destination and renamed onto it only when
   complete, so a kill never leaves a half-written file under a real name (which a resumed run
-  would take for finished work);
+  would take for finished work); the temporary name carries its writer's pid and host, so the
+  next command on the folder removes what a killed writer left (``clean_temp_files``) and nothing else;
 * a folder is built under a hidden temporary name (``.<name>.<random>.partial``, holding a
   ``PARTIAL_MARKER`` file) and swapped into place; a partial left by a ``kill -9`` is
   recognised by that marker and removed by the next run (``clean_partials``);
@@ -17,9 +18,11 @@ Rules every command follows (issue: "nothing lost"):
 
 from __future__ import annotations
 
-import json
+import hashlib
 import os
+import re
 import shutil
+import socket
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,6 +31,7 @@ from typing import Any, Callable, Iterable, Iterator
 from eadbench.errors import EadbenchError, OutputFolderError
 
 PARTIAL_MARKER = ".eadbench-partial"
+LOCK_NAME = ".eadbench.lock"  # an output folder's lock file (eadbench.locking): never counts as content
 
 
 def _umask() -> int:
@@ -37,6 +41,20 @@ def _umask() -> int:
 
 
 _UMASK = _umask()
+_HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+#: ``.<name>.<pid>@<host>.<random>.part``: the temporary name of ``atomic_path`` (mkstemp's random part has no dot)
+_TEMP = re.compile(r"^\..+\.(\d+)@([0-9a-f]{8})\.[^.]+\.part$")
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def honour_umask(path: str | Path, folder: bool = False) -> None:
@@ -50,7 +68,7 @@ def atomic_path(path: str | Path) -> Iterator[str]:
     ends normally, delete it when the block raises."""
     dest = Path(path)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.{os.getpid()}@{_HOST}.", suffix=".part")
     os.close(fd)
     try:
         yield tmp
@@ -68,7 +86,9 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 def atomic_write_json(path: str | Path, obj: Any, default: Callable[[Any], Any] | None = None,
                       indent: int = 2) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=indent, sort_keys=True, default=default) + "\n")
+    from eadbench.jsonio import dumps
+
+    atomic_write_text(path, dumps(obj, indent=indent, default=default) + "\n")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -99,6 +119,19 @@ def clean_partials(parent: str | Path, name: str | None = None) -> list[Path]:
     return removed
 
 
+def clean_temp_files(folder: str | Path) -> list[Path]:
+    """Remove the temporary files of ``atomic_path`` below ``folder`` whose writer (pid on this
+    host) no longer runs: what a killed command left. Any other file is kept. Call it under the
+    folder's lock."""
+    removed = []
+    for p in Path(folder).rglob(".*.part"):
+        m = _TEMP.match(p.name)
+        if m and m.group(2) == _HOST and p.is_file() and not p.is_symlink() and not pid_alive(int(m.group(1))):
+            p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
+
+
 def finish_partial(tmp: Path) -> None:
     (tmp / PARTIAL_MARKER).unlink(missing_ok=True)
 
@@ -110,7 +143,8 @@ def files_below(folder: str | Path) -> set[str]:
 
 
 def is_empty_dir(path: Path) -> bool:
-    return path.is_dir() and not any(path.iterdir())
+    """No entry but (at most) a free lock file."""
+    return path.is_dir() and not any(p.name != LOCK_NAME for p in path.iterdir())
 
 
 def check_replaceable(dest: Path, marker: str, owned: Iterable[str] | None, what: str) -> None:
@@ -126,7 +160,7 @@ def check_replaceable(dest: Path, marker: str, owned: Iterable[str] | None, what
         raise OutputFolderError(f"{dest} is not empty and was not written by {what} (no {marker}); "
                                 "choose a new or empty folder (nothing in it is deleted)")
     if owned is not None:
-        foreign = sorted(files_below(dest) - set(owned) - {marker})
+        foreign = sorted(files_below(dest) - set(owned) - {marker, LOCK_NAME})
         if foreign:
             raise OutputFolderError(f"{dest} holds {len(foreign)} file(s) {what} did not write (e.g. "
                                     f"{foreign[0]}); move them away or choose another folder")
@@ -137,7 +171,7 @@ def replace_folder(tmp: Path, dest: Path) -> None:
     ``check_replaceable``): the old one is renamed aside first and removed only after the new
     one is in place, so a crash leaves either the old or the new folder, never neither."""
     finish_partial(tmp)
-    if dest.exists() and is_empty_dir(dest):
+    if dest.exists() and not any(dest.iterdir()):
         dest.rmdir()
     old = None
     if dest.exists():
@@ -166,6 +200,6 @@ def ensure_folder(path: str | Path, what: str) -> Path:
     return p
 
 
-__all__ = ["EadbenchError", "OutputFolderError", "PARTIAL_MARKER", "atomic_path", "atomic_write_json",
-           "atomic_write_text", "check_replaceable", "clean_partials", "ensure_folder", "files_below",
-           "finish_partial", "honour_umask", "partial_dir", "replace_folder"]
+__all__ = ["EadbenchError", "LOCK_NAME", "OutputFolderError", "PARTIAL_MARKER", "atomic_path", "atomic_write_json",
+           "atomic_write_text", "check_replaceable", "clean_partials", "clean_temp_files", "ensure_folder",
+           "files_below", "finish_partial", "honour_umask", "partial_dir", "pid_alive", "replace_folder"]

@@ -32,6 +32,7 @@ import numpy as np
 
 from eadbench.errors import CheckInputError, EadbenchError  # noqa: F401  (CheckInputError: re-exported)
 from eadbench.jsonio import load_json
+from eadbench.registry import unknown_name_message
 from eadbench.results import atomic_write_json
 from eadbench.run import layout
 
@@ -69,9 +70,15 @@ def validate_baseline(data: dict[str, Any], path: Path | str) -> dict[str, Any]:
     if not ok or not isinstance(data.get("tolerance", {}), dict):
         raise CheckInputError(f"{path} is wrongly shaped: expected values -> method -> 'metric/output' -> "
                               "{value: number, ...} and a tolerance mapping")
+    for method, entries in values.items():
+        for key, b in entries.items():
+            problem = _entry_problem(b)
+            if problem:
+                raise CheckInputError(f"{path}: values.{method}.{key}.{problem}")
     for key, t in data.get("tolerance", {}).items():
         if not isinstance(t, dict) or any(not isinstance(v, (int, float)) or v < 0 for v in t.values()):
             raise CheckInputError(f"{path}: tolerance {key!r} must map abs/rel to numbers >= 0")
+    check_tolerance_names(data["tolerance"], data, f"{path}: tolerance", registered=True)
     orderings = data.get("orderings", [])
     if not isinstance(orderings, list) or not all(
             isinstance(o, dict) and all(isinstance(o.get(k), str) for k in ("metric", "better", "worse"))
@@ -80,6 +87,42 @@ def validate_baseline(data: dict[str, Any], path: Path | str) -> dict[str, Any]:
         raise CheckInputError(f"{path}: orderings must be a list of {{metric: 'metric/output', better: method, "
                               "worse: method, margin: number >= 0}")
     return data
+
+
+def _entry_problem(b: dict[str, Any]) -> str | None:
+    """What is wrong with one baseline value entry (``field is ...``), or None."""
+    if b.get("direction") not in (None, "higher", "lower"):
+        return f"direction is {b['direction']!r}, not higher, lower or null"
+    per_clip = b.get("per_clip")
+    if per_clip is not None and not (isinstance(per_clip, dict) and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in per_clip.values())):
+        return f"per_clip is {str(per_clip)[:40]!r}, not a mapping of clip to number or null"
+    if not isinstance(b.get("protocol"), (str, type(None))):
+        return f"protocol is {b['protocol']!r}, not a name or null"
+    n = b.get("n_used")
+    if n is not None and not (isinstance(n, int) and not isinstance(n, bool) and n >= 0):
+        return f"n_used is {n!r}, not a count"
+    return None
+
+
+def tolerance_names(baseline: dict[str, Any], registered: bool = False) -> set[str]:
+    """What a tolerance may be keyed by: ``default``, and each ``metric/output``, output or metric the
+    baseline compares (with ``registered``, those of every metric, so a file's tolerance for a metric
+    its values no longer hold stays valid)."""
+    keys = {k for entries in baseline.get("values", {}).values() for k in entries}
+    if registered:
+        from eadbench.metrics.base import load_all
+
+        keys |= {f"{name}/{o}" for name, info in load_all().items() for o in info.outputs}
+    return {"default"} | keys | {k.partition("/")[0] for k in keys} | {k.partition("/")[2] for k in keys}
+
+
+def check_tolerance_names(tolerances: dict[str, Any], baseline: dict[str, Any], what: str,
+                          registered: bool = False) -> None:
+    known = tolerance_names(baseline, registered)
+    for name in tolerances:
+        if name not in known:
+            raise CheckInputError(f"{what}: " + unknown_name_message("metric or output", name, known))
 
 
 def baseline_from_run(run_dir: Path, previous: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -150,10 +193,12 @@ def compare(run_dir: Path, baseline: dict[str, Any], tolerances: dict[str, dict[
             bootstrap: bool | None = None) -> list[Verdict]:
     validate_baseline(baseline, "baseline")
     summary, per_clip = load_run(run_dir)
-    for field in ("dataset", "split_hash"):
-        if baseline.get(field) != summary.get(field):
+    if tolerances:
+        check_tolerance_names(tolerances, baseline, "--tolerance")
+    for field in ("dataset", "split", "split_name", "split_hash"):
+        if (field in baseline or field in ("dataset", "split_hash")) and baseline.get(field) != summary.get(field):
             raise CheckInputError(
-                f"run and baseline differ in {field} ({summary.get(field)!r} vs {baseline.get(field)!r}): "
+                f"run and baseline differ in {field} (run {summary.get(field)!r}, baseline {baseline.get(field)!r}): "
                 "results on different data are not comparable")
     tol = {**baseline.get("tolerance", {}), **(tolerances or {})}
     use_boot = baseline.get("bootstrap", True) if bootstrap is None else bootstrap

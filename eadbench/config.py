@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from eadbench.errors import ConfigError
+from eadbench.weights import check_device
 
 
 @dataclass
@@ -114,6 +115,15 @@ def apply_metric_flags(cfg: RunConfig, protocols: list[str], options: list[str])
     return cfg
 
 
+def check_metric_settings(cfg: RunConfig) -> RunConfig:
+    """The protocols and metric options from every source (YAML, flags, aliases) checked against what
+    each metric declares, before anything runs (one line, exit 2); option values in their types."""
+    from eadbench.metrics.base import check_metric_settings as check
+
+    cfg.metric_options = check(cfg.protocols, cfg.metric_options)
+    return cfg
+
+
 def load_yaml(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     if not p.exists():
@@ -151,8 +161,12 @@ def resolve(config_file: str | Path | None = None, **overrides: Any) -> RunConfi
             by_label = {m.label: m for m in (yaml_methods or [])}
             value = [by_label.get(v) or MethodSpec.parse(v) for v in value]
         setattr(cfg, key, value)
-    if cfg.workers < 1:
-        raise ConfigError("--workers must be at least 1")
+    check_device(cfg.device)  # malformed: one line before anything is scanned or trained
+    for name, least in (("workers", 1), ("limit", 1), ("bootstrap", 0)):
+        value = getattr(cfg, name)
+        if (value is not None or name == "workers") and (not isinstance(value, int) or isinstance(value, bool)
+                                                         or value < least):
+            raise ConfigError(f"{name} must be a whole number >= {least}, got {value!r}")
     if cfg.coverage not in ("intersection", "all"):
         raise ConfigError(f"--coverage must be intersection or all, got {cfg.coverage!r}")
     if cfg.source not in SOURCES:

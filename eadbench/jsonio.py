@@ -1,4 +1,5 @@
-"""JSON in and out, one way everywhere: numpy-aware encoding and reads that fail in one line.
+"""JSON in and out, one way everywhere: numpy-aware encoding that never writes NaN/Infinity (not
+valid JSON; null instead) and reads that fail in one line.
 
 Every JSON file eadbench reads back (summary.json, baselines, meta.json, manifests, cached
 scores) goes through ``load_json``, so a truncated, empty, binary or wrongly shaped file is a
@@ -10,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from eadbench.errors import CorruptFileError
 
@@ -36,8 +37,30 @@ def to_jsonable_or_str(o: Any) -> Any:
         return str(o)
 
 
-def dumps(obj: Any, indent: int | None = 2, lenient: bool = False) -> str:
-    return json.dumps(obj, indent=indent, sort_keys=True, default=to_jsonable_or_str if lenient else to_jsonable)
+def finite(obj: Any) -> Any:
+    """``obj`` with every NaN/Infinity (plain or numpy, in dicts, lists and arrays) as None: what
+    JSON can hold for "no value" (the reason is carried beside it)."""
+    import numpy as np
+
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, (np.integer, np.bool_)):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return finite(obj.tolist())
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite(v) for v in obj]
+    return obj
+
+
+def dumps(obj: Any, indent: int | None = 2, lenient: bool = False, sort_keys: bool = True,
+          default: Callable[[Any], Any] | None = None) -> str:
+    """The one JSON writer: always valid JSON (non-finite numbers become null, ``allow_nan=False``
+    guards the rest); ``lenient`` writes unknown objects as their ``str``."""
+    return json.dumps(finite(obj), indent=indent, sort_keys=sort_keys, allow_nan=False,
+                      default=default or (to_jsonable_or_str if lenient else to_jsonable))
 
 
 def load_json(path: str | Path, what: str = "JSON file", expect: type | None = dict) -> Any:

@@ -21,7 +21,8 @@ from eadbench import faces, media
 from eadbench.atomic import atomic_write_text, clean_partials, ensure_folder, partial_dir, replace_folder
 from eadbench.datasets.base import Clip
 from eadbench.errors import DatasetLayoutError, EadbenchError, FaceNotFoundError
-from eadbench.locking import folder_lock
+from eadbench.jsonio import dumps
+from eadbench.locking import claim_folder
 from eadbench.weights import file_sha256
 
 META_VERSION = 1
@@ -153,7 +154,7 @@ def prepare_clip(clip: Clip, dest: Path, protocols: tuple[str, ...], source_hash
                 "sample_rate": media.AUDIO_RATE, "n_frames": fit.n_frames, "source_frames": result.frames,
                 "trimmed_seconds": fit.trimmed_seconds, "padded_seconds": fit.padded_seconds,
                 "multi_face_frames": track.multi_face_frames, "tracking_policy": track.POLICY, "crops": crops}
-        atomic_write_text(tmp / "meta.json", json.dumps(meta, indent=1, default=str))
+        atomic_write_text(tmp / "meta.json", dumps(meta, indent=1, lenient=True, sort_keys=False))
         for rel in keep:  # files others put in the clip folder travel with it
             (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
             os.replace(dest / rel, tmp / rel)
@@ -176,13 +177,18 @@ def prepare_dataset(dataset: str, root: str | Path, out: str | Path, split: str 
     clips = clips[:limit] if limit else clips
     if not clips:
         raise DatasetLayoutError(f"no clips to prepare in {dataset} at {root}" + (f" (split {split})" if split else ""))
-    base = ensure_folder(Path(out) / dataset, "prepare output")
-    with folder_lock(Path(out), "eadbench prepare"):
+    with claim_folder(Path(out), "eadbench prepare", "prepare output", legacy=_legacy_prepared):
+        base = ensure_folder(Path(out) / dataset, "prepare output")
         clean_partials(base)
         from eadbench.weights import WeightStore
 
         store = WeightStore(device=device)
         return _prepare_clips(clips, base, dataset, protocols, progress, strict_av, store, tracking)
+
+
+def _legacy_prepared(folder: Path) -> bool:
+    """A folder prepared before prepare's folders carried an owner marker: a clip's meta.json."""
+    return any(read_meta(m) is not None for m in folder.glob("*/*/meta.json"))
 
 
 def _prepare_clips(clips: list[Clip], base: Path, dataset: str, protocols: tuple[str, ...],
@@ -204,7 +210,7 @@ def _prepare_clips(clips: list[Clip], base: Path, dataset: str, protocols: tuple
             report.failed.append((clip.clip_id, str(exc)))
         bar.set_postfix(failed=len(report.failed))
     atomic_write_text(base / "failures.jsonl",
-                      "".join(json.dumps({"clip_id": c, "reason": r}) + "\n" for c, r in report.failed))
+                      "".join(dumps({"clip_id": c, "reason": r}, indent=None) + "\n" for c, r in report.failed))
     return report
 
 

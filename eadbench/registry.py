@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Callable, Generic, Iterator, TypeVar
+from typing import Callable, Generic, Iterable, Iterator, TypeVar
 
 from eadbench.errors import EadbenchError
 
 T = TypeVar("T")
+
+
+def unknown_name_message(kind: str, name: object, known: Iterable[str]) -> str:
+    """``unknown <kind> 'sim'; did you mean ssim? known: ...``: the one wording of every refused name."""
+    import difflib
+
+    names = sorted(known)
+    close = difflib.get_close_matches(str(name), names, n=2, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(close)}?" if close else ""
+    return f"unknown {kind} {name!r}{hint} known: {', '.join(names) or 'none'}" if hint else \
+        f"unknown {kind} {name!r}; known: {', '.join(names) or 'none'}"
 
 
 class Registry(Generic[T]):
@@ -34,13 +45,7 @@ class Registry(Generic[T]):
 
     def unknown_message(self, name: object) -> str:
         """``unknown metric 'sim'; did you mean ssim? known: ...``"""
-        import difflib
-
-        known = ", ".join(sorted(self._items)) or "none"
-        close = difflib.get_close_matches(str(name), list(self._items), n=2, cutoff=0.6)
-        hint = f"; did you mean {' or '.join(close)}?" if close else ""
-        return f"unknown {self.kind} {name!r}{hint} known: {known}" if hint else \
-            f"unknown {self.kind} {name!r}; known: {known}"
+        return unknown_name_message(self.kind, name, self._items)
 
     def names(self) -> list[str]:
         return sorted(self._items)

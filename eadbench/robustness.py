@@ -676,8 +676,8 @@ def robustness(metrics: list[str] | None = None, dataset: str = "synth", root: s
     ``robustness.json`` and ``robustness.md`` into ``out`` (default ``runs/robustness-<dataset>``).
     ``metrics``: None = every metric whose weights are present (as ``eadbench run``)."""
     from eadbench import config as config_mod
-    from eadbench.atomic import atomic_write_text, ensure_folder
-    from eadbench.locking import folder_lock
+    from eadbench.atomic import atomic_write_text
+    from eadbench.locking import claim_folder, wrote
     from eadbench.results import atomic_write_json
     from eadbench.run.inputs import scan_dataset
     from eadbench.run.shard import build_evaluators
@@ -694,6 +694,7 @@ def robustness(metrics: list[str] | None = None, dataset: str = "synth", root: s
     cfg.protocols.update(protocols or {})
     for m, opts in (metric_options or {}).items():
         cfg.metric_options.setdefault(m, {}).update(opts)
+    config_mod.check_metric_settings(cfg)
     store = WeightStore(cfg.weights_dir, cfg.trust_weights, cfg.device)
     exact_metrics_mode(store.device)
     evaluators, unavailable = build_evaluators(cfg, store)
@@ -710,10 +711,11 @@ def robustness(metrics: list[str] | None = None, dataset: str = "synth", root: s
     scan = scan_dataset(cfg)
     if not scan.clips:
         raise MetricInputError(f"dataset {cfg.dataset} split {cfg.split} has no clips")
-    folder = ensure_folder(Path(out or f"runs/robustness-{cfg.dataset}"), "robustness")
+    folder = Path(out or f"runs/robustness-{cfg.dataset}")
     timer = Timer()
     started = time.time()
-    with folder_lock(folder, "eadbench robustness", note=echo):
+    with claim_folder(folder, "eadbench robustness", "robustness", note=echo,
+                      legacy=wrote("robustness.json", "perturbations")):
         clips, failures = _run_clips(scan.clips, folder, chosen, evaluators, store, cfg, progress, timer)
         report = _report(cfg, scan, clips, failures, chosen, evaluators, unavailable, command)
         report["timings"] = {"seconds": timer.as_dict(), "wall": round(time.time() - started, 1)}

@@ -13,6 +13,7 @@ share it, and the ground-truth copy of a reference is never tracked twice.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -52,33 +53,89 @@ CHUNK = 32
 STATS: dict[str, Counter] = {"decodes": Counter(), "tracks": Counter()}
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process (every thread) and of its children that have finished (a
+    generator's subprocess)."""
+    import resource
+
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + kids.ru_utime + kids.ru_stime
+
+
 class Timer:
-    """Seconds per stage (decode, detect, each metric), summed over a run."""
+    """Per stage (decode, detect, generate, each metric), summed over a run: wall seconds, CPU
+    seconds and frames. CPU seconds are this process's CPU time (every thread: torch's pool, the
+    frame pool; and finished child processes) while the stage ran, less what background decoder
+    threads spent meanwhile; the decoders' own CPU time (``background``) is the decode stage's.
+    Thread-safe."""
 
     def __init__(self) -> None:
-        self.seconds: Counter = Counter()
+        self.stages: dict[str, list[float]] = {}  # stage -> [wall, cpu, frames]
+        self._background = 0.0
+        self._lock = threading.Lock()
 
-    def add(self, stage: str, seconds: float) -> None:
-        self.seconds[stage] += seconds
+    def add(self, stage: str, seconds: float, cpu: float = 0.0, frames: int = 0) -> None:
+        with self._lock:
+            row = self.stages.setdefault(stage, [0.0, 0.0, 0])
+            row[0] += seconds
+            row[1] += cpu
+            row[2] += frames
 
-    def timed(self, stage: str):
+    def background(self, stage: str, seconds: float, cpu: float, frames: int = 0) -> None:
+        """Time a background thread spent on ``stage`` (its CPU time measured there with thread_time)."""
+        with self._lock:
+            self._background += cpu
+        self.add(stage, seconds, cpu, frames)
+
+    def timed(self, stage: str, frames: int = 0):
         timer = self
 
         class _Block:
             def __enter__(self):
-                self.t = time.perf_counter()
+                self.t, self.cpu, self.bg = time.perf_counter(), cpu_seconds(), timer._background
 
             def __exit__(self, *exc):
-                timer.add(stage, time.perf_counter() - self.t)
+                cpu = cpu_seconds() - self.cpu - (timer._background - self.bg)
+                timer.add(stage, time.perf_counter() - self.t, max(0.0, cpu), frames)
 
         return _Block()
 
-    def merge(self, other: dict[str, float]) -> None:
-        for k, v in other.items():
-            self.seconds[k] += v
+    def table(self) -> dict[str, dict[str, float]]:
+        """stage -> {seconds (wall), cpu_seconds, frames, fps (frames per wall second)}."""
+        return {k: {"seconds": round(w, 3), "cpu_seconds": round(c, 3), "frames": int(n),
+                    "fps": round(n / w, 2) if n and w >= 1e-3 else None,
+                    "fps_per_cpu": round(n / c, 2) if n and c >= 1e-3 else None}
+                for k, (w, c, n) in sorted(self.stages.items())}
+
+    def merge(self, other: dict[str, dict[str, float]]) -> None:
+        """Add another process's ``table()``."""
+        for k, row in other.items():
+            self.add(k, row["seconds"], row["cpu_seconds"], row["frames"])
+
+    def clear(self) -> None:
+        with self._lock:
+            self.stages.clear()
 
     def as_dict(self) -> dict[str, float]:
-        return {k: round(v, 3) for k, v in sorted(self.seconds.items())}
+        """stage -> wall seconds."""
+        return {k: row["seconds"] for k, row in self.table().items()}
+
+
+def stages_line(timings: dict) -> str:
+    """One line for the end of a run: totals and each stage's CPU seconds, the costliest first."""
+    stages = sorted(timings.get("stages", {}).items(), key=lambda kv: -kv[1]["cpu_seconds"])
+    parts = ", ".join(f"{k} {r['cpu_seconds']:.2f}" for k, r in stages if r["frames"] or r["cpu_seconds"])
+    return (f"time: {timings.get('wall', 0):.1f} s wall, {timings.get('cpu_seconds', 0):.1f} CPU-s"
+            + (f"; CPU-s by stage: {parts}" if parts else "") + " (--profile: the table)")
+
+
+def format_stages(table: dict[str, dict[str, float]]) -> str:
+    """The stage table as text: wall and CPU seconds, frames and frames/s per stage (``--profile``)."""
+    lines = [f"{'stage':<24}{'wall s':>9}{'CPU s':>9}{'frames':>8}{'frames/s':>10}{'frames/CPU-s':>14}"]
+    for k, r in table.items():
+        fps, per_cpu = (f"{r[x]:.1f}" if r.get(x) else "-" for x in ("fps", "fps_per_cpu"))
+        lines.append(f"{k:<24}{r['seconds']:>9.2f}{r['cpu_seconds']:>9.2f}{r['frames']:>8}{fps:>10}{per_cpu:>14}")
+    return "\n".join(lines)
 
 
 def track_cache_path(video: Path, protocol: TrackingProtocol, store: WeightStore) -> Path:
@@ -141,8 +198,15 @@ def stream_video(path: str | Path, views: set[str] | frozenset[str], store: Weig
             STATS["tracks"][str(path)] += 1
     STATS["decodes"][str(path)] += 1
 
-    def decoded() -> Iterator[np.ndarray]:
-        return media.iter_frames(path, max_frames=max_frames)
+    def decoded() -> Iterator[np.ndarray]:  # runs in the prefetch thread: its CPU time is decoding's
+        frames = media.iter_frames(path, max_frames=max_frames)
+        while True:
+            t, cpu = time.perf_counter(), time.thread_time()
+            frame = next(frames, None)
+            if frame is None:
+                return
+            timer.background("decode", time.perf_counter() - t, time.thread_time() - cpu, 1)
+            yield frame
 
     buffer: list[tuple[int, np.ndarray, np.ndarray | None]] = []
 
@@ -156,9 +220,9 @@ def stream_video(path: str | Path, views: set[str] | frozenset[str], store: Weig
     frames_iter = media.prefetch(decoded(), depth=4)
     t0 = time.perf_counter()
     for frame in frames_iter:
-        timer.add("decode", time.perf_counter() - t0)
+        timer.add("decode-wait", time.perf_counter() - t0)
         if tracker is not None:
-            with timer.timed("detect"):
+            with timer.timed("detect", frames=1):
                 released = tracker.push(frame)
         elif crops:
             g = geo[n] if n < len(geo) else np.full(3, np.nan)

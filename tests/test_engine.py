@@ -242,3 +242,23 @@ def test_a_clip_with_too_few_face_frames_is_a_recorded_failure(tmp_path, monkeyp
     res = {r["metric"]: r for r in score(["lmd", "psnr"], clip, clip, device="cpu")}
     assert res["lmd"]["error"] and "mostly_empty.mp4: a face was found in only" in res["lmd"]["error"]
     assert res["psnr"]["value"] == 100.0  # the other metric is still reported
+
+
+def test_one_thread_budget_per_process_split_between_workers(monkeypatch):
+    """Issue 24: one thread policy, set in one place. A process that is one of two workers gets half
+    the budget for torch and for the per-frame pool, and OpenCV no pool of its own inside them."""
+    import cv2
+    import torch
+
+    from eadbench import threads
+
+    before = torch.get_num_threads(), cv2.getNumThreads()
+    monkeypatch.setenv("EADBENCH_THREADS", "4")
+    monkeypatch.setattr(threads, "_BUDGET", None)
+    try:
+        assert threads.configure(workers=2) == 2 == threads.budget()
+        assert torch.get_num_threads() == 2 and cv2.getNumThreads() == 1
+        assert threads.configure(workers=2) == 2  # applied once: a second call does not halve it again
+    finally:
+        torch.set_num_threads(before[0])
+        cv2.setNumThreads(before[1])

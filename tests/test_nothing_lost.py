@@ -94,6 +94,8 @@ RUN = ["--methods", "static", "--metrics", "ssim", "--quiet"]
 
 def test_run_no_resume_deletes_nothing_it_did_not_write(data, tmp_path):
     out = tmp_path / "out"
+    r = cli.invoke(app, ["run", "--dataset", "synth", "--root", str(data), "--out", str(out), *RUN])
+    assert r.exit_code == 0, r.output  # a run folder, to which the user then adds files
     for sub in ("videos", "scores", "cache"):
         _precious(out / sub)
     r = cli.invoke(app, ["run", "--dataset", "synth", "--root", str(data), "--out", str(out), "--no-resume", *RUN])
@@ -109,14 +111,14 @@ def test_run_no_resume_deletes_nothing_it_did_not_write(data, tmp_path):
 HOLD = """
 import sys, time
 from eadbench.locking import folder_lock
-with folder_lock(sys.argv[1], "test holder", inside=sys.argv[2] == "in"):
+with folder_lock(sys.argv[1], "test holder"):
     print("locked", flush=True)
     time.sleep(60)
 """
 
 
-def _holder(folder: Path, inside: bool = True) -> subprocess.Popen:
-    p = subprocess.Popen([sys.executable, "-c", HOLD, str(folder), "in" if inside else "out"],
+def _holder(folder: Path) -> subprocess.Popen:
+    p = subprocess.Popen([sys.executable, "-c", HOLD, str(folder)],
                          stdout=subprocess.PIPE, text=True)
     assert p.stdout.readline().strip() == "locked"
     return p
@@ -143,10 +145,10 @@ def test_a_locked_folder_is_refused_with_the_owner_named(data, tmp_path):
 
 def test_synth_output_is_locked_too(tmp_path):
     out = tmp_path / "ds"
-    holder = _holder(out, inside=False)
+    holder = _holder(out)
     try:
         r = cli.invoke(app, ["synth", "--out", str(out), *TINY])
-        assert r.exit_code == 2 and "in use by" in r.output and not out.exists()
+        assert r.exit_code == 2 and "in use by" in r.output and [p.name for p in out.iterdir()] == [".eadbench.lock"]
     finally:
         holder.kill()
         holder.wait()
@@ -157,9 +159,12 @@ def test_synth_output_is_locked_too(tmp_path):
 # ------------------------------------------------------------------------------------------------
 def test_prepare_cleans_its_partials_keeps_others_and_redoes_damaged_clips(data, tmp_path):
     from eadbench.atomic import PARTIAL_MARKER
+    from eadbench.locking import claim_folder
 
     out = tmp_path / "prep"
     ids = sorted(c.clip_id for c in datasets.scan("synth", data).clips)
+    with claim_folder(out, "eadbench prepare", "prepare output"):  # a folder an earlier prepare wrote
+        pass
     stale = out / "synth" / f".{ids[0]}.abc.partial"  # what a kill -9 leaves
     stale.mkdir(parents=True)
     (stale / PARTIAL_MARKER).write_text("1\n")

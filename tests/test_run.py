@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from eadbench import config
+from eadbench import config, media
 from eadbench import run as runner
 from eadbench.cli.main import app
 from eadbench.synth import write_dataset
@@ -106,6 +106,33 @@ def test_two_local_workers_equal_one_process(first_run, data, tmp_path):
     par = tmp_path / "par"
     runner.run(_cfg(data, par, methods=["ground_truth", "static", BROKEN], workers=2), echo=lambda s: None)
     assert (par / "summary.json").read_bytes() == (out / "summary.json").read_bytes()
+    # the workers' stage tables reach timings.json: every frame of both generated methods, scored once
+    # (not compared with ``out``'s table: earlier tests resume that folder, and a resumed run's table
+    # counts only what it redid)
+    frames = _stage_frames(par)
+    videos = [v for m in ("ground_truth", "static") for v in (par / "videos" / m).glob("*.mp4")]
+    generated = sum(media.probe(v).n_frames for v in videos)
+    assert generated > 0 and frames["metric:ssim"] == frames["metric:psnr"] == generated
+    assert frames["generate:ground_truth"] + frames["generate:static"] == generated
+
+
+def _stage_frames(run) -> dict[str, int]:
+    return {k: r["frames"] for k, r in json.loads((run / "timings.json").read_text())["stages"].items()}
+
+
+def test_timings_give_every_stage_in_cpu_seconds_and_frames(data, tmp_path):
+    """Issue 24 item 3: decode, generation and each metric, in CPU seconds and frames/s (a run of
+    its own: other tests resume the shared run's folder, which rewrites its timings)."""
+    out = tmp_path / "timed"
+    res = runner.run(_cfg(data, out, methods=["ground_truth", "static"]), echo=lambda s: None)
+    t = json.loads((out / "timings.json").read_text())
+    assert t == res.timings and t["cpu_seconds"] > 0 and t["wall"] > 0
+    frames = _stage_frames(out)
+    assert {"decode", "generate:ground_truth", "generate:static", "metric:ssim", "metric:psnr"} <= set(frames)
+    assert frames["metric:ssim"] == frames["metric:psnr"] == frames["generate:ground_truth"] + frames["generate:static"]
+    for stage in ("decode", "metric:ssim", "generate:static"):
+        row = t["stages"][stage]
+        assert row["cpu_seconds"] > 0 and row["fps"] == pytest.approx(row["frames"] / row["seconds"], rel=0.01)
 
 
 def _free_port() -> int:

@@ -87,3 +87,26 @@ def test_weights_list_and_verify(tmp_path, monkeypatch):
     (bad / "i3d-kinetics-400.ckpt").write_bytes(b"tampered")
     r = cli.invoke(app, ["weights", "verify", "i3d-kinetics-400", "--weights-dir", str(bad)])
     assert r.exit_code == 3 and "does not match" in r.output
+
+
+def test_score_profile_times_every_stage_in_cpu_seconds_and_frames(tmp_path):
+    """Issue 24 item 3: the end of a score says what each stage cost in CPU seconds, and
+    ``--profile`` prints the table: decode and each metric, with their frame counts and frames/s."""
+    from eadbench import media
+
+    fake = _folder(tmp_path / "f", 40, size=(96, 96), noise=10, seed=1)
+    real = _folder(tmp_path / "r", 40, size=(96, 96))
+    media.write_video(tmp_path / "fake.mp4", fake)
+    media.write_video(tmp_path / "real.mp4", real)
+    args = ["score", "--metric", "ssim,psnr", "--fake", str(tmp_path / "fake.mp4"), "--real",
+            str(tmp_path / "real.mp4")]
+    r = cli.invoke(app, args + ["--profile"])
+    assert r.exit_code == 0, r.output
+    lines = r.stderr.splitlines()
+    assert lines[0].startswith("time: ") and "CPU-s by stage" in lines[0]
+    header = next(i for i, ln in enumerate(lines) if ln.startswith("stage"))
+    rows = {ln.split()[0]: ln.split() for ln in lines[header + 1:]}
+    for stage in ("decode", "metric:ssim", "metric:psnr"):
+        wall, cpu, frames, fps = float(rows[stage][1]), float(rows[stage][2]), int(rows[stage][3]), rows[stage][4]
+        assert wall >= 0 and cpu >= 0 and float(fps) > 0 and frames == 40 * (2 if stage == "decode" else 1)
+    assert "frames/CPU-s" not in cli.invoke(app, args).stderr  # the table only when asked

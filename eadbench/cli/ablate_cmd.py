@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from eadbench.cli.common import friendly, split_csv
+from eadbench.cli.common import count, friendly, split_csv
 
 
 @friendly
@@ -16,12 +16,12 @@ def ablate(
     variants: Optional[str] = typer.Option(None, "--variants", help="Comma-separated: baseline,+stda,+tfrm,+text,"
                                            "full,no-stda,no-tfrm,no-text (default: the paper's rows)."),
     grid: bool = typer.Option(False, "--grid", help="All 2^3 switch combinations."),
-    train_steps: int = typer.Option(300, "--train-steps", help="Training steps per variant."),
-    infer_steps: int = typer.Option(8, "--infer-steps", help="DDIM steps when generating the test clips."),
+    train_steps: int = count(300, "--train-steps", help="Training steps per variant."),
+    infer_steps: int = count(8, "--infer-steps", help="DDIM steps when generating the test clips."),
     checkpoints: Optional[Path] = typer.Option(None, "--checkpoints", help="Load DIR/<variant>/checkpoint.pt "
                                                "instead of training."),
     out: Path = typer.Option(Path("runs/ablate-synth"), "--out", "-o", help="Output folder."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N test clips."),
+    limit: Optional[int] = count(None, "--limit", help="Only the first N test clips."),
     metrics: Optional[str] = typer.Option(None, "--metrics", help="Metrics (default: every available one)."),
     syncnet: Optional[str] = typer.Option(None, "--syncnet", help="Enables the sync loss (the tiny preset's "
                                           "w_sync 0.02; change with --set w_sync=...) with this expert, trained by "

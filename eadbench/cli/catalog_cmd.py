@@ -3,13 +3,13 @@ registries themselves (the metric table and the generator classes), never from a
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from eadbench.cli.common import friendly, group
+from eadbench.jsonio import dumps
 
 metrics_app = group("The registered metrics: direction, needs, protocols, weights.")
 methods_app = group("The registered methods (generators) and their options.")
@@ -32,11 +32,11 @@ def metrics_list(weights_dir: Optional[Path] = WD, as_json: bool = typer.Option(
             "name": name, "level": info.level, "description": info.description,
             "outputs": {o: info.direction_of(o) for o in info.outputs}, "needs": list(info.needs),
             "protocols": [{"key": p.key, "crop": p.crop, "parameters": dict(p.params)} for p in info.protocols],
-            "options": dict(info.options),
+            "options": {o.name: o.help for o in info.options},
             "weights": {w: is_available(w, weights_dir) for w in info.weights},
         })
     if as_json:
-        typer.echo(json.dumps(rows, indent=2, default=str))
+        typer.echo(dumps(rows, lenient=True, sort_keys=False))
         return
     for r in rows:
         arrows = " ".join(f"{o}{'↑' if d == 'higher' else '↓' if d == 'lower' else ''}"
@@ -61,7 +61,7 @@ def methods_list(as_json: bool = typer.Option(False, "--json", help="Print JSON.
     rows = [{"name": n, "description": cls.description, "options": cls.option_help(),
              "module": cls.__module__} for n, cls in generators.GENERATORS.items()]
     if as_json:
-        typer.echo(json.dumps(rows, indent=2))
+        typer.echo(dumps(rows, sort_keys=False))
         return
     for r in rows:
         typer.echo(f"{r['name']:<13} {r['description']}")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
 from eadbench.cli.common import fail, friendly
+from eadbench.jsonio import dumps
 
 
 @friendly
@@ -40,7 +40,7 @@ def check(
     verdicts = chk.compare(run_dir, data, tolerances, bootstrap)
     regressed = [v for v in verdicts if v.verdict == "REGRESSED"]
     if as_json:
-        typer.echo(json.dumps([v.__dict__ for v in verdicts], indent=2))
+        typer.echo(dumps([v.__dict__ for v in verdicts], sort_keys=False))
     else:
         typer.echo(chk.format_table(verdicts))
         typer.echo(f"{len(regressed)} regression(s) in {len(verdicts)} values" if regressed

@@ -67,7 +67,26 @@ def _debug() -> None:
         traceback.print_exc()
 
 
+def count(default, *names: str, help: str, min: int = 1):
+    """An option counting something (clips, steps, workers, resamples), its lower bound declared
+    once: 1, or 0 where 0 means what the help says. -1 is refused by the parser (exit 2), never
+    used as a Python slice that silently drops the last clip."""
+    return typer.Option(default, *names, help=help, min=min)
+
+
 def split_csv(value: str | None) -> list[str] | None:
     if value is None:
         return None
     return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def echo_timings(timings: dict, profile: bool) -> None:
+    """On stderr: one line of totals and CPU seconds by stage; with ``--profile`` the whole table.
+    Nothing when no frame was processed (a refused input keeps its one-line error)."""
+    from eadbench.streams import format_stages, stages_line
+
+    if not any(r["frames"] for r in (timings or {}).get("stages", {}).values()):
+        return
+    typer.echo(stages_line(timings), err=True)
+    if profile:
+        typer.echo(format_stages(timings.get("stages", {})), err=True)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from eadbench.cli.common import friendly, group
+from eadbench.jsonio import dumps
 
 app = group("List the registered datasets and inspect a dataset tree.")
 
@@ -41,7 +41,7 @@ def inspect(
     res = datasets.scan(dataset, root, split=split, **options)
     s = res.summary()
     if as_json:
-        typer.echo(json.dumps(s, indent=2))
+        typer.echo(dumps(s, sort_keys=False))
         return
     typer.echo(f"{s['dataset']} at {s['root']}: {s['clips']} clips"
                + (f" in split {split}" if split else "") + f" (split list {s['split_name']})")

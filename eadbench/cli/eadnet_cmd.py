@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from eadbench.cli.common import fail, friendly, group
+from eadbench.cli.common import count, fail, friendly, group
 
 app = group("EAD-Net, the reference model: train, generate, inspect.")
 
@@ -42,7 +42,7 @@ def train(
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (preset + overrides)."),
     preset: str = typer.Option("tiny", "--preset", help="tiny (CPU, pixel space) or paper (LatentSync scale)."),
     set_: Optional[List[str]] = typer.Option(None, "--set", help="Override a config key, e.g. --set stda=false."),
-    steps: int = typer.Option(1000, "--steps", help="Optimiser steps."),
+    steps: int = count(1000, "--steps", help="Optimiser steps."),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Continue from OUT/checkpoint.pt (exact)."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu or cuda (default: cuda when available)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
@@ -54,12 +54,21 @@ def train(
     `--set syncnet_path=sync256.pt`, or turn the loss off with `--set w_sync=0`. The LPIPS and
     TREPA losses need their pretrained weights (`eadbench weights list`) or `--set w_lpips=0
     --set w_trepa=0`. `eadbench ablate --syncnet auto` does all of this on the built-in data."""
+    import os
+    from contextlib import nullcontext
+
     from eadnet.train import train as run
 
+    from eadbench.locking import check_owner, claim_folder, wrote
+
     cfg = _config(config, preset, set_)
-    out.mkdir(parents=True, exist_ok=True)
-    cfg.save(out / "config.json")
-    tr = run(cfg, data, out, steps, resume=resume, device=device, progress=not quiet)
+    legacy = wrote("config.json", "stda")  # a training folder written before owner markers
+    check_owner(out, "eadbench eadnet train", legacy)
+    rank0 = int(os.environ.get("RANK", 0)) == 0  # under torchrun rank 0 owns and locks the folder
+    with claim_folder(out, "eadbench eadnet train", "training", legacy=legacy) if rank0 else nullcontext():
+        out.mkdir(parents=True, exist_ok=True)
+        cfg.save(out / "config.json")
+        tr = run(cfg, data, out, steps, resume=resume, device=device, progress=not quiet)
     if tr.rank == 0:
         typer.echo(f"trained {tr.step} steps -> {out / 'checkpoint.pt'}")
 
@@ -74,7 +83,7 @@ def infer(
     emotion: Optional[str] = typer.Option(None, "--emotion", help="Target emotion (canonical label)."),
     intensity: Optional[float] = typer.Option(None, "--intensity", help="Emotion intensity in [0, 1] (any value)."),
     text: Optional[str] = typer.Option(None, "--text", help="Emotion description (instead of --emotion/--intensity)."),
-    steps: Optional[int] = typer.Option(None, "--steps", help="DDIM steps."),
+    steps: Optional[int] = count(None, "--steps", help="DDIM steps."),
     guidance: Optional[float] = typer.Option(None, "--guidance", help="Classifier-free guidance scale."),
     seed: int = typer.Option(0, "--seed", help="Sampling seed (the same seed gives the same video)."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda or cuda:N (default: cuda when available)."),
@@ -131,7 +140,7 @@ def probe_lipsync(
                                   "or self (the model also sees the real mouth)."),
     min_margin: Optional[float] = typer.Option(None, "--min-margin", help="Exit 1 when r(own) - r(other) is "
                                                "below this (a CI gate for the audio path)."),
-    steps: int = typer.Option(4, "--steps", help="DDIM steps."),
+    steps: int = count(4, "--steps", help="DDIM steps."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the result as JSON."),
     device: Optional[str] = typer.Option(None, "--device", help=_DEVICE_HELP),
 ):
@@ -164,7 +173,7 @@ def probe_emotion(
                                                "a cut path gives 0)."),
     min_shift: Optional[float] = typer.Option(None, "--min-shift", help="Exit 1 when switching the text "
                                               "produces less than this fraction of the real expression change."),
-    steps: int = typer.Option(4, "--steps", help="DDIM steps."),
+    steps: int = count(4, "--steps", help="DDIM steps."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the result as JSON."),
     device: Optional[str] = typer.Option(None, "--device", help=_DEVICE_HELP),
 ):
@@ -195,10 +204,10 @@ def probe_emotion(
 
 
 def _finish_probe(res, json_out: Optional[Path], failed: list[str]) -> None:
-    import json
+    from eadbench.jsonio import dumps
 
     if json_out:
-        json_out.write_text(json.dumps(res.to_dict(), indent=2))
+        json_out.write_text(dumps(res.to_dict(), sort_keys=False))
     for reason in failed:
         typer.echo(f"FAILED: {reason}")
     if failed:
@@ -216,14 +225,15 @@ def describe(
         None, "--model", help="vlm only: a model folder or a Hugging Face name in the local cache (default "
         "HuggingFaceTB/SmolVLM-256M-Instruct)."),
     device: str = typer.Option("auto", "--device", help="vlm only: auto, cpu or cuda."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N clips (by clip id)."),
+    limit: Optional[int] = count(None, "--limit", help="Only the first N clips (by clip id)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):
     """Write each prepared clip's emotion description into its emotion.txt (what training reads).
 
     A clip whose video, describer and describer version/weights are unchanged is skipped; a clip
-    that cannot be described is listed in DATA/describe_failures.jsonl and the others go on."""
-    from eadnet.describe import build, describe_prepared, prepared_clips
+    that cannot be described is listed in DATA/describe_failures.jsonl and the others go on. Exit 2
+    when no clip has a description afterwards (every clip failed)."""
+    from eadnet.describe import FAILURES_FILE, build, describe_prepared, prepared_clips
 
     from eadbench.errors import EadbenchError
 
@@ -239,3 +249,5 @@ def describe(
                f"({describer}; texts in <clip>/emotion.txt)")
     for clip_id, reason in rep.failed:
         typer.echo(f"  failed {clip_id}: {reason}", err=True)
+    if not rep.described and not rep.cached:
+        fail(f"nothing described: all {len(rep.failed)} clip(s) failed (listed in {data / FAILURES_FILE})")

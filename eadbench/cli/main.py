@@ -5,6 +5,8 @@ Each command group lives in its own module of this package; this file only assem
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from eadbench import __version__
@@ -72,7 +74,29 @@ app.add_typer(probe_cmd.app, name="probe")
 
 
 def main() -> None:
-    app()
+    """The console script: a usage error (an unknown option, a value out of range) is one line
+    naming the command and exit 2, like every other bad input."""
+    try:  # typer (the version pinned) vendors click; older ones use click itself
+        from typer._click import exceptions as cx
+    except ImportError:  # pragma: no cover
+        import click.exceptions as cx
+
+    try:
+        rv = app(standalone_mode=False)
+    except cx.NoArgsIsHelpError as exc:  # a bare group: its help, as typer prints it
+        exc.show()
+        sys.exit(exc.exit_code)
+    except cx.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx is not None else "eadbench"
+        typer.echo(f"error: {exc.format_message()} (see '{where} --help')", err=True)
+        sys.exit(2)
+    except cx.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("Aborted.", err=True)
+        sys.exit(1)
+    sys.exit(rv if isinstance(rv, int) else 0)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from eadbench.cli.common import fail, friendly, split_csv
+from eadbench.cli.common import count, fail, friendly, split_csv
 
 
 @friendly
@@ -17,7 +17,7 @@ def prepare(
     out: Path = typer.Option(..., "--out", "-o", help="Output folder (clips go to OUT/<dataset>/<clip_id>/)."),
     split: Optional[str] = typer.Option(None, "--split", help="Only this split."),
     protocols: str = typer.Option("syncnet,face256", "--protocols", help="Crop protocols to write."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N clips."),
+    limit: Optional[int] = count(None, "--limit", help="Only the first N clips."),
     view: Optional[str] = typer.Option(None, "--view", help="MEAD view (default front)."),
     split_file: Optional[Path] = typer.Option(None, "--split-file", help="HDTF split list."),
     strict_av_length: bool = typer.Option(False, "--strict-av-length", help="Fail a clip whose audio ends more "

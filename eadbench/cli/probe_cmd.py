@@ -3,13 +3,13 @@ A thin layer over ``eadbench.probes``."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from eadbench.cli.common import friendly, group, split_csv
+from eadbench.cli.common import count, friendly, group, split_csv
+from eadbench.jsonio import dumps
 
 app = group("Behaviour probes of the compared methods.")
 
@@ -26,7 +26,7 @@ def lipleak(
                                           "defaults for the dataset)."),
     eadnet_checkpoint: Optional[Path] = typer.Option(None, "--eadnet-checkpoint", help="Checkpoint for the eadnet "
                                                      "method (the built-in data trains one when omitted)."),
-    limit: Optional[int] = typer.Option(4, "--limit", help="Only the first N clips by id (0: all)."),
+    limit: Optional[int] = count(4, "--limit", help="Only the first N clips by id (0: all).", min=0),
     out: Path = typer.Option(Path("runs/lipleak-probe"), "--out", "-o", help="Folder for lipleak_probe.json, the "
                              "probe's audio and the methods' videos."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."),
@@ -54,7 +54,7 @@ def lipleak(
         for spec in (m for m in cfg.methods if m.method == "eadnet"):
             spec.options["checkpoint"] = str(eadnet_checkpoint)
     report = probe_dataset(cfg, out, echo=lambda s: typer.echo(s, err=True), progress=not quiet)
-    typer.echo(json.dumps(report, indent=2, default=str) if as_json else format_table(report))
+    typer.echo(dumps(report, lenient=True, sort_keys=False) if as_json else format_table(report))
     for f in report["failures"][:20]:
         typer.echo(f"  {f['clip']}/{f.get('method') or '-'}/{f.get('case') or '-'}: {f['reason']}", err=True)
     typer.echo(f"results in {out}", err=True)

@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from eadbench.cli.common import friendly, split_csv
+from eadbench.cli.common import count, friendly, split_csv
 
 
 @friendly
@@ -20,7 +20,7 @@ def report(
     ci: bool = typer.Option(False, "--ci", help="Add ± half-width of the 95% bootstrap CI to table cells."),
     copy_videos: bool = typer.Option(False, "--copy-videos", help="Copy videos into the report folder so it "
                                      "travels alone (default: link to the run folders)."),
-    max_clips: Optional[int] = typer.Option(None, "--max-clips", help="At most N clips on the HTML page."),
+    max_clips: Optional[int] = count(None, "--max-clips", help="At most N clips on the HTML page."),
     no_figures: bool = typer.Option(False, "--no-figures", help="Skip the matplotlib figures."),
 ):
     """Write the main comparison table (best in bold, second underlined), per-emotion and

@@ -3,7 +3,6 @@ harmful ones? A thin layer over ``eadbench.robustness``."""
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 from pathlib import Path
@@ -11,8 +10,8 @@ from typing import List, Optional
 
 import typer
 
-from eadbench.cli.common import friendly, split_csv
-from eadbench.jsonio import to_jsonable_or_str
+from eadbench.cli.common import count, friendly, split_csv
+from eadbench.jsonio import dumps
 
 
 @friendly
@@ -25,7 +24,7 @@ def robustness(
                                         "synthetic data is generated into the cache."),
     split: Optional[str] = typer.Option(None, "--split", help="Split to use (default test)."),
     split_file: Optional[Path] = typer.Option(None, "--split-file", help="Your own split list (HDTF)."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N clips (sorted by id)."),
+    limit: Optional[int] = count(None, "--limit", help="Only the first N clips (sorted by id)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder for robustness.json/.md, the "
                                       "staged clips and the perturbed videos (default "
                                       "runs/robustness-<dataset>)."),
@@ -35,7 +34,7 @@ def robustness(
                                                 "audio-shift-2, audio-shift-3, shuffle, mouth-frozen."),
     seed: int = typer.Option(0, "--seed", help="Seed for the random edits (jitter, shuffle) and the "
                              "bootstrap."),
-    bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples for the 95% CIs (0: none)."),
+    bootstrap: int = count(1000, "--bootstrap", help="Bootstrap resamples for the 95% CIs (0: none).", min=0),
     protocol: Optional[List[str]] = typer.Option(None, "--protocol", help="METRIC=NAME: a metric's protocol, "
                                                  "e.g. fvd=latentsync (repeatable)."),
     metric_option: Optional[List[str]] = typer.Option(None, "--metric-option", help="METRIC.KEY=VALUE: a "
@@ -73,7 +72,7 @@ def robustness(
         echo=lambda s: typer.echo(s, err=True))
     report = res.report
     if as_json:
-        typer.echo(json.dumps(report, indent=2, default=to_jsonable_or_str))
+        typer.echo(dumps(report, lenient=True, sort_keys=False))
     else:
         typer.echo(format_table(report))
     if res.failures:

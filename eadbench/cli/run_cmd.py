@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 from typer.core import TyperCommand
 
-from eadbench.cli.common import friendly, split_csv
+from eadbench.cli.common import count, echo_timings, friendly, split_csv
 
 
 class RunCommand(TyperCommand):
@@ -41,8 +41,8 @@ def run(
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML run config; command-line "
                                           "options override it."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder (default runs/<dataset>-<split>)."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N clips (sorted by id)."),
-    workers: Optional[int] = typer.Option(None, "--workers", "-j", help="Local worker processes over clips."),
+    limit: Optional[int] = count(None, "--limit", help="Only the first N clips (sorted by id)."),
+    workers: Optional[int] = count(None, "--workers", "-j", help="Local worker processes over clips."),
     resume: Optional[bool] = typer.Option(None, "--resume/--no-resume", help="Reuse finished videos and "
                                           "scores whose inputs are unchanged (default on)."),
     strict: Optional[bool] = typer.Option(None, "--strict/--no-strict", help="Exit 1 when any clip failed."),
@@ -72,7 +72,7 @@ def run(
                                            "(full MTCNN on key frames only, about 10x cheaper; docs/tracking.md)."),
     fvd_protocol: Optional[str] = typer.Option(None, "--fvd-protocol", help="Alias of --protocol fvd=NAME "
                                                "(kept for one release)."),
-    fvd_clips_per_video: Optional[int] = typer.Option(None, "--fvd-clips-per-video", help="Alias of "
+    fvd_clips_per_video: Optional[int] = count(None, "--fvd-clips-per-video", help="Alias of "
                                                       "--metric-option fvd.clips_per_video=N (kept for one release)."),
     syncnet: Optional[str] = typer.Option(None, "--syncnet", help="A sync expert for LSE: a file from "
                                           "`eadbench syncnet train`, or auto (the built-in data only: one is "
@@ -83,6 +83,8 @@ def run(
                                                      "adds method eadnet when --methods does not name it."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed for generation and bootstrap CIs."),
     quiet: Optional[bool] = typer.Option(None, "--quiet", "-q", help="No progress bar (CI logs)."),
+    profile: bool = typer.Option(False, "--profile", help="Print every stage's wall and CPU seconds, frames and "
+                                 "frames/s (as timings.json)."),
 ):
     """Generate videos with each method for every clip of a split and score them.
 
@@ -121,6 +123,7 @@ def run(
     if not result.summary:
         return
     typer.echo(format_summary(result.summary))
+    echo_timings(result.timings, profile)
     if result.failures:
         typer.echo(f"{len(result.failures)} failure(s) (see {result.out / 'failures.csv'}):", err=True)
         for f in result.failures[:20]:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import math
+import time
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from eadbench.cli.common import fail, friendly, split_csv
-from eadbench.jsonio import to_jsonable_or_str
+from eadbench.cli.common import echo_timings, fail, friendly, split_csv
+from eadbench.jsonio import dumps, finite
 
 
 @friendly
@@ -21,7 +20,8 @@ def score(
     real: Optional[Path] = typer.Option(None, "--real", help="Real counterpart (paired by sorted name / file name)."),
     audio: Optional[Path] = typer.Option(None, "--audio", help="Audio for LSE (default: the video's own track)."),
     emotion: Optional[str] = typer.Option(None, "--emotion", help="Target emotion for emotion accuracy."),
-    protocol: Optional[str] = typer.Option(None, "--protocol", help="Metric protocol, e.g. latentsync for FVD."),
+    protocol: Optional[str] = typer.Option(None, "--protocol", help="Metric protocol: NAME for the metric(s) "
+                                           "scored, e.g. latentsync for FVD, or METRIC=NAME[,METRIC=NAME]."),
     crop: str = typer.Option("auto", "--crop", help="auto, none, or a crop protocol (syncnet, face256, face224)."),
     weights_dir: Optional[Path] = typer.Option(None, "--weights-dir", envvar="EADBENCH_WEIGHTS",
                                                help="Folder with weight files."),
@@ -33,38 +33,52 @@ def score(
     tracking: Optional[str] = typer.Option(None, "--tracking", help="Face-tracking protocol (mtcnn-fast, "
                                            "mtcnn-full, mtcnn-track)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (one object, or a list for several metrics)."),
+    profile: bool = typer.Option(False, "--profile", help="Print every stage's wall and CPU seconds, frames and "
+                                 "frames/s (on stderr)."),
 ):
     """Score files with one or more metrics. Every metric is reported, even when another one
-    fails. Exit 0 when every metric has a value, 2 bad arguments or unreadable input (after
-    printing the others), 3 a needed weight file is missing."""
+    fails. Exit 0 when every metric has a value; 2 when a metric has none (n/a: its reason is
+    printed, e.g. every clip excluded as too short), bad arguments or unreadable input (after
+    printing the others); 3 a needed weight file is missing. --json is always valid JSON: a
+    metric without a value has "value": null and a "reason"."""
     from eadbench.scoring import score as run_score
+    from eadbench.streams import Timer, cpu_seconds
 
     names = split_csv(metric) or []
     if not names:
         fail("--metric names no metric")
+    timer, started, started_cpu = Timer(), time.perf_counter(), cpu_seconds()
     res = run_score(names, fake, real, audio, emotion, protocol, crop, str(weights_dir) if weights_dir else None,
-                    trust_weights, allow_length_mismatch, device, tracking)
+                    trust_weights, allow_length_mismatch, device, tracking, timer=timer)
+    if profile or not as_json:  # stderr, but kept out of --json output read through pipes that merge them
+        echo_timings({"stages": timer.table(), "wall": time.perf_counter() - started,
+                      "cpu_seconds": cpu_seconds() - started_cpu}, profile)
     for r in res:
         for note in r["notes"]:
             typer.echo(f"warning: {r['metric']}: {note}", err=True)
+    for w in dict.fromkeys(w for r in res for w in r.get("warnings", [])):  # once per video, not per metric
+        typer.echo(f"warning: {w}", err=True)
     code = max([r.get("exit_code", 2) for r in res if r.get("error")], default=0)
     if as_json:
-        clean = [{k: r.get(k) for k in ("metric", "value", "protocol", "n", "per_item", "weights", "values",
-                                        "n_failed", "failures", "facts", "error")} for r in res]
-        typer.echo(json.dumps(clean[0] if len(clean) == 1 else clean, indent=2, default=to_jsonable_or_str))
+        clean = [{k: r.get(k) for k in ("metric", "value", "reason", "protocol", "n", "per_item", "weights",
+                                        "values", "n_failed", "failures", "excluded", "warnings", "facts",
+                                        "error")} for r in res]
+        typer.echo(dumps(clean[0] if len(clean) == 1 else clean, lenient=True, sort_keys=False))
         raise typer.Exit(code)
     for r in res:
-        if r.get("error"):
-            continue  # said once, on stderr, below
+        if r["protocol"] is None:
+            continue  # never computed: said once, on stderr, below
         v = r["value"]
-        shown = "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.6g}"
+        shown = "n/a" if v is None else f"{v:.6g}"
         extra = "  ".join(f"{k}={_fmt(x)}" for k, x in r["values"].items() if k != r["metric"] and
-                          isinstance(x, (int, float)))
+                          isinstance(x, (int, float)) and finite(x) is not None)
         facts = "".join(f", {k} {v}" for k, v in r["facts"].items())
         typer.echo(f"{r['metric']}: {shown}  ({r['protocol']}{facts}, n={r['n']}"
                    + (f", failed={r['n_failed']}" if r["n_failed"] else "") + f")  {extra}".rstrip())
         for item, why in r["failures"].items():
             typer.echo(f"  not scored {item}: {why}", err=True)
+        for item, why in r["excluded"].items():
+            typer.echo(f"  excluded {item}: {why}", err=True)
     for r in res:
         if r.get("error"):
             typer.echo(f"error: {r['metric']}: {r['error']}", err=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from eadbench.cli.common import fail, friendly, group
+from eadbench.cli.common import count, fail, friendly, group
 
 app = group("Train a SyncNet sync expert on prepared clips.")
 
@@ -16,7 +16,7 @@ app = group("Train a SyncNet sync expert on prepared clips.")
 def train(
     data: Path = typer.Option(..., "--data", help="Prepared clips (output of `eadbench prepare`)."),
     out: Path = typer.Option(..., "--out", "-o", help="Weights file to write (use with `eadbench run --syncnet`)."),
-    steps: int = typer.Option(1500, "--steps", help="Training steps (batches of 64 windows)."),
+    steps: int = count(1500, "--steps", help="Training steps (batches of 64 windows)."),
     seed: int = typer.Option(0, "--seed", help="Seed for initialisation and batch sampling."),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Continue from OUT.ckpt when present."),
     crop: str = typer.Option("syncnet", "--crop", help="Crop protocol to learn from: syncnet (for LSE with "

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
 from eadbench.cli.common import friendly, group
+from eadbench.jsonio import dumps
 
 app = group("Pretrained weight files: list, download (when online), verify.")
 
@@ -23,16 +23,18 @@ def list_(weights_dir: Optional[Path] = WD, as_json: bool = typer.Option(False, 
 
     rows = [status(n, weights_dir) for n in WEIGHTS.names()]
     if as_json:
-        typer.echo(json.dumps(rows, indent=2))
+        typer.echo(dumps(rows, sort_keys=False))
         return
     for r in rows:
         mark = "ok " if r["present"] and r["hash_ok"] is not False and not r.get("problem") else "-- "
-        h = {True: "hash ok", False: "HASH MISMATCH", None: "no published hash, loads"}[r["hash_ok"]] \
+        h = {True: "hash ok", False: "HASH MISMATCH", None: f"no published hash, {r.get('check')}"}[r["hash_ok"]] \
             if r["present"] else ""
         if r.get("problem"):
             mark, h = "!! ", f"BROKEN: {r['problem']}"
         typer.echo(f"{mark}{r['name']:<22} {r['file']:<40} {', '.join(r['used_by']):<22} "
                    + (f"{r['source']}: {r['path']} ({h})" if r["present"] else "missing"))
+        if r["present"] and r.get("no_hash_reason"):
+            typer.echo(f"   {'':<22} why no hash: {r['no_hash_reason']}")
     missing = [r for r in rows if not r["present"]]
     if missing:
         typer.echo(f"\n{len(missing)} missing; `eadbench weights fetch NAME` downloads when online, or place "
@@ -86,5 +88,5 @@ def verify(names: Optional[List[str]] = typer.Argument(None, help="Entries to ve
             bad += 1
             typer.echo(f"BAD {n}: {r['path']}: {r['problem']}")
         else:
-            typer.echo(f"ok  {n}: {'hash ok' if r['hash_ok'] else 'present (no published hash)'}")
+            typer.echo(f"ok  {n}: {'hash ok' if r['hash_ok'] else 'no published hash, ' + r['check']}")
     raise typer.Exit(3 if bad else 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -55,6 +56,13 @@ class Skipped:
     path: str
     reason: str
 
+    @property
+    def kind(self) -> str:
+        """The reason without its particulars (what follows ':' or '(', quoted names, words with
+        digits such as clip ids): how skipped files are counted by reason."""
+        head = re.split(r":| \(", self.reason, maxsplit=1)[0]
+        return " ".join(w for w in re.sub(r"'[^']*'", "", head).split() if not any(ch.isdigit() for ch in w))
+
 
 @dataclass
 class ScanResult:
@@ -68,6 +76,10 @@ class ScanResult:
     def select(self, split: str | None) -> "ScanResult":
         clips = self.clips if split is None else [c for c in self.clips if c.split == split]
         return ScanResult(self.dataset, self.root, split, clips, self.skipped, self.split_name)
+
+    def skipped_by_reason(self) -> dict[str, int]:
+        """{reason kind: files skipped for it}, most frequent first."""
+        return dict(Counter(sk.kind for sk in self.skipped).most_common())
 
     def split_hash(self) -> str:
         """Hash of the clip ids (sorted) of this selection: printed with every result."""

@@ -51,6 +51,9 @@ MIN_FACE_FRAMES = 5
 #: never fewer than two smoothing windows and a detector batch) while it waits for detections
 BUFFER_BYTES = 256 * 1024 * 1024
 LOOKAHEAD = 108
+#: a detected face whose box's longer side is under this many pixels is "small": the 224-256 px
+#: crops (1.5x the box) upscale it more than 4x, so lips and landmarks span only a few real pixels
+SMALL_FACE_PX = 40
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,12 @@ class Track:
     def n_frames(self) -> int:
         return len(self.boxes)
 
+    @property
+    def small_face_frames(self) -> int:
+        """Frames whose detected face is smaller than ``SMALL_FACE_PX`` (longer side of the box)."""
+        b = self.boxes[~np.isnan(self.boxes[:, 0])] if len(self.boxes) else self.boxes
+        return int((np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) < SMALL_FACE_PX).sum()) if len(b) else 0
+
     def smoothed(self) -> np.ndarray:
         """(T, 3) centre x, centre y, half-size s = max(w, h) / 2, filled and median-filtered."""
         if self.geo is not None:
@@ -123,7 +132,8 @@ class Track:
     def summary(self) -> dict:
         """What a clip's record says about its track."""
         return {"tracking": self.protocol, "frames": self.n_frames, "face_frames_missing": len(self.missing),
-                "multi_face_frames": self.multi_face_frames, "held_frames": self.held_frames,
+                "multi_face_frames": self.multi_face_frames, "small_face_frames": self.small_face_frames,
+                "held_frames": self.held_frames,
                 "tracking_policy": self.POLICY}
 
     def save(self, path: str | Path) -> None:

@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from eadbench.errors import ChoiceError, MetricInputError
-from eadbench.registry import Registry
+from eadbench.registry import Registry, unknown_name_message
 
 HIGHER = "higher"
 LOWER = "lower"
@@ -59,6 +59,41 @@ class MetricProtocol:
 
 
 @dataclass(frozen=True)
+class MetricOption:
+    """One option a metric accepts (``--metric-option METRIC.NAME=VALUE``, YAML ``metric_options``):
+    its type (``int``, or ``str`` for a name or a path), lower bound and choices. Every way in (run,
+    score, robustness, config files, the library's ``MetricContext``) checks values through ``parse``."""
+
+    name: str
+    help: str
+    type: type = str
+    min: int | None = None
+    choices: tuple[str, ...] = ()
+    unit: str = ""  # what an int counts, for the message ("frames")
+
+    def parse(self, metric: str, value: Any) -> Any:
+        """``value`` (as typed in YAML, or text from the command line) in the declared type, or a
+        one-line ChoiceError naming the metric, the option and what it accepts."""
+        where = f"{metric} option {self.name}"
+        if self.type is int:
+            n = value if isinstance(value, int) and not isinstance(value, bool) else None
+            if n is None and isinstance(value, str) and value.strip().lstrip("-").isdigit():
+                n = int(value)
+            lower = "" if self.min is None else f" >= {self.min}"
+            if n is None or (self.min is not None and n < self.min):
+                raise ChoiceError(f"{where} must be a whole number{' of ' + self.unit if self.unit else ''}{lower}, "
+                                  f"got {value!r}")
+            return n
+        if value is None or isinstance(value, (bool, dict, list)):
+            raise ChoiceError(f"{where} must be {'one of ' + ', '.join(self.choices) if self.choices else 'text'}, "
+                              f"got {value!r}")
+        text = str(value).strip()
+        if self.choices and text not in self.choices:
+            raise ChoiceError(unknown_name_message(f"{where} value", text, self.choices))
+        return text
+
+
+@dataclass(frozen=True)
 class MetricInfo:
     name: str
     direction: str  # HIGHER or LOWER (of the primary output)
@@ -71,8 +106,8 @@ class MetricInfo:
     factory: Callable[["MetricContext"], "Evaluator"]
     #: Direction of each output when it differs from the primary one.
     output_directions: tuple[tuple[str, str], ...] = ()
-    #: options the metric accepts (--metric-option METRIC.KEY=VALUE), name -> help
-    options: tuple[tuple[str, str], ...] = ()
+    #: options the metric accepts (--metric-option METRIC.KEY=VALUE), with their types and ranges
+    options: tuple[MetricOption, ...] = ()
 
     def direction_of(self, output: str) -> str | None:
         extra = dict(self.output_directions)
@@ -86,7 +121,23 @@ class MetricInfo:
         for p in self.protocols:
             if p.name == name or p.key == name:
                 return p
-        raise ChoiceError(f"unknown {self.name} protocol {name!r}; choose {', '.join(p.name for p in self.protocols)}")
+        raise ChoiceError(unknown_name_message(f"{self.name} protocol", name, [p.name for p in self.protocols]))
+
+    def parse_options(self, options: Any, extra: tuple[str, ...] = ()) -> dict[str, Any]:
+        """``options`` checked against the declared ones (names with "did you mean", values with their
+        type, range and choices), values in their declared types; ``extra`` names pass as they are."""
+        if not isinstance(options, dict):
+            raise ChoiceError(f"metric {self.name}: options must be a mapping of name: value, got {options!r}")
+        declared = {o.name: o for o in self.options}
+        out: dict[str, Any] = {}
+        for key, value in options.items():
+            if key in extra:
+                out[key] = value
+            elif key in declared:
+                out[key] = declared[key].parse(self.name, value)
+            else:
+                raise ChoiceError(unknown_name_message(f"{self.name} option", key, declared))
+        return out
 
     @property
     def default_protocol(self) -> MetricProtocol:
@@ -155,10 +206,7 @@ class Evaluator:
         self.protocol = self.info.protocol(ctx.protocol)
         #: one-line warnings about how the metric was set up (printed once per run)
         self.notes: list[str] = []
-        unknown = set(ctx.options) - {k for k, _ in self.info.options} - {"crop"}
-        if unknown:
-            raise ChoiceError(f"metric {self.info.name}: unknown option(s) {', '.join(sorted(unknown))}; "
-                              f"known: {', '.join(k for k, _ in self.info.options) or 'none'}")
+        ctx.options = self.info.parse_options(ctx.options, extra=("crop",))  # crop: `eadbench score --crop`
 
     def protocol_key(self) -> str:
         """The protocol as results name it: ``name@version``, plus what an option changed that makes
@@ -253,6 +301,24 @@ def register_metric(**kwargs) -> Callable[[type], type]:
     return deco
 
 
+def check_metric_settings(protocols: Any, options: Any) -> dict[str, dict[str, Any]]:
+    """The one check of per-metric choices, whatever they came from (flags, a YAML config, the
+    library): every metric named exists, every protocol is one its metric declares, every option
+    is declared and its value fits; "did you mean" for names. Returns the options in their
+    declared types. A metric whose module failed to import is left to be reported unavailable."""
+    from eadbench.metrics import import_errors
+
+    load_all()
+    for what, value in (("protocols", protocols), ("metric_options", options)):
+        if not isinstance(value, dict):
+            raise ChoiceError(f"{what} must be a mapping of metric: ..., got {value!r}")
+    for metric, name in protocols.items():
+        if metric not in import_errors:
+            METRICS.get(metric).protocol(name)
+    return {metric: opts if metric in import_errors else METRICS.get(metric).parse_options(opts)
+            for metric, opts in options.items()}
+
+
 def load_all() -> Registry[MetricInfo]:
     """Import every metric module so the registry is complete."""
     import eadbench.metrics  # noqa: F401  (its __init__ imports the modules)
@@ -265,4 +331,5 @@ def paired_length(fake: Iterable, real: Iterable | None) -> int:
 
 
 __all__ = ["Chunk", "ClipMeta", "Evaluator", "FRAMES", "FrameValues", "HIGHER", "LOWER", "METRICS",
-           "MetricContext", "MetricInfo", "MetricProtocol", "Path", "load_all", "register_metric"]
+           "MetricContext", "MetricInfo", "MetricOption", "MetricProtocol", "Path", "check_metric_settings", "load_all",
+           "register_metric"]

@@ -14,7 +14,7 @@ import numpy as np
 
 from eadbench.errors import MetricInputError
 from eadbench.faces.crop import FACE_FRACTION, face_box  # noqa: F401  (re-exported: part of the protocol)
-from eadbench.metrics.base import HIGHER, Chunk, ClipMeta, Evaluator, MetricProtocol, register_metric
+from eadbench.metrics.base import HIGHER, Chunk, ClipMeta, Evaluator, MetricOption, MetricProtocol, register_metric
 from eadbench.nets import emotion as classifiers
 from eadbench.nets.emotion import video_prediction
 
@@ -51,7 +51,8 @@ def emotion_accuracy(videos_faces: list[np.ndarray], targets: list[str], classif
 @register_metric(
     name="emotion", direction=HIGHER, level="clip", outputs=("acc_emo",), needs=("emotion",),
     weights=("hsemotion-enet-b0-8", "fer-mini-xception"), protocols=(PROTOCOL,),
-    options=(("classifier", "auto (HSEmotion when its weights load, else fer), hsemotion or fer"),),
+    options=(MetricOption("classifier", "auto (HSEmotion when its weights load, else fer), hsemotion or fer",
+                          choices=classifiers.CLASSIFIERS),),
     description="emotion accuracy: video-level prediction (mean of frame probabilities) vs target emotion",
 )
 class EmotionEvaluator(Evaluator):

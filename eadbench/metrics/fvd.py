@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from eadbench.errors import MetricInputError
-from eadbench.metrics.base import LOWER, Chunk, ClipMeta, Evaluator, MetricProtocol, register_metric
+from eadbench.metrics.base import LOWER, Chunk, ClipMeta, Evaluator, MetricOption, MetricProtocol, register_metric
 from eadbench.metrics.frechet import frechet_distance_from_features
 from eadbench.nets.i3d import kinetics_i3d
 
@@ -132,14 +132,15 @@ class _Clips:
 @register_metric(
     name="fvd", direction=LOWER, level="set", outputs=("fvd",), needs=("real",), weights=("i3d-kinetics-400",),
     protocols=tuple(p.metric_protocol() for p in PROTOCOLS.values()),
-    options=(("clips_per_video", "16-frame clips per video (stylegan-v; default 1)"),),
+    options=(MetricOption("clips_per_video", "16-frame clips per video (stylegan-v; default 1)", int, min=1,
+                          unit="clips"),),
     description="Frechet Video Distance (Kinetics-400 I3D logits; protocol stylegan-v or latentsync)",
 )
 class FVDEvaluator(Evaluator):
     def __init__(self, ctx):
         super().__init__(ctx)
         self.fvd_protocol = get_protocol(self.protocol.name)
-        self.clips_per_video = int(ctx.options.get("clips_per_video", 1))
+        self.clips_per_video = ctx.options.get("clips_per_video", 1)
         self.store.verified("i3d-kinetics-400")
 
     def views(self):

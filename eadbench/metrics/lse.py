@@ -77,7 +77,17 @@ import numpy as np
 import torch
 
 from eadbench.errors import ChoiceError, MetricInputError
-from eadbench.metrics.base import FRAMES, HIGHER, LOWER, Chunk, ClipMeta, Evaluator, MetricProtocol, register_metric
+from eadbench.metrics.base import (
+    FRAMES,
+    HIGHER,
+    LOWER,
+    Chunk,
+    ClipMeta,
+    Evaluator,
+    MetricOption,
+    MetricProtocol,
+    register_metric,
+)
 from eadbench.nets.mfcc import mfcc
 from eadbench.nets.syncnet import VSHIFT, load_syncnet, lse_from_features
 
@@ -393,10 +403,10 @@ Detector = Callable[[np.ndarray], list[list[tuple[np.ndarray, float]]]]
     name="lse", direction=HIGHER, level="clip", outputs=("lse_c", "lse_d", "av_offset"), needs=("audio",),
     weights=("syncnet-v2",), protocols=(PROTOCOL, WAV2LIP_LRS, LATENTSYNC),
     output_directions=(("lse_d", LOWER),),
-    options=(("syncnet_path", "a sync expert from `eadbench syncnet train` instead of syncnet_v2.model"),
-             ("min_track", "syncnet-v2: exclude a clip of no more frames (or frames with a face) than this "
-                           "(default 0: off; syncnet_python uses 100); latentsync: a track needs more "
-                           "detections than this (default 50)")),
+    options=(MetricOption("syncnet_path", "a sync expert from `eadbench syncnet train` instead of syncnet_v2.model"),
+             MetricOption("min_track", "syncnet-v2: exclude a clip of no more frames (or frames with a face) than "
+                          "this (default 0: off; syncnet_python uses 100); latentsync: a track needs more "
+                          "detections than this (default 50)", int, min=0, unit="frames")),
     description="SyncNet lip-sync confidence (LSE-C) and distance (LSE-D): syncnet-v2, wav2lip-lrs or "
                 "latentsync",
 )
@@ -417,13 +427,7 @@ class LSEEvaluator(Evaluator):
         if self.kind == WAV2LIP_LRS.name:
             raise ChoiceError("lse option min_track does not apply to protocol wav2lip-lrs "
                               "(it tracks no face)")
-        try:
-            n = int(value)
-        except (TypeError, ValueError):
-            n = -1
-        if n < 0 or str(n) != str(value).strip():
-            raise ChoiceError(f"lse option min_track must be a whole number of frames >= 0, got {value!r}")
-        return n
+        return value  # a whole number >= 0: checked by its declaration
 
     def protocol_key(self) -> str:
         """``syncnet-v2@1`` only with syncnet_v2.model itself: another expert's numbers are on another

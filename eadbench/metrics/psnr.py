@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from eadbench.metrics._frames import paired, per_frame
+from eadbench.metrics._frames import paired, per_frame, scratch
 from eadbench.metrics.base import HIGHER, Chunk, ClipMeta, Evaluator, FrameValues, MetricProtocol, register_metric
 
 CAP_DB = 100.0
@@ -19,7 +19,8 @@ PROTOCOL = MetricProtocol("psnr-frame-mean", "1", None, (("data_range", 255), ("
 def _mse(fake: np.ndarray, real: np.ndarray) -> float:
     """Mean squared error of one frame pair: the squared differences are integers, summed exactly
     (int64), so the value is the same whatever the order of summation."""
-    d = fake.astype(np.int32) - real.astype(np.int32)
+    d = scratch("psnr-diff", fake.size, np.int32).reshape(fake.shape)  # no per-frame allocation
+    np.subtract(fake, real, out=d, dtype=np.int32)
     return float(np.einsum("ijk,ijk->", d, d, dtype=np.int64)) / d.size
 
 

@@ -4,7 +4,12 @@ it); output: (468, 2) landmark positions in the crop's pixel coordinates."""
 
 from __future__ import annotations
 
+import os
+import sys
+import tempfile
 import threading
+from contextlib import contextmanager
+from typing import Iterator
 
 import cv2
 import numpy as np
@@ -17,6 +22,30 @@ LIPS = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0
         78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 415, 310, 311, 312, 13, 82, 81, 80, 191)
 SIZE = 192
 THRESHOLD = 0.5
+#: printed by the native TFLite runtime (not Python logging: no switch reaches it) on every start
+XNNPACK_NOTICE = "Created TensorFlow Lite XNNPACK delegate"
+
+
+@contextmanager
+def native_stderr_without(notice: str) -> Iterator[None]:
+    """Run the block with file descriptor 2 (what C code writes to) sent to a temporary file, then
+    write back every line but those containing ``notice``: a runtime's banner is dropped, its
+    warnings and errors are not."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            kept = [line for line in tmp.read().decode("utf-8", "replace").splitlines(keepends=True)
+                    if notice not in line]
+            if kept:
+                sys.stderr.write("".join(kept))
+                sys.stderr.flush()
 
 
 class FaceMesh:
@@ -29,8 +58,9 @@ class FaceMesh:
             raise WeightsMissingError(f"face mesh needs ai-edge-litert ({exc}); "
                                       "pip install ai-edge-litert==2.3.0") from None
         self.path = path
-        self.interp = Interpreter(model_path=str(self.path), num_threads=1)
-        self.interp.allocate_tensors()
+        with native_stderr_without(XNNPACK_NOTICE):  # the runtime prints it from C when the delegate is made
+            self.interp = Interpreter(model_path=str(self.path), num_threads=1)
+            self.interp.allocate_tensors()
         inp, outs = self.interp.get_input_details()[0], self.interp.get_output_details()
         self.input_index = inp["index"]
         self.data_index, self.flag_index = outs[0]["index"], outs[1]["index"]

@@ -125,6 +125,9 @@ def run_probe(generator: Generator, clip: Clip, reference_video: Path, audio: np
     return result
 
 
+PROBE_COMMAND = "eadbench probe lipleak"  # the owner marker of the probe's output folder
+
+
 def probe_dataset(cfg, out: Path, echo=print, progress: bool = True) -> dict:
     """The probe for every method of ``cfg`` on its dataset's clips (``cfg.limit`` first by id):
     per method and case, the mean ``lipleak`` over the clips scored and the per-clip outputs;
@@ -132,8 +135,7 @@ def probe_dataset(cfg, out: Path, echo=print, progress: bool = True) -> dict:
     Built-in data trains what the default run would (the tiny EAD-Net) first."""
     from tqdm import tqdm
 
-    from eadbench.atomic import ensure_folder
-    from eadbench.locking import folder_lock
+    from eadbench.locking import check_owner, claim_folder, wrote
     from eadbench.results import atomic_write_json
     from eadbench.run import _builtin_assets, _check_names
     from eadbench.run.generate import build_generators
@@ -143,15 +145,17 @@ def probe_dataset(cfg, out: Path, echo=print, progress: bool = True) -> dict:
 
     scan = scan_dataset(cfg)
     _check_names(cfg)
+    legacy = wrote("lipleak_probe.json", "probe")  # a probe folder written before owner markers
+    check_owner(out, PROBE_COMMAND, legacy)  # someone else's folder: one line, before anything is trained
     cfg.metrics = ["lipleak"]  # only what the probe needs is trained (no sync expert)
     _builtin_assets(cfg, echo, 0)
     gens = build_generators(cfg)
     clips = sorted(scan.clips, key=lambda c: c.clip_id)[: cfg.limit or None]
     store = WeightStore(cfg.weights_dir, cfg.trust_weights, cfg.device)
-    run = RunDir(ensure_folder(Path(out), "probe output"))
+    run = RunDir(out)
     per: dict[str, dict[str, dict]] = {label: {} for label in gens}
     failures: list[dict] = []
-    with folder_lock(run.root, "eadbench probe lipleak", note=echo):
+    with claim_folder(run.root, PROBE_COMMAND, "probe output", note=echo, legacy=legacy):
         bar = tqdm(total=len(clips) * len(gens), disable=not progress, desc="silent-mouth probe", unit="video")
         for clip in clips:
             try:

@@ -20,10 +20,15 @@ def write_report(run_dirs: list[str | Path], out: str | Path, formats: tuple[str
         from eadbench.errors import EadbenchError
 
         raise EadbenchError(f"unknown report format(s) {', '.join(sorted(bad))}; choose from {', '.join(FORMATS)}")
-    from eadbench.atomic import ensure_folder
+    from eadbench.locking import claim_folder
 
     runs = [tables_mod.load_run(p) for p in run_dirs]  # bad runs: one line, before --out is created
-    out = ensure_folder(out, "report")
+    with claim_folder(out, "eadbench report", "report") as folder:
+        return _write(runs, folder, formats, metrics, with_ci, copy_videos, max_clips, figures)
+
+
+def _write(runs, out: Path, formats: tuple[str, ...], metrics: list[str] | None, with_ci: bool, copy_videos: bool,
+           max_clips: int | None, figures: bool) -> dict[str, list[Path]]:
     tables = [tables_mod.main_table(runs, metrics, with_ci)]
     for run in runs:
         for by in ("emotion", "intensity"):

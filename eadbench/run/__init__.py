@@ -20,12 +20,11 @@ results, resumable, sharded. ``eadbench.run`` is this package *and* the library 
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
 import types
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +39,7 @@ class RunResult:
     summary: dict[str, Any]
     failures: list[str]
     unavailable: dict[str, str]
+    timings: dict[str, Any] = field(default_factory=dict)  # as timings.json
 
 
 def _dist_info() -> tuple[int, int]:
@@ -62,37 +62,49 @@ def run(cfg: RunConfig | None = None, echo=print, **options: Any) -> RunResult:
     return _run(cfg, echo)
 
 
+RUN_COMMAND = "eadbench run"  # the owner marker of a run folder (eadbench.locking)
+
+
 def _run(cfg: RunConfig, echo) -> RunResult:
     from eadbench.atomic import ensure_folder
-    from eadbench.locking import folder_lock
+    from eadbench.locking import check_owner, claim_folder, wrote
     from eadbench.run.inputs import scan_dataset
     from eadbench.run.shard import build_shard
+    from eadbench.streams import cpu_seconds
+    from eadbench.threads import configure
     from eadbench.weights import WeightStore, exact_metrics_mode
 
-    started = time.time()
+    started, started_cpu = time.time(), cpu_seconds()
+    configure()
     rank, world = _dist_info()
     scan = scan_dataset(cfg)
     _check_names(cfg)  # a misspelt metric or method: one line, before anything is trained
-    _builtin_assets(cfg, echo, rank)
     out = RunDir(cfg.out or f"runs/{cfg.dataset}-{cfg.split or 'all'}")
+    legacy = wrote(out.manifest.name, "eadbench_version")  # a run folder written before owner markers
+    check_owner(out.root, RUN_COMMAND, legacy)  # someone else's folder: one line, before any work
+    _builtin_assets(cfg, echo, rank)
     store = WeightStore(cfg.weights_dir, cfg.trust_weights, cfg.device)
     exact_metrics_mode(store.device)
     shard, unavailable = build_shard(cfg, out, scan.clips, store)
     shard.neutral = neutral_map(cfg)
-    ensure_folder(out.root, "run")  # only now: a failed validation leaves no empty folder behind
-    if rank != 0:
-        return _execute(cfg, scan, shard, unavailable, started, rank, world, echo)
-    with folder_lock(out.root, "eadbench run", note=echo):
-        return _execute(cfg, scan, shard, unavailable, started, rank, world, echo)
+    if rank != 0:  # rank 0 owns and locks the folder; the other ranks write only their clips
+        ensure_folder(out.root, "run")
+        return _execute(cfg, scan, shard, unavailable, (started, started_cpu), rank, world, echo)
+    # only now: a failed validation leaves no empty folder behind
+    with claim_folder(out.root, RUN_COMMAND, "run", note=echo, legacy=legacy):
+        return _execute(cfg, scan, shard, unavailable, (started, started_cpu), rank, world, echo)
 
 
 def _check_names(cfg: RunConfig) -> None:
-    """Every metric and method named exists (one line with a suggestion otherwise)."""
+    """Every metric and method named exists, every protocol and metric option fits what its metric
+    declares (one line with a suggestion otherwise)."""
+    from eadbench.config import check_metric_settings
     from eadbench.generators import GENERATORS
     from eadbench.metrics import METRICS
 
     for name in cfg.metrics or []:
         METRICS.get(name)
+    check_metric_settings(cfg)
     for m in cfg.methods:
         GENERATORS.get(m.method)
 
@@ -145,17 +157,23 @@ def _execute(cfg, scan, shard, unavailable, started, rank, world, echo) -> RunRe
 
     ``--no-resume`` never deletes anything: every video and score this run needs is made
     again and written over the old one (the lock keeps other runs out meanwhile)."""
-    from eadbench.jsonio import to_jsonable_or_str
+    from eadbench.jsonio import dumps
     from eadbench.results import atomic_write_json, atomic_write_text, summarise, write_tables
     from eadbench.run.collect import collect, write_manifest
     from eadbench.run.executors import run_distributed, run_pool, run_serial
     from eadbench.run.inputs import input_note
+    from eadbench.streams import cpu_seconds
 
-    run_dir = shard.run
+    (started, started_cpu), run_dir = started, shard.run
     if rank == 0:
         echo(f"eadbench run: {cfg.dataset} split {cfg.split} ({scan.split_name or 'default'}, "
              f"hash {scan.split_hash()}), {len(scan.clips)} clips x {len(shard.methods)} methods "
              f"-> {run_dir.root} (device {shard.store.device})")
+        if scan.skipped:
+            echo(f"  skipped {len(scan.skipped)} input file(s) (summary.json skipped_inputs; `eadbench datasets "
+                 f"inspect --dataset {cfg.dataset} --root {cfg.root}` lists each):")
+            for kind, n in scan.skipped_by_reason().items():
+                echo(f"    {n}: {kind}")
         for name, why in unavailable.items():
             echo(f"  metric {name} unavailable: {why}")
         for name, ev in shard.evaluators.items():
@@ -175,7 +193,7 @@ def _execute(cfg, scan, shard, unavailable, started, rank, world, echo) -> RunRe
     rows, details, set_values, set_values_all = collect(run_dir, scan.clips, list(shard.methods), shard.evaluators,
                                                         cfg.coverage)
     write_tables(run_dir.root, rows)
-    atomic_write_text(run_dir.details, "".join(json.dumps(d, sort_keys=True, default=to_jsonable_or_str) + "\n"
+    atomic_write_text(run_dir.details, "".join(dumps(d, indent=None, lenient=True) + "\n"
                                                for d in details))
     infos = {name: ev.info for name, ev in shard.evaluators.items()}
     summary = {
@@ -187,18 +205,22 @@ def _execute(cfg, scan, shard, unavailable, started, rank, world, echo) -> RunRe
         "coverage": cfg.coverage,
         "unavailable_metrics": sorted(unavailable),
     }
+    if scan.skipped:
+        summary["skipped_inputs"] = [{"path": sk.path, "reason": sk.reason} for sk in scan.skipped]
     notes = {c.clip_id: n for c in scan.clips if (n := input_note(run_dir, c.clip_id))}
     if notes:
         summary["input_notes"] = notes
         echo(f"{len(notes)} clip(s) fitted to their audio (summary.json input_notes), e.g. "
              f"{next(iter(notes))}: {next(iter(notes.values()))}")
     atomic_write_json(run_dir.summary, summary)
-    atomic_write_json(run_dir.timings, {"seconds": shard.timer.as_dict(), "wall": round(time.time() - started, 3)})
+    timings = {"seconds": shard.timer.as_dict(), "stages": shard.timer.table(), "wall": round(time.time() - started, 3),
+               "cpu_seconds": round(cpu_seconds() - started_cpu, 3)}
+    atomic_write_json(run_dir.timings, timings)
     write_manifest(run_dir, cfg, scan, shard.methods, shard.evaluators, unavailable, started, time.time(),
                    store=shard.store)
     all_failures = sorted({f"{r['method']}/{r['clip_id']}/{r['metric']}: {r['reason']}"
                            for r in rows if r["status"] == "failed"})
-    return RunResult(run_dir.root, summary, all_failures, unavailable)
+    return RunResult(run_dir.root, summary, all_failures, unavailable, timings)
 
 
 def failures_exit_code(result: RunResult, strict: bool) -> int:

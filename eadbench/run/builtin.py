@@ -65,7 +65,7 @@ def _cached(kind: str, key: dict, build: Callable[[Path], Path], echo) -> Path:
     done = dest / "asset.json"
     if done.exists():
         return dest
-    with folder_lock(dest, f"eadbench builtin {kind}", inside=False):
+    with folder_lock(dest, f"eadbench builtin {kind}"):
         if done.exists():  # another run made it while this one waited
             return dest
         clean_partials(dest.parent, dest.name)

@@ -109,7 +109,8 @@ def write_manifest(run: RunDir, cfg: RunConfig, scan: ScanResult, methods: dict[
         "device": store.device if store is not None else cfg.device,
         "config": cfg.to_dict(),
         "dataset": {"name": cfg.dataset, "root": cfg.root, "split": cfg.split, "split_name": scan.split_name,
-                    "split_hash": scan.split_hash(), "clips": len(scan.clips)},
+                    "split_hash": scan.split_hash(), "clips": len(scan.clips),
+                    "skipped": [{"path": sk.path, "reason": sk.reason} for sk in scan.skipped]},
         "protocols": {n: {"protocol": ev.protocol.name, "version": ev.protocol.version,
                           "selected": ev.ctx.protocol, "parameters": ev.protocol.to_dict()}
                       for n, ev in evaluators.items()},

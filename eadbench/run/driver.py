@@ -60,23 +60,9 @@ def score_clip(cs: ClipScoring) -> tuple[dict[tuple[str, str], Outcome], dict[st
     """Run every job of a clip in one lockstep pass; returns ((label, metric) -> outcome, and the
     track summary of each video (label -> dict))."""
     outcomes: dict[tuple[str, str], Outcome] = {}
-    real_views: set[str] = set()
-    for job in cs.jobs:
-        for ev in job.evaluators.values():
-            if _needs_real(ev):
-                real_views.add(ev.views()[1])
-    if real_views and cs.real is None:
+    if cs.real is None and any(_needs_real(ev) for job in cs.jobs for ev in job.evaluators.values()):
         raise EadbenchError("paired metrics need the real video")
-
-    # one stream per video; the real video may also be a job (set-level real side)
-    streams: dict[str, Any] = {}
-    results: dict[str, StreamResult] = {}
-    real_job = next((j for j in cs.jobs if j.label == REAL), None)
-    views_of: dict[str, set[str]] = {}
-    for job in cs.jobs:
-        views_of[job.label] = {ev.views()[0] for ev in job.evaluators.values()}
-    if cs.real is not None and (real_views or real_job):
-        views_of[REAL] = real_views | views_of.get(REAL, set())
+    # every evaluator checks its clip first (e.g. avsync: no audio): one that refuses costs no decoding
     states: dict[tuple[str, str], Any] = {}
     live: dict[tuple[str, str], Evaluator] = {}
     for job in cs.jobs:
@@ -87,6 +73,16 @@ def score_clip(cs: ClipScoring) -> tuple[dict[tuple[str, str], Outcome], dict[st
                 live[(job.label, name)] = ev
             except EadbenchError as exc:
                 outcomes[(job.label, name)] = Outcome(None, str(exc), "failed")
+
+    # one stream per video that a live evaluator reads; the real video may also be a job (set-level real side)
+    streams: dict[str, Any] = {}
+    results: dict[str, StreamResult] = {}
+    real_views = {ev.views()[1] for ev in live.values() if _needs_real(ev)}
+    views_of: dict[str, set[str]] = {}
+    for (label, _), ev in live.items():
+        views_of.setdefault(label, set()).add(ev.views()[0])
+    if cs.real is not None and real_views:
+        views_of[REAL] = real_views | views_of.get(REAL, set())
     paths = {job.label: job.video for job in cs.jobs}
     if REAL in views_of:
         paths[REAL] = cs.real
@@ -169,6 +165,7 @@ def score_clip(cs: ClipScoring) -> tuple[dict[tuple[str, str], Outcome], dict[st
             track = results[label].track  # what the crops were cut from: reported with every face metric
             out["face_frames_missing"] = len(track.missing)
             out["multi_face_frames"] = track.multi_face_frames
+            out["small_face_frames"] = track.small_face_frames
         if _needs_real(ev) and label in pairings:  # which frames were compared with which
             out.update(pairings[label].report())
         outcomes[(label, name)] = Outcome(out, out.get("excluded"), "excluded" if out.get("excluded") else "ok")
@@ -178,7 +175,7 @@ def score_clip(cs: ClipScoring) -> tuple[dict[tuple[str, str], Outcome], dict[st
 def _update(cs: ClipScoring, outcomes, live, states, label: str, name: str, ev: Evaluator, chunk: Chunk) -> None:
     """One evaluator update; its failure is recorded for (label, name) and the others go on."""
     try:
-        with cs.timer.timed(f"metric:{name}"):
+        with cs.timer.timed(f"metric:{name}", frames=0 if chunk.fake is None else len(chunk.fake)):
             ev.update(states[(label, name)], chunk)
     except EadbenchError as exc:
         outcomes[(label, name)] = Outcome(None, str(exc), "failed")

@@ -41,12 +41,11 @@ _WORKER: Shard | None = None
 
 def _worker_init(cfg: RunConfig, out: str) -> None:
     global _WORKER
-    import torch
-
     from eadbench.run.inputs import neutral_map
+    from eadbench.threads import configure
     from eadbench.weights import WeightStore
 
-    torch.set_num_threads(1)
+    configure(cfg.workers)
     _WORKER, _ = build_shard(cfg, RunDir(out), [], WeightStore(cfg.weights_dir, cfg.trust_weights, cfg.device))
     _WORKER.neutral = neutral_map(cfg)
 
@@ -54,8 +53,8 @@ def _worker_init(cfg: RunConfig, out: str) -> None:
 def _worker_clip(clip: Clip) -> tuple[list[str], int, dict]:
     assert _WORKER is not None
     fails = process_clip(_WORKER, clip)
-    seconds = _WORKER.timer.as_dict()
-    _WORKER.timer.seconds.clear()
+    seconds = _WORKER.timer.table()
+    _WORKER.timer.clear()
     return fails, len(_WORKER.methods), seconds
 
 
@@ -109,7 +108,7 @@ def run_distributed(shard: Shard, rank: int, world: int, cfg: RunConfig) -> list
                     if not p.name.startswith("."):
                         files[str(p.relative_to(run.root))] = p.read_bytes()
     gathered = [None] * world if rank == 0 else None
-    dist.gather_object((files, failures, shard.timer.as_dict()), gathered, dst=0)
+    dist.gather_object((files, failures, shard.timer.table()), gathered, dst=0)
     if rank == 0:
         failures = []
         for r, (f, fl, seconds) in enumerate(gathered):

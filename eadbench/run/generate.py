@@ -4,6 +4,7 @@ by a resumed run whose inputs did not change; a method's failure is recorded, ne
 from __future__ import annotations
 
 import tempfile
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ def build_generators(cfg: RunConfig) -> dict[str, Any]:
 
 
 def ensure_video(gen, clip: Clip, real: Path, wav: Path, run: RunDir, label: str, key: str,
-                 resume: bool, reference: Path | None = None, source: str = "self") -> str | None:
+                 resume: bool, reference: Path | None = None, source: str = "self", timer=None) -> str | None:
     """Make ``videos/<label>/<clip>.mp4`` unless a resumed run already has it for ``key``;
     returns the failure reason, or None. ``reference``: the identity video the method is driven
     from (the clip's ``real`` video unless ``--source neutral``)."""
@@ -42,7 +43,8 @@ def ensure_video(gen, clip: Clip, real: Path, wav: Path, run: RunDir, label: str
             n_frames=info.n_frames, size=(info.height, info.width), real_video=real, source=source,
         )
         try:
-            res = gen.generate(req)
+            with timer.timed(f"generate:{label}", frames=info.n_frames) if timer else nullcontext():
+                res = gen.generate(req)
             media.probe(video)
         except EadbenchError as exc:
             video.unlink(missing_ok=True)

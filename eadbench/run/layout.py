@@ -156,7 +156,9 @@ class RunRecord:
 
 
 def validate_summary(summary: dict[str, Any], path: Path) -> dict[str, Any]:
-    """summary.json must map methods -> metrics -> outputs -> entries with a value."""
+    """summary.json must map methods -> metrics -> outputs -> entries with a value, and each entry's
+    fields must have the types its readers (check, report) compute with: a damaged file is one line
+    naming the file and the field (exit 2), never a crash that CI would read as a regression."""
     methods = summary.get("methods")
     ok = isinstance(methods, dict) and all(
         isinstance(ms, dict) and all(isinstance(outs, dict) and all(isinstance(e, dict) and "value" in e
@@ -166,7 +168,34 @@ def validate_summary(summary: dict[str, Any], path: Path) -> dict[str, Any]:
     if not ok:
         raise CorruptFileError(f"{path} is not a summary written by eadbench run (expected methods -> metrics -> "
                                "outputs -> {value, ...})")
+    for method, ms in methods.items():
+        for metric, outs in ms.items():
+            for output, e in outs.items():
+                problem = _entry_problem(e)
+                if problem:
+                    raise CorruptFileError(f"{path} is damaged: methods.{method}.{metric}.{output}.{problem}")
     return summary
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _entry_problem(e: dict[str, Any]) -> str | None:
+    """What is wrong with one summary entry (``field is ...``), or None."""
+    v = e["value"]
+    if v is not None and not _is_number(v):
+        return f"value is {v!r}, not a number or null"
+    if e.get("direction") not in (None, "higher", "lower"):
+        return f"direction is {e['direction']!r}, not higher, lower or null"
+    ci = e.get("ci95")
+    if ci is not None and not (isinstance(ci, list) and len(ci) == 2 and all(x is None or _is_number(x) for x in ci)):
+        return f"ci95 is {ci!r}, not [low, high] or null"
+    for key in ("n_used", "n_failed", "n_dropped", "n_excluded"):
+        n = e.get(key)
+        if n is not None and not (isinstance(n, int) and not isinstance(n, bool) and n >= 0):
+            return f"{key} is {n!r}, not a count"
+    return None
 
 
 def load_run(path: str | Path) -> RunRecord:

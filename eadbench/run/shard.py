@@ -127,7 +127,8 @@ def process_clip(shard: Shard, clip: Clip, progress=None) -> list[str]:
     done: list[str] = []
     for label, gen in shard.methods.items():
         gen_key = fingerprint_hash({"gen": gen.fingerprint(), "src": ref_key, "seed": cfg.seed})
-        err = ensure_video(gen, clip, real, wav, run, label, gen_key, cfg.resume, reference, cfg.source)
+        err = ensure_video(gen, clip, real, wav, run, label, gen_key, cfg.resume, reference, cfg.source,
+                           shard.timer)
         if err:
             failures.append(f"{label}/{clip.clip_id}: {err}")
             for name in shard.evaluators:

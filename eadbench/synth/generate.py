@@ -20,6 +20,7 @@ import numpy as np
 from eadbench import __version__, media
 from eadbench.atomic import atomic_path, atomic_write_text
 from eadbench.errors import ChoiceError, ConfigError
+from eadbench.jsonio import dumps
 from eadbench.labels import EMOTIONS, RAVDESS_CODE_TO_CANONICAL, describe_emotion
 from eadbench.synth import speech
 from eadbench.synth.face import FaceAnimator, action_units, portrait
@@ -198,32 +199,42 @@ def ground_truth(root: str | Path, clip_id: str) -> dict:
 
 def _write_json(path: Path, obj) -> Path:
     with atomic_path(path) as tmp, open(tmp, "w") as fh:
-        json.dump(obj, fh, indent=1)
+        fh.write(dumps(obj, indent=1, sort_keys=False))
     return path
 
 
 def write_dataset_atomic(out: str | Path, force: bool = False, note=None, **kwargs) -> Path:
     """Write the dataset into ``out`` safely (what `eadbench synth` and the built-in data use).
 
-    Under the folder's lock, the data is written into a hidden partial folder beside ``out`` and
-    swapped in whole, so a crash never leaves a half-written dataset. ``out`` is replaced only
+    Under the folder's lock (``out/.eadbench.lock``, as for every command), the data is written
+    into a hidden partial folder beside ``out`` and swapped in whole, so a crash never leaves a
+    half-written dataset. ``out`` is replaced only
     when it is absent, empty, or an earlier `eadbench synth` output holding nothing else;
     any other non-empty folder is refused (exit 2). ``force`` writes into such a folder in
     place instead, replacing only the files this command writes and deleting nothing.
     """
-    from eadbench.atomic import OutputFolderError, check_replaceable, clean_partials, partial_dir, replace_folder
+    from eadbench.atomic import check_replaceable, clean_partials, ensure_folder, partial_dir, replace_folder
     from eadbench.datasets.synth import MARKER
+    from eadbench.errors import OutputFolderError
     from eadbench.locking import folder_lock
 
     validate(kwargs.get("layout", "mead"), kwargs.get("speakers", 2), kwargs.get("clips", 2),
              kwargs.get("seconds", 3.0), kwargs.get("size", 256))
     out = Path(out).resolve()
-    with folder_lock(out, "eadbench synth", inside=False, note=note):
+
+    def replaceable() -> bool:
         try:
             check_replaceable(out, MARKER, _owned_files(out / MARKER), "eadbench synth")
         except OutputFolderError:
             if not force or not out.is_dir():
                 raise
+            return False
+        return True
+
+    replaceable()  # a refused folder: one line, and nothing written in it or beside it
+    ensure_folder(out, "synth output")
+    with folder_lock(out, "eadbench synth", note=note):  # the same lock as every command's, inside
+        if not replaceable():  # checked again: another command may have written it meanwhile
             return write_dataset(out, **kwargs)
         clean_partials(out.parent, out.name)
         tmp = partial_dir(out.parent, out.name)

@@ -7,11 +7,11 @@ widths 320/640/1280/1280, 16 frames, sd-vae-ft-mse latents at 1/8 resolution, sc
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from eadbench.errors import ChoiceError
+from eadbench.jsonio import dumps
 
 #: identity reference frames at inference (see ``EADNetPipeline.generate_crops``)
 REFERENCES = ("self", "offset")
@@ -147,4 +147,4 @@ class EADNetConfig:
         return cls.preset_config(preset, **data)
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2))
+        Path(path).write_text(dumps(self.to_dict(), sort_keys=False))
