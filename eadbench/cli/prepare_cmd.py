@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from eadbench.cli.common import count, fail, friendly, split_csv
+from eadbench.cli.common import TRACKING_HELP, count, fail, friendly, split_csv
 
 
 @friendly
@@ -24,8 +24,7 @@ def prepare(
                                           "than 80 ms before its video (default: trim the video to the audio, "
                                           "recorded in meta.json)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N: where the face detector runs."),
-    tracking: Optional[str] = typer.Option(None, "--tracking", help="Face-tracking protocol (mtcnn-track, mtcnn-fast, "
-                                           "mtcnn-full); the default is recorded in meta.json."),
+    tracking: Optional[str] = typer.Option(None, "--tracking", help=TRACKING_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):
     """Preprocess every clip (finished clips are skipped; an interrupted clip is redone). A clip

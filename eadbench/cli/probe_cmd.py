@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from eadbench.cli.common import count, friendly, group, split_csv
+from eadbench.cli.common import TRACKING_HELP, count, friendly, group, split_csv
 from eadbench.jsonio import dumps
 
 app = group("Behaviour probes of the compared methods.")
@@ -30,8 +30,7 @@ def lipleak(
     out: Path = typer.Option(Path("runs/lipleak-probe"), "--out", "-o", help="Folder for lipleak_probe.json, the "
                              "probe's audio and the methods' videos."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."),
-    tracking: Optional[str] = typer.Option(None, "--tracking", help="Face-tracking protocol (mtcnn-full, "
-                                           "mtcnn-fast, mtcnn-track)."),
+    tracking: Optional[str] = typer.Option(None, "--tracking", help=TRACKING_HELP),
     weights_dir: Optional[Path] = typer.Option(None, "--weights-dir", envvar="EADBENCH_WEIGHTS",
                                                help="Folder with weight files."),
     as_json: bool = typer.Option(False, "--json", help="Print lipleak_probe.json instead of the table."),

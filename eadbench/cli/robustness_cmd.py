@@ -10,7 +10,7 @@ from typing import List, Optional
 
 import typer
 
-from eadbench.cli.common import count, friendly, split_csv
+from eadbench.cli.common import TRACKING_HELP, count, friendly, split_csv
 from eadbench.jsonio import dumps
 
 
@@ -41,8 +41,7 @@ def robustness(
                                                       "metric option, e.g. lse.syncnet_path=sync.pt "
                                                       "(repeatable)."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."),
-    tracking: Optional[str] = typer.Option(None, "--tracking", help="Face-tracking protocol (mtcnn-full, "
-                                           "mtcnn-fast, mtcnn-track)."),
+    tracking: Optional[str] = typer.Option(None, "--tracking", help=TRACKING_HELP),
     weights_dir: Optional[Path] = typer.Option(None, "--weights-dir", envvar="EADBENCH_WEIGHTS",
                                                help="Folder with pretrained weight files."),
     trust_weights: bool = typer.Option(False, "--trust-weights", help="Allow full unpickling of weight files "

@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 from typer.core import TyperCommand
 
-from eadbench.cli.common import count, echo_timings, friendly, split_csv
+from eadbench.cli.common import TRACKING_HELP, count, echo_timings, friendly, split_csv
 
 
 class RunCommand(TyperCommand):
@@ -66,10 +66,7 @@ def run(
     coverage: Optional[str] = typer.Option(None, "--coverage", help="intersection (default): every method's "
                                            "value over the clips every method scored, so they compare like "
                                            "with like; all: each over the clips it scored (footnoted)."),
-    tracking: Optional[str] = typer.Option(None, "--tracking", help="Face-tracking protocol: mtcnn-full "
-                                           "(default: MTCNN on every full-resolution frame) or mtcnn-fast "
-                                           "(frames downscaled to 384 px first; faster on large video) or mtcnn-track "
-                                           "(full MTCNN on key frames only, about 10x cheaper; docs/tracking.md)."),
+    tracking: Optional[str] = typer.Option(None, "--tracking", help=TRACKING_HELP),
     fvd_protocol: Optional[str] = typer.Option(None, "--fvd-protocol", help="Alias of --protocol fvd=NAME "
                                                "(kept for one release)."),
     fvd_clips_per_video: Optional[int] = count(None, "--fvd-clips-per-video", help="Alias of "

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from eadbench.cli.common import echo_timings, fail, friendly, split_csv
+from eadbench.cli.common import TRACKING_HELP, echo_timings, fail, friendly, split_csv
 from eadbench.jsonio import dumps, finite
 
 
@@ -30,8 +30,7 @@ def score(
                                                "whose frame counts differ by more than 2 (their first frames "
                                                "are compared); refused by default."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."),
-    tracking: Optional[str] = typer.Option(None, "--tracking", help="Face-tracking protocol (mtcnn-fast, "
-                                           "mtcnn-full, mtcnn-track)."),
+    tracking: Optional[str] = typer.Option(None, "--tracking", help=TRACKING_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (one object, or a list for several metrics)."),
     profile: bool = typer.Option(False, "--profile", help="Print every stage's wall and CPU seconds, frames and "
                                  "frames/s (on stderr)."),

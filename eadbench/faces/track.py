@@ -40,7 +40,7 @@ from scipy.signal import medfilt
 from eadbench.errors import FaceNotFoundError
 from eadbench.faces.detect import DETECTOR, Face, detect_batch, downscale
 from eadbench.faces.detect import iou as _iou
-from eadbench.faces.video import KeyFramePolicy, VideoDetector
+from eadbench.faces.video import KeyFramePolicy, VideoDetector, pyramid_min_face
 from eadbench.registry import Registry
 from eadbench.weights import WeightStore
 
@@ -64,6 +64,9 @@ class TrackingProtocol:
     batch: int  # frames per detector call
     description: str
     keyframes: KeyFramePolicy | None = None  # full detection on key frames only (None: every frame)
+    #: every frame's pyramid starts at faces of this fraction of the shorter side (on MTCNN's own
+    #: levels; a frame where it finds no face gets the whole pyramid); None: MTCNN's 20 px
+    min_face_fraction: float | None = None
 
     @property
     def key(self) -> str:
@@ -72,6 +75,7 @@ class TrackingProtocol:
     def to_dict(self) -> dict:
         """The protocol's parameters, as recorded in a run's manifest."""
         return {"max_side": self.max_side, "batch": self.batch,
+                **({"min_face_fraction": self.min_face_fraction} if self.min_face_fraction else {}),
                 **(self.keyframes.to_dict() if self.keyframes else {"key_every": 1})}
 
     def detector(self, store: WeightStore | None, scale: float):
@@ -79,6 +83,8 @@ class TrackingProtocol:
         between calls of one video's detector)."""
         if self.keyframes is not None:
             return VideoDetector(self.keyframes, store)
+        if self.min_face_fraction is not None:
+            return lambda images: detect_large(images, store, scale, self.min_face_fraction)
         return lambda images: detect_batch(images, store, scale, prepared=True)
 
     def scale(self, height: int, width: int) -> float:
@@ -87,16 +93,35 @@ class TrackingProtocol:
         return self.max_side / max(height, width)
 
 
+def detect_large(images, store: WeightStore | None, scale: float, fraction: float) -> list[list[Face]]:
+    """Faces of each prepared frame with MTCNN's pyramid cut to faces of at least ``fraction`` of the
+    shorter side (snapped to MTCNN's own levels, so the scales kept are the full pyramid's); a frame
+    where no face is found is detected again with the whole pyramid. Each frame's faces depend on
+    that frame alone, as with ``mtcnn-full``: the same frame in two videos gets the same box."""
+    if not len(images):
+        return []
+    min_face = pyramid_min_face(fraction * min(images[0].shape[:2]))
+    faces = detect_batch(images, store, scale, prepared=True, min_face=min_face)
+    empty = [i for i, f in enumerate(faces) if not f]
+    if empty and min_face > 20:
+        for i, f in zip(empty, detect_batch([images[i] for i in empty], store, scale, prepared=True)):
+            faces[i] = f
+    return faces
+
+
 TRACKING: Registry[TrackingProtocol] = Registry("tracking protocol")
 for _p in (
     TrackingProtocol("mtcnn-full", "1", None, 32, "MTCNN on every frame at full resolution"),
     TrackingProtocol("mtcnn-fast", "1", 384, 32, "MTCNN on every frame downscaled to a longer side of 384 px"),
+    TrackingProtocol("mtcnn-large", "1", None, 32, "MTCNN on every frame at full resolution, its pyramid "
+                     "starting at faces of 1/8 of the shorter side (the whole pyramid where that finds none)",
+                     min_face_fraction=1 / 8),
     TrackingProtocol("mtcnn-track", "1", None, 32, "full MTCNN (smallest face 1/5 of the shorter side) on key "
                      "frames: every 25th, scene cuts, a face lost or below 0.9; R-Net+O-Net refine the previous "
                      "faces in between", KeyFramePolicy(key_every=25, min_face_fraction=0.2, min_score=0.9, cut=24.0)),
 ):
     TRACKING.add(_p.name, _p)
-DEFAULT_TRACKING = os.environ.get("EADBENCH_TRACKING", "mtcnn-full")
+DEFAULT_TRACKING = os.environ.get("EADBENCH_TRACKING", "mtcnn-large")
 
 
 @dataclass
