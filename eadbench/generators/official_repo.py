@@ -3,12 +3,15 @@
 Each baseline lives in ``baselines/<name>/`` (package ``eadbench_baselines.<name>``) and only
 says how to build its command line and where its output lands. This class checks the
 configuration, mirrors the repository into a private working directory per job, runs the
-job with the repository's own interpreter, normalises the output and records provenance
-(git commit, checkpoint hashes, command line, duration, log tail).
+job with the repository's own interpreter (its ``bin/`` first on PATH, so the ``ffmpeg`` an
+official script shells out to is the one of its environment), normalises the output and records
+provenance (upstream commit, checkpoint hashes, command line, duration, log tail). Every failure
+of a job (crash, kill, timeout, no or short output) is a GenerationError carrying the log tail.
 """
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -25,12 +28,15 @@ class OfficialRepoGenerator(Generator):
     #: a file that must exist in the repository (sanity check of the `repo` option)
     entry_point: str = ""
     default_timeout = 1800.0
+    #: frames the official script may stop before the end of the audio by design (held, see normalise_output)
+    tail_frames = 0
     common_options = {
         "repo": "path of the official repository checkout",
         "python": "interpreter of the repository's own environment (default: this Python)",
         "extra_args": "extra command-line arguments (list, or a string split like a shell)",
         "timeout": "seconds before a job is killed",
         "label": "name shown in tables",
+        "commit": "upstream commit of a checkout without .git (recorded; a .git's HEAD wins)",
     }
 
     @classmethod
@@ -62,9 +68,13 @@ class OfficialRepoGenerator(Generator):
         self.extra = shlex.split(extra) if isinstance(extra, str) else [str(a) for a in extra]
         self.timeout = float(config.get("timeout", self.default_timeout))
 
+    def commit(self) -> str | None:
+        return git_commit(self.repo) or self.config.get("commit")
+
     def provenance(self) -> dict[str, Any]:
         return {
-            "method": self.name, "repo": str(self.repo), "commit": git_commit(self.repo),
+            "method": self.name, "repo": str(self.repo), "commit": self.commit(),
+            "entry_point": {"path": self.entry_point, "sha256": file_sha256(self.repo / self.entry_point)},
             "python": self.python, "extra_args": self.extra,
             "checkpoints": {k: {"path": str(p), "sha256": file_sha256(p)} for k, p in self.ckpts.items()},
         }
@@ -87,11 +97,17 @@ class OfficialRepoGenerator(Generator):
         mirror_repo(self.repo, req.workdir)
         self.prepare_inputs(req)
         argv = [self.python, *self.build_argv(req), *self.extra]
-        job = run_job(argv, req.workdir, self.timeout, env={"PYTHONPATH": str(self.repo)})
-        out = self.find_output(req)
-        if out is None or not Path(out).exists():
-            raise GenerationError(f"{self.name} finished but its output video was not found; "
-                                  f"last output: {job.log_tail.splitlines()[-1] if job.log_tail else '(none)'}")
-        normalise_output(Path(out), req)
-        return GenerationResult(req.out, job.seconds, argv, job.log_tail,
-                                info={"commit": git_commit(self.repo)})
+        # unbuffered: a killed or timed-out job's log still holds what it printed last
+        env = {"PYTHONPATH": str(self.repo), "PYTHONUNBUFFERED": "1"}
+        if os.path.dirname(self.python):
+            env["PATH"] = os.pathsep.join([str(Path(self.python).expanduser().parent), os.environ.get("PATH", "")])
+        job = run_job(argv, req.workdir, self.timeout, env=env)
+        try:
+            out = self.find_output(req)
+            if out is None or not Path(out).exists():
+                raise GenerationError(f"finished but its output video was not found; last output: "
+                                      f"{job.log_tail.splitlines()[-1] if job.log_tail else '(none)'}")
+            normalise_output(Path(out), req, hold_tail=self.tail_frames)
+        except GenerationError as exc:
+            raise GenerationError(f"{self.name} {exc}", job.log_tail, argv) from None
+        return GenerationResult(req.out, job.seconds, argv, job.log_tail, info={"commit": self.commit()})
