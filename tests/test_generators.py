@@ -65,11 +65,13 @@ def behave(ckpt):
     if MODE == "killed":
         print("decoding frames")
         os.kill(os.getpid(), signal.SIGKILL)
-def render(src, dst):
+def render(src, dst, sketch=False):
     frames = media.read_frames(src)
     frames = frames[: len(frames) // 2] if MODE == "short" else frames
     os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
     big = np.repeat(np.repeat(255 - frames, 2, axis=1), 2, axis=2)
+    if sketch:  # IP_LAP's habit: a white landmark-sketch panel left of the generated frame
+        big = np.concatenate([np.full_like(big, 255), big], axis=2)
     media.write_video(dst, big)  # another size and no audio: the harness normalises
 """
 
@@ -116,7 +118,7 @@ def _fake_iplap(root: Path) -> Path:
         a = p.parse_args()
         behave(a.renderer_checkpoint_path)
         stem = os.path.splitext(os.path.basename(a.input))[0]
-        render(a.input, os.path.join(a.output_dir, stem + "_N_25.mp4"))
+        render(a.input, os.path.join(a.output_dir, stem + "_N_25.mp4"), sketch=True)
     """))
     return repo
 

@@ -92,13 +92,35 @@ class OfficialRepoGenerator(Generator):
     def prepare_inputs(self, req: GenerationRequest) -> None:
         """Hook for baselines that need extra files (e.g. MuseTalk's task YAML)."""
 
+    def job_env(self, req: GenerationRequest) -> dict[str, str]:
+        """Extra environment variables of a job (e.g. where upstream finds downloaded weights)."""
+        return {}
+
+    def postprocess(self, out: Path, req: GenerationRequest) -> Path:
+        """Hook: turn upstream's output into the generated video alone (e.g. cut away a sketch panel)."""
+        return out
+
+    #: a folder put first on the job's PYTHONPATH: its ``sitecustomize.py`` applies run-time fixes to
+    #: the environment before the unchanged upstream script runs (see the baseline's README)
+    runtime_dir: Path | None = None
+
+    @staticmethod
+    def link_inputs(req: GenerationRequest) -> tuple[str, str]:
+        """Link the reference video and the audio into the job folder under plain names, for
+        upstream scripts that paste paths into shell strings or split them at the first dot."""
+        names = ("eadbench_face.mp4", "eadbench_audio.wav")
+        for name, src in zip(names, (req.reference_video, req.audio)):
+            (req.workdir / name).symlink_to(Path(src).resolve())
+        return names
+
     # --------------------------------------------------------------------------------------
     def generate(self, req: GenerationRequest) -> GenerationResult:
         mirror_repo(self.repo, req.workdir)
         self.prepare_inputs(req)
         argv = [self.python, *self.build_argv(req), *self.extra]
         # unbuffered: a killed or timed-out job's log still holds what it printed last
-        env = {"PYTHONPATH": str(self.repo), "PYTHONUNBUFFERED": "1"}
+        path = [str(p) for p in (self.runtime_dir, self.repo) if p is not None]
+        env = {"PYTHONPATH": os.pathsep.join(path), "PYTHONUNBUFFERED": "1", **self.job_env(req)}
         if os.path.dirname(self.python):
             env["PATH"] = os.pathsep.join([str(Path(self.python).expanduser().parent), os.environ.get("PATH", "")])
         job = run_job(argv, req.workdir, self.timeout, env=env)
@@ -107,7 +129,7 @@ class OfficialRepoGenerator(Generator):
             if out is None or not Path(out).exists():
                 raise GenerationError(f"finished but its output video was not found; last output: "
                                       f"{job.log_tail.splitlines()[-1] if job.log_tail else '(none)'}")
-            normalise_output(Path(out), req, hold_tail=self.tail_frames)
+            normalise_output(self.postprocess(Path(out), req), req, hold_tail=self.tail_frames)
         except GenerationError as exc:
             raise GenerationError(f"{self.name} {exc}", job.log_tail, argv) from None
         return GenerationResult(req.out, job.seconds, argv, job.log_tail, info={"commit": self.commit()})
