@@ -84,14 +84,10 @@ class Wav2Lip(OfficialRepoGenerator):
             raise GenerationError(f"wav2lip: pads must be four integers 'top bottom left right', got {pads}")
         return [int(p) for p in pads]
 
-    def prepare_inputs(self, req: GenerationRequest) -> None:
-        for name, src in (("eadbench_face.mp4", req.reference_video), ("eadbench_audio.wav", req.audio)):
-            (req.workdir / name).symlink_to(Path(src).resolve())
-
     def build_argv(self, req: GenerationRequest) -> list[str]:
+        face, audio = self.link_inputs(req)
         argv = ["inference.py", "--checkpoint_path", str(self.ckpts["checkpoint"]),
-                "--face", "eadbench_face.mp4", "--audio", "eadbench_audio.wav", "--outfile", "wav2lip_out.mp4",
-                "--pads", *map(str, self.pads())]
+                "--face", face, "--audio", audio, "--outfile", "wav2lip_out.mp4", "--pads", *map(str, self.pads())]
         box = str(self.config.get("box", "tracked")).strip()
         if box == "tracked":
             argv += ["--box", *map(str, tracked_box(req.reference_video, self.pads()))]
