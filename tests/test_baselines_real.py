@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from eadbench_baselines.ip_lap import IPLAP
 
 from eadbench import generators, media
 from eadbench.generators import GenerationError
@@ -282,14 +283,9 @@ torch.jit.script(FAN()).save(os.path.join(hub, "2DFAN4-cd938726ad.zip"))
 
 @pytest.fixture(scope="module")
 def ip_lap(tmp_path_factory):
-    from eadbench_baselines.ip_lap import IPLAP
-
-    import eadbench
-
     src, python, commit = upstream("ip_lap")
     ckpts = tmp_path_factory.mktemp("ip_lap_ckpt")
-    env = {**os.environ, "PYTHONPATH": str(IPLAP.runtime_dir),
-           "EADBENCH_TORCHVISION_FIX": str(Path(eadbench.__file__).parent / "_torchvision.py")}
+    env = {**os.environ, **IPLAP.runtime_env()}
     script = ckpts / "build.py"  # a file: torch.jit.script reads the stand-in's source
     script.write_text(IP_LAP_CKPT)
     subprocess.run([str(python), str(script), str(src), str(ckpts)], check=True, timeout=300, env=env)
@@ -335,3 +331,32 @@ def test_ip_lap_end_to_end_through_eadbench_run(ip_lap, tmp_path):
     assert 0 < summary["ssim"]["ssim"]["value"] < 1  # garbage with random weights: a score at all
     prov = json.loads((tmp_path / "run" / "manifest.json").read_text())["methods"]["ip_lap"]
     assert prov["commit"] == commit and prov["entry_point"]["sha256"] == sha256(src / "inference_single.py")
+
+
+def test_musetalk_runs_the_real_code_up_to_its_first_missing_module(tmp_path):
+    """MuseTalk's unchanged `python -m scripts.inference`, through `eadbench run`, imports
+    transformers, its face parser (torchvision, with the shared run-time fix) and audio processor
+    on today's packages, and stops at the first module it cannot import: a recorded per-clip
+    failure naming it, with upstream's traceback. That module is mmpose (the OpenMMLab stack its
+    environment lacks, baselines/musetalk/README.md), imported by musetalk/utils/preprocessing.py;
+    but the shared upstream copy (commit in PROVENANCE.md) lacks upstream's musetalk/models/
+    package (unet.py, vae.py), so there it stops one import earlier, at musetalk.models. Upstream
+    stops before reading any model, so the two files the adapter requires are placeholders."""
+    src, python, commit = upstream("musetalk")
+    root = hdtf_folder(tmp_path, 1)
+    for name in ("unet-never-read.pth", "musetalk-never-read.json"):
+        (tmp_path / name).write_text("placeholder: upstream stops at an import before loading models\n")
+    method = {"name": "musetalk", "repo": str(src), "python": str(python), "commit": commit, "timeout": 300,
+              "unet_model": str(tmp_path / "unet-never-read.pth"),
+              "unet_config": str(tmp_path / "musetalk-never-read.json")}
+    code, output = run_eadbench(root, tmp_path / "run", [method], metrics=("ssim",))
+    assert code == 0, output
+    rec = record(tmp_path / "run", "musetalk", CLIP)
+    if (src / "musetalk" / "models").is_dir():
+        missing, where = "mmpose", 'musetalk/utils/preprocessing.py", line 10'
+    else:
+        missing, where = "musetalk.models", 'musetalk/utils/utils.py", line 11'
+    assert rec["status"] == "failed" and rec["error"] == f"exited with code 1: ModuleNotFoundError: No module " \
+        f"named '{missing}'", rec
+    assert where in rec["log_tail"], rec["log_tail"]  # past face_parsing (torchvision) and audio_processor
+    assert rec["command"][1:3] == ["-m", "scripts.inference"]

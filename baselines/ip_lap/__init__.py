@@ -1,7 +1,7 @@
 """IP_LAP (Zhong et al., CVPR 2023) through its official `inference_single.py`.
 
 Tested on upstream commit 9b9dc03f0e90b10b92c904b202443c160afe7c45 with the environment of
-``requirements-ip_lap.txt`` and the run-time fixes of ``runtime/sitecustomize.py`` (README.md
+``requirements-ip_lap.txt`` and the run-time fixes of ``../runtime/`` (README.md
 beside this file). Upstream writes its drawn landmark sketch and the generated frame side by
 side into one video; eadbench keeps the right half, the generated frame.
 """
@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import eadbench
+from eadbench_baselines import RUNTIME
+
 from eadbench import media
 from eadbench.generators.base import GenerationRequest, register_generator
 from eadbench.generators.official_repo import OfficialRepoGenerator
@@ -22,17 +23,16 @@ class IPLAP(OfficialRepoGenerator):
     description = "IP_LAP, official inference_single.py (landmark generator + renderer)"
     entry_point = "inference_single.py"
     checkpoints = ("landmark_checkpoint", "renderer_checkpoint")
-    runtime_dir = Path(__file__).resolve().parent / "runtime"
+    runtime_dir = RUNTIME
     # its mel windows stop 4-5 frames before the audio ends (no last partial window, unlike Wav2Lip)
     tail_frames = 5
     options = {"torch_home": "TORCH_HOME of the job: face_alignment reads S3FD and 2DFAN4 from its "
                              "hub/checkpoints/ (upstream downloads them there when absent)"}
 
     def job_env(self, req: GenerationRequest) -> dict[str, str]:
-        env = {"EADBENCH_TORCHVISION_FIX": str(Path(eadbench.__file__).parent / "_torchvision.py")}
-        if self.config.get("torch_home"):
-            env["TORCH_HOME"] = str(Path(self.config["torch_home"]).expanduser().resolve())
-        return env
+        if not self.config.get("torch_home"):
+            return {}
+        return {"TORCH_HOME": str(Path(self.config["torch_home"]).expanduser().resolve())}
 
     def build_argv(self, req: GenerationRequest) -> list[str]:
         face, audio = self.link_inputs(req)

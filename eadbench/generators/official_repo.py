@@ -101,8 +101,17 @@ class OfficialRepoGenerator(Generator):
         return out
 
     #: a folder put first on the job's PYTHONPATH: its ``sitecustomize.py`` applies run-time fixes to
-    #: the environment before the unchanged upstream script runs (see the baseline's README)
+    #: the environment before the unchanged upstream script runs (``eadbench_baselines.RUNTIME``;
+    #: see the baseline's README)
     runtime_dir: Path | None = None
+
+    @classmethod
+    def runtime_env(cls) -> dict[str, str]:
+        """The variables that give a job ``runtime_dir``'s fixes (also for a test's own upstream calls)."""
+        if cls.runtime_dir is None:
+            return {}
+        return {"PYTHONPATH": str(cls.runtime_dir), "EADBENCH_BASELINE": cls.name,
+                "EADBENCH_TORCHVISION_FIX": str(Path(__file__).resolve().parents[1] / "_torchvision.py")}
 
     @staticmethod
     def link_inputs(req: GenerationRequest) -> tuple[str, str]:
@@ -119,8 +128,8 @@ class OfficialRepoGenerator(Generator):
         self.prepare_inputs(req)
         argv = [self.python, *self.build_argv(req), *self.extra]
         # unbuffered: a killed or timed-out job's log still holds what it printed last
-        path = [str(p) for p in (self.runtime_dir, self.repo) if p is not None]
-        env = {"PYTHONPATH": os.pathsep.join(path), "PYTHONUNBUFFERED": "1", **self.job_env(req)}
+        env = {**self.runtime_env(), "PYTHONUNBUFFERED": "1", **self.job_env(req)}
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), str(self.repo)) if p)
         if os.path.dirname(self.python):
             env["PATH"] = os.pathsep.join([str(Path(self.python).expanduser().parent), os.environ.get("PATH", "")])
         job = run_job(argv, req.workdir, self.timeout, env=env)
