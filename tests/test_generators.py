@@ -210,6 +210,33 @@ def test_killed_job_and_short_output_are_failures_with_the_log_tail(job):
     assert not req.out.exists()
 
 
+def test_interrupted_eadbench_takes_its_job_with_it(tmp_path):
+    """Ctrl-C on eadbench (SIGINT) while an official repo's job runs: the job, in its own session,
+    is killed too instead of running on for its whole timeout."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    driver = tmp_path / "driver.py"
+    driver.write_text(textwrap.dedent("""
+        import sys
+        from pathlib import Path
+        from eadbench.generators.subprocess_job import run_job
+        child = "import os, time; open('child.pid', 'w').write(str(os.getpid())); time.sleep(600)"
+        run_job([sys.executable, "-c", child], Path(sys.argv[1]), timeout=600)
+    """))
+    proc = subprocess.Popen([sys.executable, str(driver), str(tmp_path / "job")])
+    pid_file, deadline = tmp_path / "job" / "child.pid", time.monotonic() + 60
+    while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    child = int(pid_file.read_text())
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(30) != 0
+    with pytest.raises(ProcessLookupError):
+        os.kill(child, 0)
+
+
 def test_hanging_job_is_killed_at_timeout(job):
     base, request = job
     gen = _build("wav2lip", _fake_wav2lip(base), base, "hang", timeout=3)

@@ -49,8 +49,12 @@ def run_job(argv: list[str], cwd: Path, timeout: float, env: dict[str, str] | No
             raise GenerationError(f"cannot start {argv[0]}: {exc.strerror}", command=argv) from None
         try:
             rc = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
+        except BaseException as exc:
+            # the job runs in its own session (a terminal's Ctrl-C never reaches it): it must not
+            # outlive eadbench when eadbench itself is interrupted
             _kill_group(proc)
+            if not isinstance(exc, subprocess.TimeoutExpired):
+                raise
             raise GenerationError(f"timed out after {timeout:g} s: {' '.join(argv[:3])} ...; "
                                   f"last output: {_last_line(log_path)}", tail(log_path), argv) from None
     seconds = time.perf_counter() - t
