@@ -24,8 +24,8 @@ class IPLAP(OfficialRepoGenerator):
     entry_point = "inference_single.py"
     checkpoints = ("landmark_checkpoint", "renderer_checkpoint")
     runtime_dir = RUNTIME
-    # its mel windows stop 4-5 frames before the audio ends (no last partial window, unlike Wav2Lip)
-    tail_frames = 5
+    # its mel windows stop 3-4 frames before the audio ends (no window for the end, unlike Wav2Lip)
+    tail_frames = 4
     options = {"torch_home": "TORCH_HOME of the job: face_alignment reads S3FD and 2DFAN4 from its "
                              "hub/checkpoints/ (upstream downloads them there when absent)"}
 

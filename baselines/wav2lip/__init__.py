@@ -61,9 +61,10 @@ class Wav2Lip(OfficialRepoGenerator):
     description = "Wav2Lip, official inference.py (96x96 mouth region, 25 fps)"
     entry_point = "inference.py"
     checkpoints = ("checkpoint",)
-    # inference.py emits one frame per 16-step mel window starting every 3.2 steps, so it stops
-    # 3 to 4 frames (0.12-0.16 s) before the audio ends; those frames hold its last one
-    tail_frames = 4
+    # inference.py emits one frame per 16-step mel window starting every 3.2 steps (and one for
+    # the last window), so it stops 2 to 3 frames (0.08-0.12 s) before the audio ends (computed
+    # over 1-12 s of audio); those frames hold its last one
+    tail_frames = 3
     options = {"pads": "face box padding 'top bottom left right' (Wav2Lip's --pads; default 0 10 0 0)",
                "nosmooth": "pass --nosmooth (true/false)",
                "box": "tracked (default: eadbench's face track, passed as --box), detect (upstream S3FD, "
