@@ -72,7 +72,15 @@ class CheckInputError(EadbenchError):
 
 
 class GenerationError(EadbenchError):
-    """A method failed to produce a usable video for one clip (recorded, the run goes on)."""
+    """A method failed to produce a usable video for one clip (recorded, the run goes on).
+
+    ``log_tail`` and ``command``: what a wrapped program printed last and how it was run, kept in
+    the clip's failure record (empty for failures that ran nothing)."""
+
+    def __init__(self, message: str, log_tail: str = "", command: list[str] | None = None):
+        super().__init__(message)
+        self.log_tail = log_tail
+        self.command = command
 
 
 class ResourceError(EadbenchError):

@@ -46,23 +46,32 @@ def _check_output(path: Path, n: int = N):
 
 
 # A fake program body shared by the fake repos: copy the face video to the output, inverted,
-# and behave according to the checkpoint's content ("ok", "fail", "hang").
+# and behave according to the checkpoint's content ("ok", "fail", "hang", "killed": killed by
+# SIGKILL after an unflushed print, "short": half the frames).
 FAKE_BODY = """
-import os, sys, time
+import os, signal, sys, time
 import numpy as np
 from eadbench import media
+MODE = "ok"
 def behave(ckpt):
-    mode = open(ckpt).read().strip()
-    if mode == "fail":
+    global MODE
+    MODE = open(ckpt).read().strip()
+    if MODE == "fail":
         print("RuntimeError: CUDA out of memory (fake)", flush=True)
         sys.exit(1)
-    if mode == "hang":
+    if MODE == "hang":
         print("loading...", flush=True)
         time.sleep(600)
-def render(src, dst):
+    if MODE == "killed":
+        print("decoding frames")
+        os.kill(os.getpid(), signal.SIGKILL)
+def render(src, dst, sketch=False):
     frames = media.read_frames(src)
+    frames = frames[: len(frames) // 2] if MODE == "short" else frames
     os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
     big = np.repeat(np.repeat(255 - frames, 2, axis=1), 2, axis=2)
+    if sketch:  # IP_LAP's habit: a white landmark-sketch panel left of the generated frame
+        big = np.concatenate([np.full_like(big, 255), big], axis=2)
     media.write_video(dst, big)  # another size and no audio: the harness normalises
 """
 
@@ -81,9 +90,11 @@ def _fake_wav2lip(root: Path) -> Path:
         p.add_argument("--outfile", default="results/result_voice.mp4")
         p.add_argument("--pads", nargs="+", type=int, default=[0, 10, 0, 0])
         p.add_argument("--nosmooth", action="store_true")
+        p.add_argument("--box", nargs="+", type=int, default=[-1, -1, -1, -1])
         a = p.parse_args()
         behave(a.checkpoint_path)
-        os.makedirs("temp", exist_ok=True)          # Wav2Lip's habit: scratch in the cwd
+        # Wav2Lip's habit: scratch in the cwd's temp/, which it never creates (cv2 then writes nothing)
+        assert os.path.isdir("temp"), "no temp/ in the working directory"
         open("temp/result.avi", "w").write("x")
         assert os.path.exists(a.audio), a.audio
         render(a.face, a.outfile)
@@ -107,7 +118,7 @@ def _fake_iplap(root: Path) -> Path:
         a = p.parse_args()
         behave(a.renderer_checkpoint_path)
         stem = os.path.splitext(os.path.basename(a.input))[0]
-        render(a.input, os.path.join(a.output_dir, stem + "_N_25.mp4"))
+        render(a.input, os.path.join(a.output_dir, stem + "_N_25.mp4"), sketch=True)
     """))
     return repo
 
@@ -146,7 +157,9 @@ def _ckpt(root: Path, name: str, mode: str) -> Path:
 def _build(name: str, repo: Path, root: Path, mode: str, timeout: float = 60):
     py = sys.executable
     if name == "wav2lip":
-        return generators.build("wav2lip", repo=repo, python=py, checkpoint=_ckpt(root, "w2l", mode), timeout=timeout)
+        # a given box: the fake draws no face for eadbench's tracker (tests/test_baselines_real.py tracks one)
+        return generators.build("wav2lip", repo=repo, python=py, checkpoint=_ckpt(root, "w2l", mode), timeout=timeout,
+                                box="20 44 20 44")
     if name == "ip_lap":
         return generators.build("ip_lap", repo=repo, python=py, landmark_checkpoint=_ckpt(root, "lm", "ok"),
                                 renderer_checkpoint=_ckpt(root, "rd", mode), timeout=timeout)
@@ -181,6 +194,47 @@ def test_official_repo_failure_is_reported_with_log_tail(job, name):
     gen = _build(name, FAKES[name](base), base, "fail")
     with pytest.raises(GenerationError, match="exited with code 1: RuntimeError: CUDA out of memory"):
         gen.generate(request(name))
+
+
+def test_killed_job_and_short_output_are_failures_with_the_log_tail(job):
+    """A job killed by a signal says so (not "exit code -9") and keeps what it printed last, even
+    unflushed; an output shorter than the audio is a failure, never a video cut short."""
+    base, request = job
+    gen = _build("wav2lip", _fake_wav2lip(base), base, "killed")
+    with pytest.raises(GenerationError, match="killed by SIGKILL .*decoding frames") as exc:
+        gen.generate(request("killed"))
+    assert exc.value.log_tail.strip() == "decoding frames" and exc.value.command[0] == sys.executable
+    req = request("short")
+    with pytest.raises(GenerationError, match=f"has {N // 2} frames at 25 fps, shorter than the driving audio"):
+        _build("wav2lip", base / "Wav2Lip repo", base, "short").generate(req)
+    assert not req.out.exists()
+
+
+def test_interrupted_eadbench_takes_its_job_with_it(tmp_path):
+    """Ctrl-C on eadbench (SIGINT) while an official repo's job runs: the job, in its own session,
+    is killed too instead of running on for its whole timeout."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    driver = tmp_path / "driver.py"
+    driver.write_text(textwrap.dedent("""
+        import sys
+        from pathlib import Path
+        from eadbench.generators.subprocess_job import run_job
+        child = "import os, time; open('child.pid', 'w').write(str(os.getpid())); time.sleep(600)"
+        run_job([sys.executable, "-c", child], Path(sys.argv[1]), timeout=600)
+    """))
+    proc = subprocess.Popen([sys.executable, str(driver), str(tmp_path / "job")])
+    pid_file, deadline = tmp_path / "job" / "child.pid", time.monotonic() + 60
+    while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    child = int(pid_file.read_text())
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(30) != 0
+    with pytest.raises(ProcessLookupError):
+        os.kill(child, 0)
 
 
 def test_hanging_job_is_killed_at_timeout(job):

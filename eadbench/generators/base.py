@@ -92,9 +92,15 @@ def fingerprint_hash(parts: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def normalise_output(src: Path, req: GenerationRequest, dest: Path | None = None) -> Path:
+def normalise_output(src: Path, req: GenerationRequest, dest: Path | None = None,
+                     hold_tail: int | None = None) -> Path:
     """Bring any method's video to the harness convention: 25 fps, the real clip's size, the
-    driving audio muxed, at most as long as the driving audio."""
+    driving audio muxed, at most as long as the driving audio.
+
+    ``hold_tail`` (wrapped programs): the output must cover the driving audio; a video shorter
+    by at most this many frames (a method that by design stops early, e.g. Wav2Lip's last mel
+    window) gets its last frame held to the audio's length, a shorter one is a GenerationError.
+    ``None`` keeps a short video and cuts the audio to it."""
     import cv2
 
     dest = dest or req.out
@@ -104,6 +110,11 @@ def normalise_output(src: Path, req: GenerationRequest, dest: Path | None = None
         raise GenerationError(f"output unreadable: {exc}") from None
     audio = media.read_audio(req.audio)
     n_audio = int(len(audio) / media.AUDIO_RATE * media.VIDEO_FPS + 1e-6)
+    if hold_tail is not None and len(frames) < n_audio:
+        if len(frames) + hold_tail < n_audio:
+            raise GenerationError(f"output has {len(frames)} frames at 25 fps, shorter than the driving audio "
+                                  f"({n_audio} frames, {len(audio) / media.AUDIO_RATE:.2f} s)")
+        frames = np.concatenate([frames, np.repeat(frames[-1:], n_audio - len(frames), axis=0)])
     frames = frames[: max(1, min(len(frames), n_audio))]
     if req.size is not None and frames.shape[1:3] != tuple(req.size):
         h, w = req.size

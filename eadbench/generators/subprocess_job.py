@@ -12,6 +12,9 @@ from pathlib import Path
 
 from eadbench.generators.base import GenerationError
 
+#: folders official scripts write scratch files and results into, relative to their working directory
+SCRATCH = ("temp", "results")
+
 
 @dataclass
 class JobResult:
@@ -31,7 +34,8 @@ def tail(path: Path, lines: int = 20) -> str:
 
 def run_job(argv: list[str], cwd: Path, timeout: float, env: dict[str, str] | None = None,
             log_name: str = "job.log") -> JobResult:
-    """Run ``argv`` (a list, never a shell string) in ``cwd``; raise GenerationError on failure."""
+    """Run ``argv`` (a list, never a shell string) in ``cwd``; raise GenerationError on failure,
+    carrying the log tail and the command line for the clip's failure record."""
     argv = [str(a) for a in argv]
     cwd.mkdir(parents=True, exist_ok=True)
     log_path = cwd / log_name
@@ -42,18 +46,34 @@ def run_job(argv: list[str], cwd: Path, timeout: float, env: dict[str, str] | No
             proc = subprocess.Popen(argv, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, env=full_env, start_new_session=True)
         except OSError as exc:
-            raise GenerationError(f"cannot start {argv[0]}: {exc.strerror}") from None
+            raise GenerationError(f"cannot start {argv[0]}: {exc.strerror}", command=argv) from None
         try:
             rc = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
+        except BaseException as exc:
+            # the job runs in its own session (a terminal's Ctrl-C never reaches it): it must not
+            # outlive eadbench when eadbench itself is interrupted
             _kill_group(proc)
+            if not isinstance(exc, subprocess.TimeoutExpired):
+                raise
             raise GenerationError(f"timed out after {timeout:g} s: {' '.join(argv[:3])} ...; "
-                                  f"last output: {_last_line(log_path)}") from None
+                                  f"last output: {_last_line(log_path)}", tail(log_path), argv) from None
     seconds = time.perf_counter() - t
     result = JobResult(argv, rc, seconds, tail(log_path))
+    if rc < 0:
+        # the program did not exit: something killed it (the kernel's OOM killer, a user, a scheduler)
+        _kill_group(proc)  # whatever it started goes too
+        raise GenerationError(f"killed by {_signal_name(-rc)} after {seconds:.0f} s (out of memory, or stopped "
+                              f"from outside); last output: {_last_line(log_path)}", result.log_tail, argv)
     if rc != 0:
-        raise GenerationError(f"exited with code {rc}: {_last_line(log_path)}")
+        raise GenerationError(f"exited with code {rc}: {_last_line(log_path)}", result.log_tail, argv)
     return result
+
+
+def _signal_name(num: int) -> str:
+    try:
+        return signal.Signals(num).name
+    except ValueError:
+        return f"signal {num}"
 
 
 def _last_line(log_path: Path) -> str:
@@ -95,12 +115,16 @@ def mirror_repo(repo: Path, workdir: Path) -> None:
 
     Official scripts read models and configs through paths relative to the working directory
     and write scratch files (Wav2Lip's ``temp/``) into it; a mirrored private folder gives
-    every job its own scratch space while relative paths still resolve.
+    every job its own scratch space while relative paths still resolve. The scratch folders
+    themselves are made empty here: Wav2Lip's ``cv2.VideoWriter('temp/result.avi')`` writes
+    nothing, silently, when ``temp/`` is missing.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     for entry in Path(repo).iterdir():
-        if entry.name in (".git", "temp", "results"):
+        if entry.name in (".git", *SCRATCH):
             continue
         link = workdir / entry.name
         if not link.exists():
             link.symlink_to(entry.resolve(), target_is_directory=entry.is_dir())
+    for name in SCRATCH:
+        (workdir / name).mkdir(exist_ok=True)

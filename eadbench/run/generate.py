@@ -48,7 +48,8 @@ def ensure_video(gen, clip: Clip, real: Path, wav: Path, run: RunDir, label: str
             media.probe(video)
         except EadbenchError as exc:
             video.unlink(missing_ok=True)
-            run.record_generation(label, clip.clip_id, key, str(exc))
+            details = {k: getattr(exc, k) for k in ("log_tail", "command") if getattr(exc, k, None)}
+            run.record_generation(label, clip.clip_id, key, str(exc), **details)
             return str(exc)
         except Exception as exc:  # noqa: BLE001 - one method's bug must not stop the run
             video.unlink(missing_ok=True)

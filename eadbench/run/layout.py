@@ -125,8 +125,10 @@ class RunDir:
         return rec if isinstance(rec, dict) else {"status": "failed", "error": "damaged generation record"}
 
     def record_generation(self, method: str, clip_id: str, key: str | None, error: str,
-                          status: str = "failed") -> None:
-        atomic_write_json(self.video_record(method, clip_id), {"key": key, "status": status, "error": error})
+                          status: str = "failed", **details) -> None:
+        """``details``: more about a failure (a wrapped program's ``log_tail`` and ``command``)."""
+        atomic_write_json(self.video_record(method, clip_id), {"key": key, "status": status, "error": error,
+                                                               **details})
 
 
 @dataclass
