@@ -292,6 +292,14 @@ def ip_lap(tmp_path_factory):
     return src, python, commit, ckpts
 
 
+def ip_lap_method(ip_lap, timeout: int) -> dict:
+    """The run config's ip_lap method on the upstream folder, its environment and the test's checkpoints."""
+    src, python, commit, ckpts = ip_lap
+    return {"name": "ip_lap", "repo": str(src), "python": str(python), "commit": commit, "timeout": timeout,
+            "landmark_checkpoint": str(ckpts / "landmarkgenerator_checkpoint.pth"),
+            "renderer_checkpoint": str(ckpts / "renderer_checkpoint.pth"), "torch_home": str(ckpts / "torch_home")}
+
+
 def test_ip_lap_runs_the_real_code_up_to_its_renderer_and_is_stopped_by_the_timeout(ip_lap, tmp_path):
     """IP_LAP's unchanged inference_single.py, through `eadbench run`, gets past everything that
     broke it on today's packages (torchvision beside CPU torch, hard-coded .cuda(), lws, the VGG19
@@ -301,9 +309,7 @@ def test_ip_lap_runs_the_real_code_up_to_its_renderer_and_is_stopped_by_the_time
     The whole clip is the documented opt-in test below."""
     src, python, commit, ckpts = ip_lap
     root = hdtf_folder(tmp_path, 1)
-    method = {"name": "ip_lap", "repo": str(src), "python": str(python), "commit": commit, "timeout": 150,
-              "landmark_checkpoint": str(ckpts / "landmarkgenerator_checkpoint.pth"),
-              "renderer_checkpoint": str(ckpts / "renderer_checkpoint.pth"), "torch_home": str(ckpts / "torch_home")}
+    method = ip_lap_method(ip_lap, timeout=150)
     code, output = run_eadbench(root, tmp_path / "run", [method], metrics=("ssim",))
     assert code == 0, output
     rec = record(tmp_path / "run", "ip_lap", CLIP)
@@ -319,9 +325,7 @@ def test_ip_lap_runs_the_real_code_up_to_its_renderer_and_is_stopped_by_the_time
 def test_ip_lap_end_to_end_through_eadbench_run(ip_lap, tmp_path):
     src, python, commit, ckpts = ip_lap
     root = hdtf_folder(tmp_path, 1)
-    method = {"name": "ip_lap", "repo": str(src), "python": str(python), "commit": commit, "timeout": 7200,
-              "landmark_checkpoint": str(ckpts / "landmarkgenerator_checkpoint.pth"),
-              "renderer_checkpoint": str(ckpts / "renderer_checkpoint.pth"), "torch_home": str(ckpts / "torch_home")}
+    method = ip_lap_method(ip_lap, timeout=7200)
     code, output = run_eadbench(root, tmp_path / "run", [method], metrics=("ssim",))
     assert code == 0, output
     assert record(tmp_path / "run", "ip_lap", CLIP)["status"] == "ok"
