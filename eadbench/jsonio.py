@@ -84,7 +84,3 @@ def load_json(path: str | Path, what: str = "JSON file", expect: type | None = d
     if expect is not None and not isinstance(data, expect):
         raise CorruptFileError(f"{what} {p} holds a {type(data).__name__}, expected a {expect.__name__}")
     return data
-
-
-def finite_or_none(v: Any) -> Any:
-    return v if not isinstance(v, float) or math.isfinite(v) else None
