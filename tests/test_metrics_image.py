@@ -187,3 +187,15 @@ def test_all_black_frames_give_finite_values():
     assert np.isfinite(ssim_mod.ssim(black, _pairs(3, (64, 64))[1]))
     assert psnr_mod.psnr(black, black) == psnr_mod.CAP_DB
     assert np.isfinite(psnr_mod.psnr(black, _pairs(3, (64, 64))[1]))
+
+
+def test_ssim_of_identical_frames_is_the_formulas_exact_one(monkeypatch):
+    """Identical frames skip the arithmetic (the ground-truth control scores its own frames): the
+    shortcut must return what the full computation gives, bit for bit, which is exactly 1.0."""
+    fake, real = _pairs(3, (90, 70))
+    same = np.ascontiguousarray(real)
+    shortcut = [ssim_mod._ssim_frame(x, x.copy()) for x in same]
+    monkeypatch.setattr(ssim_mod.np, "array_equal", lambda a, b: False)
+    full = [ssim_mod._ssim_frame(x, x.copy()) for x in same]
+    assert shortcut == full == [1.0, 1.0, 1.0]
+    assert ssim_mod._ssim_frame(fake[0], real[0]) < 1.0

@@ -1,5 +1,9 @@
 """Face detection with MTCNN (``eadbench.nets.mtcnn``, real weights from facenet-pytorch).
 
+On the CPU the cascade runs from integral images (``eadbench.faces.cascade``: facenet-pytorch's
+own networks and steps, its resampling reproduced exactly, 2-3x cheaper); on a GPU it is
+facenet-pytorch's ``detect_face`` itself.
+
 ``detect_batch`` takes RGB frames, optionally downscaled first (``scale`` < 1: the detector
 sees a smaller image, boxes and landmarks are mapped back to the original pixels), and
 returns every face of each frame, best score first.
@@ -41,14 +45,21 @@ def detect_batch(images: list[np.ndarray] | np.ndarray, store: WeightStore | Non
     import torch
     from facenet_pytorch.models.utils.detect_face import detect_face
 
+    from eadbench.faces import cascade
+
     model = mtcnn(store)
     imgs = [np.ascontiguousarray(im if prepared else downscale(im, scale)) for im in images]
     if not imgs:
         return []
+    args = (min_face or model.min_face_size, model.pnet, model.rnet, model.onet, model.thresholds, model.factor)
     with torch.inference_mode():  # MTCNN.detect's own call, with the pyramid's smallest face chosen
-        boxes, lms = detect_face(np.stack(imgs) if len({i.shape for i in imgs}) == 1 else imgs,
-                                 min_face or model.min_face_size, model.pnet, model.rnet, model.onet,
-                                 model.thresholds, model.factor, model.device)
+        try:
+            if torch.device(model.device).type != "cpu" or len({i.shape for i in imgs}) != 1:
+                raise cascade.Unsupported("a GPU, or frames of several sizes")
+            boxes, lms = cascade.detect_face(np.stack(imgs), *args)  # the same cascade, from integral images
+        except cascade.Unsupported:
+            boxes, lms = detect_face(np.stack(imgs) if len({i.shape for i in imgs}) == 1 else imgs, *args,
+                                     model.device)
     inv = 1.0 / scale if scale < 1.0 else 1.0
     out = []
     for b, lm in zip(boxes, lms):
