@@ -114,8 +114,14 @@ def detect_face(imgs: np.ndarray, minsize: float, pnet, rnet, onet, threshold, f
     """facenet-pytorch's ``detect_face`` (on the CPU, uint8 NHWC frames of one size): the same
     boxes and landmarks (lists with one array per frame), from integral images."""
     import torch
-    from facenet_pytorch.models.utils.detect_face import (batched_nms_numpy, bbreg, fixed_batch_process,
-                                                          generateBoundingBox, pad, rerec)
+    from facenet_pytorch.models.utils.detect_face import (
+        batched_nms_numpy,
+        bbreg,
+        fixed_batch_process,
+        generateBoundingBox,
+        pad,
+        rerec,
+    )
     from torchvision.ops.boxes import batched_nms
 
     n, h, w = imgs.shape[:3]
