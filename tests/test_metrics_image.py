@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import skimage.data
@@ -52,13 +54,14 @@ def test_ssim_equals_scikit_image_and_torchmetrics_valid_area():
 @pytest.mark.parametrize("size", [(139, 77), (75, 300), (11, 11), (74, 40)])
 def test_ssim_bands_equal_scikit_image_at_every_size(size):
     """SSIM is computed in bands of rows: sizes that end a band early, a single valid pixel, one
-    exact band; each equal to scikit-image's float64 SSIM to rounding."""
+    exact band; each equal to scikit-image's float64 SSIM to float32 rounding (eadbench computes
+    the moments in float32 on centred pixels: measured at most 7e-7 relative on real frames)."""
     fake, real = _pairs(3, size)
     ours = ssim_mod.ssim_frames(fake, real).numpy()
     for i in range(len(fake)):
         ref = structural_similarity(real[i], fake[i], channel_axis=-1, gaussian_weights=True, sigma=1.5,
                                     use_sample_covariance=False, data_range=255)
-        assert ours[i] == pytest.approx(ref, rel=1e-12)
+        assert ours[i] == pytest.approx(ref, rel=2e-6)
 
 
 def test_image_metrics_do_not_fault_in_fresh_memory_per_frame():
@@ -199,3 +202,26 @@ def test_ssim_of_identical_frames_is_the_formulas_exact_one(monkeypatch):
     full = [ssim_mod._ssim_frame(x, x.copy()) for x in same]
     assert shortcut == full == [1.0, 1.0, 1.0]
     assert ssim_mod._ssim_frame(fake[0], real[0]) < 1.0
+
+
+_REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
+
+
+@pytest.mark.skipif(not _REAL.is_dir(), reason=f"real clips not found at {_REAL}")
+@pytest.mark.parametrize("a,b", [("retalking_3.mp4", None), ("WDA_KatieHill_000.mp4", "WDA_AlexandriaOcasioCortez_000.mp4")])
+def test_ssim_float32_equals_scikit_image_on_real_frames(a, b):
+    """The float32 moments on real 512-590² frames (a frame against a mildly noisy copy, where SSIM
+    is near 1 and variances small, and against another speaker): within 2e-6 of float64."""
+    from eadbench.media import read_frames
+
+    real = read_frames(_REAL / a, max_frames=3)
+    if b is None:
+        rng = np.random.default_rng(1)
+        fake = np.clip(real.astype(int) + rng.normal(0, 3, real.shape), 0, 255).astype(np.uint8)
+    else:
+        fake = read_frames(_REAL / b, max_frames=3)
+    ours = ssim_mod.ssim_frames(fake, real).numpy()
+    for i in range(len(real)):
+        ref = structural_similarity(real[i], fake[i], channel_axis=-1, gaussian_weights=True, sigma=1.5,
+                                    use_sample_covariance=False, data_range=255)
+        assert ours[i] == pytest.approx(ref, rel=2e-6)

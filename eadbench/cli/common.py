@@ -95,3 +95,10 @@ def echo_timings(timings: dict, profile: bool) -> None:
     typer.echo(stages_line(timings), err=True)
     if profile:
         typer.echo(format_stages(timings.get("stages", {})), err=True)
+        staged = sum(r["cpu_seconds"] for r in timings.get("stages", {}).values())
+        if timings.get("cpu_seconds"):
+            typer.echo(f"{'other':<24}{'':>9}{timings['cpu_seconds'] - staged:>9.2f}   (loading networks, "
+                       "hashing inputs, writing results)", err=True)
+        if timings.get("process_cpu_seconds"):
+            typer.echo(f"{'process':<24}{'':>9}{timings['process_cpu_seconds']:>9.2f}   (all of the above, "
+                       "with the interpreter's start and imports)", err=True)

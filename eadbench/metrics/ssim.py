@@ -30,6 +30,8 @@ def _gauss1d() -> np.ndarray:
 
 
 _GAUSS = _gauss1d()
+_GAUSS32 = _GAUSS.astype(np.float32)
+_CENTRE = np.float32(128)
 #: valid rows computed at once: the band's 12 planes stay in cache, and scratch stays small for 1080p frames
 BAND = 64
 C1, C2 = (K1 * DATA_RANGE) ** 2, (K2 * DATA_RANGE) ** 2
@@ -42,8 +44,14 @@ def _ssim_frame(fake: np.ndarray, real: np.ndarray) -> float:
     allocation): the 12 planes x, y, x^2 + y^2 and xy (3 channels each) are stacked vertically
     and blurred by one separable Gaussian pass (a plane's valid rows never read another plane's),
     then the SSIM formula runs in place (the variances enter only as vx + vy, so x^2 and y^2 are
-    blurred as one plane). All in float64, as scikit-image: float32 moments moved clip values by
-    up to 1.4e-6 relative through the cancellation in E[x^2] - mu^2."""
+    blurred as one plane).
+
+    In float32, on pixels centred at 128: variances and the covariance do not change with a shift
+    of the pixels, and centring shrinks E[x^2] (about 4x), whose cancellation against mu^2 is where
+    float32 loses precision (uncentred float32 moved values by up to 1.4e-6 relative); the
+    luminance term uses the true means (centred mean + 128). Measured against scikit-image's
+    float64 SSIM on real frame pairs: at most 7e-7 relative (tests hold it to 2e-6), for 0.55x the
+    CPU time of the float64 version. The band sums are accumulated in float64."""
     if np.array_equal(fake, real):
         # x == y makes every step below produce its two sides from the same values (x*y is x*x,
         # x^2 + y^2 is exactly 2x^2, the blur is linear and doubling is exact), so each map value
@@ -56,36 +64,42 @@ def _ssim_frame(fake: np.ndarray, real: np.ndarray) -> float:
     for y0 in range(0, hv, BAND):
         rows = min(BAND, hv - y0)
         hb = rows + 2 * r
-        planes = scratch("ssim-planes", 24 * hb * w, np.float64)
+        planes = scratch("ssim-planes", 24 * hb * w, np.float32)
         src, blurred = planes[:12 * hb * w].reshape(12, hb, w), planes[12 * hb * w:].reshape(12 * hb, w)
-        a, b, c = scratch("ssim-formula", 9 * rows * wv, np.float64).reshape(3, 3, rows, wv)
+        a, b, c = scratch("ssim-formula", 9 * rows * wv, np.float32).reshape(3, 3, rows, wv)
         x, y, sq, xy = src[0:3], src[3:6], src[6:9], src[9:12]
-        x[:] = fake[y0:y0 + hb].transpose(2, 0, 1)
-        y[:] = real[y0:y0 + hb].transpose(2, 0, 1)
+        np.subtract(fake[y0:y0 + hb].transpose(2, 0, 1), _CENTRE, out=x)
+        np.subtract(real[y0:y0 + hb].transpose(2, 0, 1), _CENTRE, out=y)
         np.multiply(x, x, out=sq)
         np.multiply(y, y, out=xy)
         sq += xy
         np.multiply(x, y, out=xy)
-        cv2.sepFilter2D(src.reshape(12 * hb, w), cv2.CV_64F, _GAUSS, _GAUSS, dst=blurred,
+        cv2.sepFilter2D(src.reshape(12 * hb, w), cv2.CV_32F, _GAUSS32, _GAUSS32, dst=blurred,
                         borderType=cv2.BORDER_REFLECT_101)
         m = blurred.reshape(12, hb, w)[:, r:r + rows, r:r + wv]
-        mx, my, e_sq, e_xy = m[0:3], m[3:6], m[6:9], m[9:12]
+        mx, my, e_sq, e_xy = m[0:3], m[3:6], m[6:9], m[9:12]  # centred means and raw centred moments
         np.multiply(mx, my, out=c)
         e_xy -= c
         e_xy *= 2
         e_xy += C2  # 2 cov_xy + C2
-        c *= 2
-        c += C1  # 2 mu_x mu_y + C1
         np.multiply(mx, mx, out=a)
         np.multiply(my, my, out=b)
         a += b
         e_sq -= a
         e_sq += C2  # var_x + var_y + C2
+        mx += _CENTRE  # the true means
+        my += _CENTRE
+        np.multiply(mx, my, out=c)
+        c *= 2
+        c += C1  # 2 mu_x mu_y + C1
+        np.multiply(mx, mx, out=a)
+        np.multiply(my, my, out=b)
+        a += b
         a += C1  # mu_x^2 + mu_y^2 + C1
         c *= e_xy
         a *= e_sq
         c /= a
-        total += float(c.sum())
+        total += float(c.sum(dtype=np.float64))
     return total / (3 * hv * wv)
 
 

@@ -214,7 +214,8 @@ def _execute(cfg, scan, shard, unavailable, started, rank, world, echo) -> RunRe
              f"{next(iter(notes))}: {next(iter(notes.values()))}")
     atomic_write_json(run_dir.summary, summary)
     timings = {"seconds": shard.timer.as_dict(), "stages": shard.timer.table(), "wall": round(time.time() - started, 3),
-               "cpu_seconds": round(cpu_seconds() - started_cpu, 3)}
+               "cpu_seconds": round(cpu_seconds() - started_cpu, 3),
+               "process_cpu_seconds": round(cpu_seconds(), 3)}  # with the interpreter's start and the imports
     atomic_write_json(run_dir.timings, timings)
     write_manifest(run_dir, cfg, scan, shard.methods, shard.evaluators, unavailable, started, time.time(),
                    store=shard.store)

@@ -89,7 +89,8 @@ def process_clip(shard: Shard, clip: Clip, progress=None) -> list[str]:
     tracking = TRACKING.get(cfg.tracking or DEFAULT_TRACKING).key
     failures: list[str] = []
     try:
-        real, wav, src_key = stage_inputs(clip, run, cfg.strict_av_length)
+        with shard.timer.timed("stage-inputs"):  # the real video re-encoded at 25 fps with its audio (cached)
+            real, wav, src_key = stage_inputs(clip, run, cfg.strict_av_length)
     except EadbenchError as exc:
         for label in shard.methods:
             run.record_generation(label, clip.clip_id, None, f"input: {exc}")
