@@ -208,7 +208,8 @@ _REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 
 
 @pytest.mark.skipif(not _REAL.is_dir(), reason=f"real clips not found at {_REAL}")
-@pytest.mark.parametrize("a,b", [("retalking_3.mp4", None), ("WDA_KatieHill_000.mp4", "WDA_AlexandriaOcasioCortez_000.mp4")])
+@pytest.mark.parametrize("a,b", [("retalking_3.mp4", None),
+                                 ("WDA_KatieHill_000.mp4", "WDA_AlexandriaOcasioCortez_000.mp4")])
 def test_ssim_float32_equals_scikit_image_on_real_frames(a, b):
     """The float32 moments on real 512-590² frames (a frame against a mildly noisy copy, where SSIM
     is near 1 and variances small, and against another speaker): within 2e-6 of float64."""
