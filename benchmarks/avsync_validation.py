@@ -21,9 +21,12 @@ the face mesh on every frame) and scored against
 * ``still``: the first frame frozen for the whole clip (the face mesh of the first crop on every
   frame), with the clip's audio;
 * ``shifted k``: the audio moved by k = -6..-3 and +3..+6 frames (k > 0: the audio leads; zero-filled).
+* ``wrong audio``: the clip's mouth with each other counted real clip's audio (the score of a mouth
+  that moves but does not follow its audio: the headline's noise floor).
 Printed and written: ``avsync_peak`` and ``avsync_offset`` (``mouth-envelope@2``), ``avsync_r``
 (r(0), ``mouth-envelope@1``'s headline) for the same copies, and whether real > still and
-real > every shifted copy under each. Without the shared folder it says where it looked and exits 2.
+real > every shifted copy under each (a margin under ``TIE`` is marked a tie). Without the shared
+folder it says where it looked and exits 2.
 """
 
 from __future__ import annotations
@@ -122,7 +125,7 @@ def real_rows(folder: Path, max_frames: int, mesh) -> list[dict]:
     from eadbench import media
     from eadbench.metrics.avsync import mouth_series
 
-    rows = []
+    rows, series = [], []
     for name, video, side, counted in CLIPS:
         t = time.perf_counter()
         frames = media.read_frames(folder / video, max_frames=max_frames)
@@ -134,8 +137,32 @@ def real_rows(folder: Path, max_frames: int, mesh) -> list[dict]:
         rows.append({"clip": name, "video": video, "audio": side or video, "counted": counted,
                      "frames": len(frames), "audio_frames": len(audio) // 640, **s, "verdict": verdicts(s),
                      "seconds": round(time.perf_counter() - t, 1)})
+        series.append((mouth, audio))
         print(f"  {name}: {rows[-1]['seconds']} s", file=sys.stderr, flush=True)
+    wrong_audio(rows, series)
     return rows
+
+
+def wrong_audio(rows: list[dict], series: list[tuple[np.ndarray, np.ndarray]]) -> None:
+    """Each counted clip's mouth scored with every other counted clip's audio (cut to the shorter of the
+    two): the score of a moving mouth that does not follow its audio (``wrong_audio``: mean and max)."""
+    from eadbench.metrics.avsync import avsync_from_series
+
+    counted = [i for i, r in enumerate(rows) if r["counted"]]
+    for i in counted:
+        mouth = series[i][0]
+        peaks, r0s = [], []
+        for j in counted:
+            if j == i:
+                continue
+            n = min(len(mouth), len(series[j][1]) // 640)
+            v2 = avsync_from_series(mouth[:n], series[j][1][: n * 640])
+            if v2["avsync_peak"] is not None:
+                peaks.append(v2["avsync_peak"])
+                r0s.append(v2["avsync_r"])
+        rows[i]["wrong_audio"] = {"n": len(peaks), "peak_mean": float(np.mean(peaks)), "peak_max": float(np.max(peaks)),
+                                  "r0_mean": float(np.mean(r0s)), "r0_max": float(np.max(r0s)),
+                                  "peaks_not_below": int(sum(p >= rows[i]["real"]["peak"] for p in peaks))}
 
 
 def synth_rows(n: int, mesh) -> list[dict]:
@@ -161,11 +188,16 @@ def _f(x) -> str:
     return "–" if x is None else f"{x:+.3f}" if isinstance(x, float) else str(x)
 
 
+def _wrong(r: dict) -> str:
+    w = r.get("wrong_audio")
+    return "–" if not w else f"{w['peak_mean']:.3f} / {w['peak_max']:.3f} ({w['peaks_not_below']}/{w['n']})"
+
+
 def markdown(rows: list[dict]) -> str:
     head = ("| clip | frames | peak (real) | offset | still | peak, audio shifted "
             "-6 / -5 / -4 / -3 / +3 / +4 / +5 / +6 "
-            "| real > still | real > shifted (margin) | r(0) @1: real / still / max shifted |\n"
-            "|---|---|---|---|---|---|---|---|---|\n")
+            "| real > still | real > shifted (margin) | wrong audio: mean / max (not below real) "
+            "| r(0) @1: real / still / max shifted |\n|---|---|---|---|---|---|---|---|---|---|\n")
     lines = []
     for r in rows:
         v = r["verdict"]["peak"]
@@ -174,6 +206,7 @@ def markdown(rows: list[dict]) -> str:
         above += f" ({v['margin_shifted']:+.3f}{', tie' if abs(v['margin_shifted']) < TIE else ''})"
         lines.append(f"| {r['clip']} | {r['frames']} | {r['real']['peak']:.3f} | {r['real']['offset']:+d} | "
                      f"{r['still']['peak']:.3f} | {sh} | {'yes' if v['above_still'] else 'no'} | {above} | "
+                     f"{_wrong(r)} | "
                      f"{_f(r['real']['r0'])} / {_f(r['still']['r0'])} / "
                      f"{_f(max(r['shifted'][k]['r0'] for k in SHIFTS))} |")
     counted = [r for r in rows if r["counted"]]
