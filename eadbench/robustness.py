@@ -522,7 +522,7 @@ def _scored(oc, ev) -> Scored:
         return Scored(oc.status, reason=oc.error)
     if ev.info.level == "set":
         return Scored("ok", features=np.asarray(oc.output["features"]))
-    return Scored("ok", {o: _number(oc.output.get(o)) for o in ev.info.outputs})
+    return Scored("ok", {o: _number(oc.output.get(o)) for o in ev.outputs})
 
 
 def _number(v) -> float | None:
@@ -790,7 +790,7 @@ def _report(cfg, scan, clips: dict[str, dict], failures, chosen: list[Perturbati
     flags = []
     for name, ev in evaluators.items():
         info = ev.info
-        for output in info.outputs if info.level == "clip" else info.outputs[:1]:
+        for output in ev.outputs if info.level == "clip" else ev.outputs[:1]:
             direction = info.direction_of(output)
             cells, clean_values = {}, []
             for p in chosen:

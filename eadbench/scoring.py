@@ -275,7 +275,6 @@ def _record(m: _Metric, item: str, oc: Outcome, frames: dict, real: Outcome | No
 
 
 def _finish(m: _Metric) -> dict[str, Any]:
-    info = m.ev.info
     if not m.outputs:
         first = next(iter(m.failures.values()), "nothing to score")
         return _error(m.name, MetricInputError(f"no item could be scored; first reason: {first}"))
@@ -284,7 +283,7 @@ def _finish(m: _Metric) -> dict[str, Any]:
     except EadbenchError as exc:
         return _error(m.name, exc)
     rec = {
-        "metric": m.name, "value": finite(reduced.get(info.outputs[0])), "values": dict(reduced),
+        "metric": m.name, "value": finite(reduced.get(m.ev.outputs[0])), "values": dict(reduced),
         "protocol": reduced.get("protocol") or m.ev.protocol_key(),
         "n": len(m.outputs), "n_failed": len(m.failures), "failures": m.failures, "excluded": m.excluded,
         "per_item": m.per_item, "weights": m.ev.weights_used(), "facts": m.ev.facts(), "notes": list(m.ev.notes),

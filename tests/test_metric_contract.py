@@ -123,7 +123,7 @@ def cases() -> dict:
         "csim": ([({}, f256[0], r256[0])], {}, [(f256[0][:2], r256[0][0]), (f256[0][2:], r256[0][0])],
                  lambda: F.csim(f256[0], r256[0][0])),
         "avsync": ([({"audio": a}, c, None) for c, a in talk], {}, talk,
-                   lambda: float(np.mean([F.avsync(c, a)["avsync_r"] for c, a in talk]))),
+                   lambda: float(np.mean([F.avsync(c, a)["avsync_peak"] for c, a in talk]))),
         "lipleak": ([({"audio": a}, c, None) for c, a in leaky], {}, leaky,
                     lambda: float(np.mean([F.lipleak(c, a)["lipleak"] for c, a in leaky]))),
     }

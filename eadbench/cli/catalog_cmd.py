@@ -31,7 +31,8 @@ def metrics_list(weights_dir: Optional[Path] = WD, as_json: bool = typer.Option(
         rows.append({
             "name": name, "level": info.level, "description": info.description,
             "outputs": {o: info.direction_of(o) for o in info.outputs}, "needs": list(info.needs),
-            "protocols": [{"key": p.key, "crop": p.crop, "parameters": dict(p.params)} for p in info.protocols],
+            "protocols": [{"key": p.key, "crop": p.crop, "parameters": dict(p.params),
+                           "outputs": list(info.outputs_of(p))} for p in info.protocols],
             "options": {o.name: o.help for o in info.options},
             "weights": {w: is_available(w, weights_dir) for w in info.weights},
         })
@@ -45,7 +46,10 @@ def metrics_list(weights_dir: Optional[Path] = WD, as_json: bool = typer.Option(
         typer.echo(f"{r['name']:<8} {r['level']:<5} {arrows}")
         typer.echo(f"         {r['description']}")
         typer.echo(f"         needs: {', '.join(r['needs']) or 'the generated video only'}; protocols: "
-                   + ", ".join(p["key"] + (f" (crop {p['crop']})" if p["crop"] else "") for p in r["protocols"]))
+                   + ", ".join(p["key"] + (f" (crop {p['crop']})" if p["crop"] else "")
+                               + (f" [value {p['outputs'][0]}]" if len(r["protocols"]) > 1
+                                  and len({q["outputs"][0] for q in r["protocols"]}) > 1 else "")
+                               for p in r["protocols"]))
         if r["options"]:
             typer.echo("         options: " + "; ".join(f"{k}: {v}" for k, v in r["options"].items()))
         typer.echo(f"         weights: {weights}")

@@ -39,13 +39,17 @@ class MetricProtocol:
 
     ``crop``: the face-crop protocol the metric reads (``syncnet``, ``face256``), or None for
     whole frames. ``params``: the rest (resize, frames, value range, classifier, ...), as
-    (name, value) pairs so the object stays hashable and prints in the manifest."""
+    (name, value) pairs so the object stays hashable and prints in the manifest. ``outputs``: the
+    outputs this protocol reports, its value first, when they are not all of the metric's (a new
+    version with a new headline: ``mouth-envelope@2`` reports ``avsync_peak`` first, ``@1`` its
+    ``avsync_r``); not a parameter of the numbers, so not in ``to_dict`` (nor the cache keys)."""
 
     name: str
     version: str
     crop: str | None = None
     params: tuple[tuple[str, Any], ...] = ()
     description: str = ""
+    outputs: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -116,12 +120,20 @@ class MetricInfo:
         return self.direction if output == self.outputs[0] else extra.get(output)
 
     def protocol(self, name: str | None = None) -> MetricProtocol:
+        """The protocol named ``name`` (``name@version``, or a bare name: its first, newest entry), or
+        the default."""
         if name is None:
             return self.protocols[0]
         for p in self.protocols:
             if p.name == name or p.key == name:
                 return p
-        raise ChoiceError(unknown_name_message(f"{self.name} protocol", name, [p.name for p in self.protocols]))
+        names = [p.name for p in self.protocols]
+        known = dict.fromkeys(p.key if names.count(p.name) > 1 else p.name for p in self.protocols)
+        raise ChoiceError(unknown_name_message(f"{self.name} protocol", name, known))
+
+    def outputs_of(self, protocol: MetricProtocol) -> tuple[str, ...]:
+        """What ``protocol`` reports, its value first: its own ``outputs``, else all of the metric's."""
+        return protocol.outputs or self.outputs
 
     def parse_options(self, options: Any, extra: tuple[str, ...] = ()) -> dict[str, Any]:
         """``options`` checked against the declared ones (names with "did you mean", values with their
@@ -208,6 +220,11 @@ class Evaluator:
         self.notes: list[str] = []
         ctx.options = self.info.parse_options(ctx.options, extra=("crop",))  # crop: `eadbench score --crop`
 
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """The outputs this evaluator's protocol reports; ``outputs[0]`` is its value."""
+        return self.info.outputs_of(self.protocol)
+
     def protocol_key(self) -> str:
         """The protocol as results name it: ``name@version``, plus what an option changed that makes
         the numbers incomparable with the published protocol (e.g. LSE with another sync expert)."""
@@ -248,7 +265,7 @@ class Evaluator:
     def reduce(self, outputs: list[dict[str, Any]], real: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         """Default for clip-level metrics: the mean of each numeric output over clips."""
         values: dict[str, Any] = {}
-        for key in self.info.outputs:
+        for key in self.outputs:
             xs = [o[key] for o in outputs if key in o and o[key] is not None]
             values[key] = float(np.mean(xs)) if xs else float("nan")
         return values

@@ -271,13 +271,19 @@ class _ClipMean(Metric):
 
 
 class AVSync(_ClipMean):
-    """Mean AV-sync r over clips (mouth-envelope@1): ``update(face256_crops, audio_16k)``."""
+    """Mean AV-sync over clips: ``update(face256_crops, audio_16k)``. ``protocol="mouth-envelope@2"`` (the
+    default): the mean ``avsync_peak``; ``"mouth-envelope@1"``: the mean ``avsync_r`` (r at offset 0)."""
 
     higher_is_better = True
-    output = "avsync_r"
+
+    def __init__(self, protocol: str | None = None, weights_dir=None, store: WeightStore | None = None, **kwargs):
+        super().__init__(weights_dir=weights_dir, store=store, **kwargs)
+        info = _avsync.AVSyncEvaluator.info
+        self.protocol = info.protocol(protocol)
+        self.output = info.outputs_of(self.protocol)[0]
 
     def clip_outputs(self, crops, audio) -> dict:
-        return _avsync.avsync(crops, audio, store=self.store)
+        return _avsync.avsync(crops, audio, store=self.store, protocol=self.protocol.key)
 
 
 class LipLeak(_ClipMean):

@@ -28,6 +28,7 @@ DISPLAY: dict[str, tuple[str, int, float]] = {
     "lmd/lmd": ("M-LMD", 3, 1.0),
     "lmd/f_lmd": ("F-LMD", 3, 1.0),
     "csim/csim": ("CSIM", 4, 1.0),
+    "avsync/avsync_peak": ("AV-sync peak", 3, 1.0),
     "avsync/avsync_r": ("AV-sync r", 3, 1.0),
     "lipleak/lipleak": ("Silent-mouth leak (%)", 1, 100.0),
 }

@@ -45,19 +45,19 @@ def collect(run: RunDir, clips: list[Clip], labels: list[str], evaluators: dict[
                     if status == "ok" and (real is None or real.get("status") != "ok"):
                         status = "failed"
                         reason = f"real side: {real.get('error') if real else 'not scored'}"
-                    rows.append({**base, "metric": name, "output": info.outputs[0], "value": None,
+                    rows.append({**base, "metric": name, "output": ev.outputs[0], "value": None,
                                  "status": status, "reason": reason})
                     if status == "ok":
                         features.setdefault((label, name), {})[clip.clip_id] = (output, real["output"])
                     continue
-                for o in info.outputs:
+                for o in ev.outputs:
                     v = output.get(o)
                     ok = status == "ok" and isinstance(v, (int, float)) and v is not None
                     rows.append({**base, "metric": name, "output": o,
                                  "value": float(v) if ok else None,
                                  "status": status if status != "ok" or ok else "failed",
                                  "reason": reason if status != "ok" else (None if ok else f"no value for {o}")})
-                extra = {k: v for k, v in output.items() if k not in info.outputs}
+                extra = {k: v for k, v in output.items() if k not in ev.outputs}
                 if extra or status != "ok":
                     details.append({**base, "metric": name, "status": status, "reason": reason, **extra})
     from eadbench.results import common_clips
@@ -67,13 +67,13 @@ def collect(run: RunDir, clips: list[Clip], labels: list[str], evaluators: dict[
     for (label, name), by_clip in features.items():
         ev = evaluators[name]
         keep = sorted(by_clip) if coverage == "all" else [c for c in sorted(by_clip)
-                                                          if c in common[(name, ev.info.outputs[0])]]
+                                                          if c in common[(name, ev.outputs[0])]]
         set_values[(label, name)] = _reduce(ev, [by_clip[c] for c in keep])
         if len(keep) < len(by_clip):
             set_values_all[(label, name)] = _reduce(ev, [by_clip[c] for c in sorted(by_clip)])
     for label in labels:  # a method that scored no clip of a set-level metric still gets its reason
         for name in set_metrics:
-            set_values.setdefault((label, name), {evaluators[name].info.outputs[0]: None,
+            set_values.setdefault((label, name), {evaluators[name].outputs[0]: None,
                                                   "reason": "needs at least 2 scored clips, got 0"})
     return rows, details, set_values, set_values_all
 
@@ -81,11 +81,11 @@ def collect(run: RunDir, clips: list[Clip], labels: list[str], evaluators: dict[
 def _reduce(ev, pairs: list[tuple[dict, dict]]) -> dict[str, Any]:
     """A set-level metric over (generated, real) outputs of clips, in clip order."""
     if len(pairs) < 2:
-        return {ev.info.outputs[0]: None, "reason": f"needs at least 2 scored clips, got {len(pairs)}"}
+        return {ev.outputs[0]: None, "reason": f"needs at least 2 scored clips, got {len(pairs)}"}
     try:
         return ev.reduce([f for f, _ in pairs], [r for _, r in pairs])
     except EadbenchError as exc:
-        return {ev.info.outputs[0]: None, "reason": str(exc)}
+        return {ev.outputs[0]: None, "reason": str(exc)}
 
 
 def write_manifest(run: RunDir, cfg: RunConfig, scan: ScanResult, methods: dict[str, Any],
