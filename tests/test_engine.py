@@ -246,19 +246,27 @@ def test_a_clip_with_too_few_face_frames_is_a_recorded_failure(tmp_path, monkeyp
 
 def test_one_thread_budget_per_process_split_between_workers(monkeypatch):
     """Issue 24: one thread policy, set in one place. A process that is one of two workers gets half
-    the budget for torch and for the per-frame pool, and OpenCV no pool of its own inside them."""
+    the budget for the per-frame pool; torch one intra-op thread (its small per-frame networks spent
+    more CPU on two threads than they saved), unless EADBENCH_TORCH_THREADS says otherwise; the BLAS
+    libraries one thread; OpenCV no pool of its own inside the frame pool."""
     import cv2
     import torch
+    from threadpoolctl import threadpool_info
 
     from eadbench import threads
 
     before = torch.get_num_threads(), cv2.getNumThreads()
     monkeypatch.setenv("EADBENCH_THREADS", "4")
+    monkeypatch.delenv("EADBENCH_TORCH_THREADS", raising=False)
     monkeypatch.setattr(threads, "_BUDGET", None)
     try:
         assert threads.configure(workers=2) == 2 == threads.budget()
-        assert torch.get_num_threads() == 2 and cv2.getNumThreads() == 1
+        assert torch.get_num_threads() == 1 and cv2.getNumThreads() == 1
+        assert all(p["num_threads"] == 1 for p in threadpool_info() if p["user_api"] == "blas")
         assert threads.configure(workers=2) == 2  # applied once: a second call does not halve it again
+        monkeypatch.setenv("EADBENCH_TORCH_THREADS", "2")
+        threads.configure(workers=2)
+        assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before[0])
         cv2.setNumThreads(before[1])

@@ -5,12 +5,15 @@ For one clip, the real video and each method's output are opened together and re
 chunk by chunk (``eadbench.streams``): each video is decoded once and face-tracked once (or its
 track comes from the cache), and every evaluator receives its views of the same chunk (frames,
 or face crops of its protocol; the real side paired frame by frame with the method's). The real
-side of set-level metrics (FID/FVD features) is computed once per clip, not once per method.
+side of set-level metrics (FID/FVD features) is computed once per clip, not once per method, and
+a method's output with the real video's content (the ground-truth control) shares its stream and
+its set-level features.
 One evaluator's failure is recorded for that (method, metric) and never stops the others.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,6 +108,12 @@ def score_clip(cs: ClipScoring) -> tuple[dict[tuple[str, str], Outcome], dict[st
                                       result=results[label], timer=cs.timer)
     for label, source in same.items():
         results[label] = results[source]
+    # an unpaired evaluator on a video whose content another label's stream already feeds to the
+    # same evaluator (the ground truth's set-level features = the real side's) is computed once
+    twins = {(label, name): (same[label], name) for (label, name), ev in live.items()
+             if label in same and not _needs_real(ev) and live.get((same[label], name)) is ev}
+    for key in twins:
+        live.pop(key)
 
     pairings: dict[str, Pairing] = {}
     for job in cs.jobs:
@@ -169,6 +178,9 @@ def score_clip(cs: ClipScoring) -> tuple[dict[tuple[str, str], Outcome], dict[st
         if _needs_real(ev) and label in pairings:  # which frames were compared with which
             out.update(pairings[label].report())
         outcomes[(label, name)] = Outcome(out, out.get("excluded"), "excluded" if out.get("excluded") else "ok")
+    for key, source in twins.items():
+        src = outcomes.get(source, Outcome(None, "internal error: its twin stream gave no result", "failed"))
+        outcomes[key] = Outcome(copy.deepcopy(src.output), src.error, src.status)
     return outcomes, {k: {**r.info, "frames": r.frames} for k, r in results.items()}
 
 
