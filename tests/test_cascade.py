@@ -48,25 +48,59 @@ def test_integral_refuses_frames_whose_sums_overflow():
 @pytest.mark.parametrize("clip,min_face", [("retalking_3.mp4", None), ("mead_W011_front_happy_level3_001.mp4", 20),
                                            ("latentsync_demo1_video.mp4", None)])
 def test_detections_equal_facenet_pytorch(clip, min_face):
+    """facenet-pytorch's own MTCNN (its networks, its ``detect_face``) is the reference."""
     from facenet_pytorch.models.utils.detect_face import detect_face
 
     from eadbench.faces.video import pyramid_min_face
     from eadbench.media import read_frames
     from eadbench.nets.mtcnn import mtcnn
 
-    model = mtcnn(None)
+    model, ref = mtcnn(None), _facenet_mtcnn()
     frames = read_frames(REAL / clip, max_frames=6)
     mf = min_face or pyramid_min_face(min(frames.shape[1:3]) / 8)
-    args = (mf, model.pnet, model.rnet, model.onet, model.thresholds, model.factor)
     with torch.inference_mode():
-        ref_b, ref_p = detect_face(frames, *args, model.device)
-        ours_b, ours_p = cascade.detect_face(frames, *args)
+        ref_b, ref_p = detect_face(frames, mf, ref.pnet, ref.rnet, ref.onet, ref.thresholds, ref.factor, ref.device)
+        ours_b, ours_p = cascade.detect_face(frames, mf, model.pnet, model.rnet, model.onet, model.thresholds,
+                                             model.factor)
     assert len(ours_b) == len(ref_b) == len(frames)
     for rb, rp, ob, op in zip(ref_b, ref_p, ours_b, ours_p):
         rb, rp = np.asarray(rb, dtype=np.float64), np.asarray(rp, dtype=np.float64)
         assert ob.shape == rb.shape and len(rb) >= 1
         np.testing.assert_allclose(ob, rb, rtol=0, atol=1e-3)  # pixels and scores
         np.testing.assert_allclose(op, rp, rtol=0, atol=1e-3)
+
+
+def _facenet_mtcnn():
+    from eadbench.nets.mtcnn import patch_torchvision_ops
+
+    patch_torchvision_ops()
+    from facenet_pytorch import MTCNN
+
+    return MTCNN(keep_all=True, device="cpu", post_process=False, select_largest=False)
+
+
+def test_networks_equal_facenet_pytorchs_bit_for_bit():
+    """eadbench's P-Net, R-Net and O-Net (built here, so scoring never imports torchvision) give
+    facenet-pytorch's outputs exactly, with its settings, and keep torchvision out of the process."""
+    import subprocess
+    import sys
+
+    from eadbench.nets.mtcnn import mtcnn
+
+    ours, ref = mtcnn(None), _facenet_mtcnn()
+    assert (ours.min_face_size, tuple(ours.thresholds), ours.factor) == (ref.min_face_size, tuple(ref.thresholds),
+                                                                         ref.factor)
+    rng = torch.Generator().manual_seed(0)
+    with torch.inference_mode():
+        for a, b, shape in ((ours.pnet, ref.pnet, (3, 3, 61, 47)), (ours.rnet, ref.rnet, (9, 3, 24, 24)),
+                            (ours.onet, ref.onet, (5, 3, 48, 48))):
+            x = torch.rand(shape, generator=rng) * 2 - 1
+            for o, r in zip(a(x), b(x)):
+                assert torch.equal(o, r)
+    probe = ("import sys; from eadbench.faces.detect import detect_batch; import numpy as np; "
+             "detect_batch([np.zeros((64, 64, 3), np.uint8)]); print('torchvision' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 def test_groups_of_large_frames_are_split_with_the_same_result(monkeypatch):

@@ -12,8 +12,11 @@ On uint8 frames every window sum is an integer below 2^24, so it is exact in flo
 same sum read from an integral image (``cv2.integral``, int32, exact up to 4K frames) divided the
 same way gives the same float32 value, bit for bit (``tests/test_cascade.py`` checks the
 resampling against ``interpolate`` and the detections against ``detect_face`` on real frames).
-Everything else (P-Net, R-Net, O-Net, their thresholds, NMS, box regression) is facenet-pytorch's
-own code, fed tensors of the same values and memory layout. Each frame's integral image is made
+Everything else (P-Net, R-Net, O-Net, their thresholds, NMS, box regression) follows
+facenet-pytorch's code step for step, with the same torch operations on tensors of the same values
+and memory layout (the networks are ``eadbench.nets.mtcnn``'s, layer for layer facenet-pytorch's;
+NMS is torchvision's ``batched_nms`` rule over eadbench's NMS kernel, which is what serves
+torchvision's on this project's CPU torch). Each frame's integral image is made
 once (a few ms) and every pyramid level and every candidate window is then a handful of lookups.
 """
 
@@ -114,15 +117,6 @@ def detect_face(imgs: np.ndarray, minsize: float, pnet, rnet, onet, threshold, f
     """facenet-pytorch's ``detect_face`` (on the CPU, uint8 NHWC frames of one size): the same
     boxes and landmarks (lists with one array per frame), from integral images."""
     import torch
-    from facenet_pytorch.models.utils.detect_face import (
-        batched_nms_numpy,
-        bbreg,
-        fixed_batch_process,
-        generateBoundingBox,
-        pad,
-        rerec,
-    )
-    from torchvision.ops.boxes import batched_nms
 
     n, h, w = imgs.shape[:3]
     per_frame = (h + 1) * (w + 1) * 3 * 4
@@ -147,25 +141,25 @@ def detect_face(imgs: np.ndarray, minsize: float, pnet, rnet, onet, threshold, f
     for scale in scales:
         level = area_frames(ii, int(h * scale + 1), int(w * scale + 1))
         reg, probs = pnet(_normalised(level))
-        boxes_scale, image_inds_scale = generateBoundingBox(reg, probs[:, 1], scale, threshold[0])
+        boxes_scale, image_inds_scale = _candidates(reg, probs[:, 1], scale, threshold[0])
         boxes.append(boxes_scale)
         image_inds.append(image_inds_scale)
-        pick = batched_nms(boxes_scale[:, :4], boxes_scale[:, 4], image_inds_scale, 0.5)
+        pick = _batched_nms(boxes_scale[:, :4], boxes_scale[:, 4], image_inds_scale, 0.5)
         scale_picks.append(pick + offset)
         offset += boxes_scale.shape[0]
     boxes, image_inds = torch.cat(boxes, dim=0), torch.cat(image_inds, dim=0)
     scale_picks = torch.cat(scale_picks, dim=0)
     boxes, image_inds = boxes[scale_picks], image_inds[scale_picks]
-    pick = batched_nms(boxes[:, :4], boxes[:, 4], image_inds, 0.7)
+    pick = _batched_nms(boxes[:, :4], boxes[:, 4], image_inds, 0.7)
     boxes, image_inds = boxes[pick], image_inds[pick]
     regw, regh = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
     boxes = torch.stack([boxes[:, 0] + boxes[:, 5] * regw, boxes[:, 1] + boxes[:, 6] * regh,
                          boxes[:, 2] + boxes[:, 7] * regw, boxes[:, 3] + boxes[:, 8] * regh,
                          boxes[:, 4]]).permute(1, 0)
-    boxes = rerec(boxes)
+    boxes = _square(boxes)
 
     def windows(boxes, image_inds, size):
-        y, ey, x, ex = pad(boxes, w, h)
+        y, ey, x, ex = _clip_windows(boxes, w, h)
         ok = (ey > y - 1) & (ex > x - 1)
         if not ok.all():  # upstream skips an empty window (its batch then no longer lines up)
             raise Unsupported("an empty MTCNN candidate window")
@@ -176,22 +170,22 @@ def detect_face(imgs: np.ndarray, minsize: float, pnet, rnet, onet, threshold, f
 
     # Second stage: R-Net on each candidate's 24x24 window
     if len(boxes) > 0:
-        out = fixed_batch_process(windows(boxes, image_inds, 24), rnet)
+        out = _in_batches(windows(boxes, image_inds, 24), rnet)
         out0, out1 = out[0].permute(1, 0), out[1].permute(1, 0)
         score = out1[1, :]
         ipass = score > threshold[1]
         boxes = torch.cat((boxes[ipass, :4], score[ipass].unsqueeze(1)), dim=1)
         image_inds = image_inds[ipass]
         mv = out0[:, ipass].permute(1, 0)
-        pick = batched_nms(boxes[:, :4], boxes[:, 4], image_inds, 0.7)
+        pick = _batched_nms(boxes[:, :4], boxes[:, 4], image_inds, 0.7)
         boxes, image_inds, mv = boxes[pick], image_inds[pick], mv[pick]
-        boxes = bbreg(boxes, mv)
-        boxes = rerec(boxes)
+        boxes = _regress(boxes, mv)
+        boxes = _square(boxes)
 
     # Third stage: O-Net on 48x48 windows, landmarks, "Min" NMS
     points = torch.zeros(0, 5, 2)
     if len(boxes) > 0:
-        out = fixed_batch_process(windows(boxes, image_inds, 48), onet)
+        out = _in_batches(windows(boxes, image_inds, 48), onet)
         out0, out1, out2 = out[0].permute(1, 0), out[1].permute(1, 0), out[2].permute(1, 0)
         score = out2[1, :]
         points = out1
@@ -205,8 +199,8 @@ def detect_face(imgs: np.ndarray, minsize: float, pnet, rnet, onet, threshold, f
         points_x = w_i.repeat(5, 1) * points[:5, :] + boxes[:, 0].repeat(5, 1) - 1
         points_y = h_i.repeat(5, 1) * points[5:10, :] + boxes[:, 1].repeat(5, 1) - 1
         points = torch.stack((points_x, points_y)).permute(2, 1, 0)
-        boxes = bbreg(boxes, mv)
-        pick = batched_nms_numpy(boxes[:, :4], boxes[:, 4], image_inds, 0.7, "Min")
+        boxes = _regress(boxes, mv)
+        pick = _nms_min(boxes[:, :4], boxes[:, 4], image_inds, 0.7)
         boxes, image_inds, points = boxes[pick], image_inds[pick], points[pick]
 
     boxes, points, image_inds = boxes.numpy(), points.numpy(), image_inds.numpy()
@@ -216,3 +210,113 @@ def detect_face(imgs: np.ndarray, minsize: float, pnet, rnet, onet, threshold, f
         per_boxes.append(boxes[sel].copy())
         per_points.append(points[sel].copy())
     return per_boxes, per_points
+
+
+# -- facenet-pytorch's helper steps, the same torch operations ------------------------------------
+def _candidates(reg, probs, scale: float, thresh: float):
+    """P-Net cells scoring at least ``thresh`` as (k, 9) boxes (x1, y1, x2, y2, score, 4 offsets) in
+    the frame's pixels, and their frames (facenet-pytorch's ``generateBoundingBox``)."""
+    import torch
+
+    stride, cellsize = 2, 12
+    reg = reg.permute(1, 0, 2, 3)
+    mask = probs >= thresh
+    mask_inds = mask.nonzero()
+    image_inds = mask_inds[:, 0]
+    score = probs[mask]
+    reg = reg[:, mask].permute(1, 0)
+    bb = mask_inds[:, 1:].type(reg.dtype).flip(1)
+    q1 = ((stride * bb + 1) / scale).floor()
+    q2 = ((stride * bb + cellsize - 1 + 1) / scale).floor()
+    return torch.cat([q1, q2, score.unsqueeze(1), reg], dim=1), image_inds
+
+
+def _regress(boxes, reg):
+    """Boxes moved by the network's offsets (facenet-pytorch's ``bbreg``), in place."""
+    import torch
+
+    w = boxes[:, 2] - boxes[:, 0] + 1
+    h = boxes[:, 3] - boxes[:, 1] + 1
+    b1 = boxes[:, 0] + reg[:, 0] * w
+    b2 = boxes[:, 1] + reg[:, 1] * h
+    b3 = boxes[:, 2] + reg[:, 2] * w
+    b4 = boxes[:, 3] + reg[:, 3] * h
+    boxes[:, :4] = torch.stack([b1, b2, b3, b4]).permute(1, 0)
+    return boxes
+
+
+def _square(boxes):
+    """Boxes made square around their centres, side the longer one (``rerec``), in place."""
+    import torch
+
+    h = boxes[:, 3] - boxes[:, 1]
+    w = boxes[:, 2] - boxes[:, 0]
+    side = torch.max(w, h)
+    boxes[:, 0] = boxes[:, 0] + w * 0.5 - side * 0.5
+    boxes[:, 1] = boxes[:, 1] + h * 0.5 - side * 0.5
+    boxes[:, 2:4] = boxes[:, :2] + side.repeat(2, 1).permute(1, 0)
+    return boxes
+
+
+def _clip_windows(boxes, w: int, h: int):
+    """Integer windows (1-based starts) clipped to the frame (``pad``): y, ey, x, ex."""
+    b = boxes.trunc().int().cpu().numpy()
+    x, y, ex, ey = b[:, 0], b[:, 1], b[:, 2], b[:, 3]
+    x[x < 1] = 1
+    y[y < 1] = 1
+    ex[ex > w] = w
+    ey[ey > h] = h
+    return y, ey, x, ex
+
+
+def _in_batches(windows, net, size: int = 512):
+    """``net`` over ``windows`` in batches of 512, outputs concatenated (``fixed_batch_process``)."""
+    import torch
+
+    out = [net(windows[i:i + size]) for i in range(0, len(windows), size)]
+    return tuple(torch.cat(v, dim=0) for v in zip(*out))
+
+
+def _batched_nms(boxes, scores, idxs, threshold: float):
+    """torchvision's ``batched_nms``: NMS per frame, kept indices by decreasing score (its rule: one
+    pass with frames offset apart up to 4000 coordinates on the CPU, a pass per frame above),
+    with eadbench's NMS kernel (``eadbench._torchvision.nms_reference``)."""
+    import torch
+
+    from eadbench._torchvision import nms_reference
+
+    if boxes.numel() == 0:
+        return torch.empty((0,), dtype=torch.int64)
+    if boxes.numel() > 4000:
+        keep_mask = torch.zeros_like(scores, dtype=torch.bool)
+        for frame in torch.unique(idxs):
+            cur = torch.where(idxs == frame)[0]
+            keep_mask[cur[nms_reference(boxes[cur], scores[cur], threshold)]] = True
+        keep = torch.where(keep_mask)[0]
+        return keep[scores[keep].sort(descending=True)[1]]
+    offsets = idxs.to(boxes) * (boxes.max() + 1)
+    return nms_reference(boxes + offsets[:, None], scores, threshold)
+
+
+def _nms_min(boxes, scores, idxs, threshold: float):
+    """facenet-pytorch's last NMS (``batched_nms_numpy`` with the "Min" overlap: intersection over
+    the smaller box), per frame by the same coordinate offsets."""
+    import torch
+
+    if boxes.numel() == 0:
+        return torch.empty((0,), dtype=torch.int64)
+    b = (boxes + (idxs.to(boxes) * (boxes.max() + 1))[:, None]).numpy()
+    s = scores.numpy()
+    x1, y1, x2, y2 = (b[:, i].copy() for i in range(4))
+    area = (x2 - x1 + 1) * (y2 - y1 + 1)
+    order = np.argsort(s)
+    pick = []
+    while order.size > 0:
+        i = order[-1]
+        pick.append(i)
+        rest = order[:-1]
+        w = np.maximum(0.0, np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]) + 1)
+        h = np.maximum(0.0, np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]) + 1)
+        overlap = w * h / np.minimum(area[i], area[rest])
+        order = rest[np.where(overlap <= threshold)]
+    return torch.as_tensor(np.asarray(pick, dtype=np.int64), dtype=torch.long)

@@ -43,7 +43,6 @@ def detect_batch(images: list[np.ndarray] | np.ndarray, store: WeightStore | Non
     ``min_face``: the smallest face the pyramid looks for, in the detector's pixels (None:
     MTCNN's 20)."""
     import torch
-    from facenet_pytorch.models.utils.detect_face import detect_face
 
     from eadbench.faces import cascade
 
@@ -58,6 +57,11 @@ def detect_batch(images: list[np.ndarray] | np.ndarray, store: WeightStore | Non
                 raise cascade.Unsupported("a GPU, or frames of several sizes")
             boxes, lms = cascade.detect_face(np.stack(imgs), *args)  # the same cascade, from integral images
         except cascade.Unsupported:
+            from facenet_pytorch.models.utils.detect_face import detect_face
+
+            from eadbench.nets.mtcnn import patch_torchvision_ops
+
+            patch_torchvision_ops()
             boxes, lms = detect_face(np.stack(imgs) if len({i.shape for i in imgs}) == 1 else imgs, *args,
                                      model.device)
     inv = 1.0 / scale if scale < 1.0 else 1.0
