@@ -96,7 +96,8 @@ def i3d_features(clips: list[np.ndarray], protocol: FVDProtocol, model, batch: i
     with torch.inference_mode():
         for i in range(0, len(clips), batch):
             x = torch.stack([protocol.preprocess(c) for c in clips[i:i + batch]])
-            out.append(model(x.to(device)).double().cpu().numpy())
+            x = x.to(device).contiguous(memory_format=torch.channels_last_3d)  # the network's layout
+            out.append(model(x).double().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 400))
 
 
