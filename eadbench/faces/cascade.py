@@ -40,7 +40,7 @@ _BUFFER: dict[tuple, np.ndarray] = {}
 def _integrals(imgs: np.ndarray) -> np.ndarray:
     """The integral images of a group of frames, in one buffer reused from call to call (a fresh
     134 MB array per group of 590² frames costs more in page faults than the sums themselves)."""
-    n, h, w = imgs.shape[:3]
+    n, (h, w) = len(imgs), imgs[0].shape[:2]
     key = (h, w)
     buf = _BUFFER.get(key)
     if buf is None or len(buf) < n:
@@ -113,12 +113,13 @@ def _normalised(windows: np.ndarray):
     return (torch.from_numpy(windows).permute(0, 3, 1, 2) - 127.5) * 0.0078125
 
 
-def detect_face(imgs: np.ndarray, minsize: float, pnet, rnet, onet, threshold, factor):
-    """facenet-pytorch's ``detect_face`` (on the CPU, uint8 NHWC frames of one size): the same
-    boxes and landmarks (lists with one array per frame), from integral images."""
+def detect_face(imgs, minsize: float, pnet, rnet, onet, threshold, factor):
+    """facenet-pytorch's ``detect_face`` (on the CPU; uint8 RGB frames of one size, an (N, H, W, 3)
+    array or a list): the same boxes and landmarks (lists with one array per frame), from
+    integral images."""
     import torch
 
-    n, h, w = imgs.shape[:3]
+    n, (h, w) = len(imgs), imgs[0].shape[:2]
     per_frame = (h + 1) * (w + 1) * 3 * 4
     group = max(1, min(BATCH, GROUP_BYTES // per_frame))
     if n > group:
@@ -278,24 +279,46 @@ def _in_batches(windows, net, size: int = 512):
 
 
 def _batched_nms(boxes, scores, idxs, threshold: float):
-    """torchvision's ``batched_nms``: NMS per frame, kept indices by decreasing score (its rule: one
-    pass with frames offset apart up to 4000 coordinates on the CPU, a pass per frame above),
-    with eadbench's NMS kernel (``eadbench._torchvision.nms_reference``)."""
+    """torchvision's ``batched_nms`` (kept indices by decreasing score; no box suppresses a box of
+    another frame) as it runs on this project's CPU torch: up to 4000 coordinates, one NMS over
+    boxes offset apart by frame; above, one NMS per frame on the raw boxes; the kernel is
+    ``eadbench._torchvision.nms_reference``. Computed frame by frame either way (the offsets keep
+    frames apart, so the kept set is the same; each frame's greedy pass reads the same IoU values
+    in the same order), so the cost grows with the boxes per frame, not with the batch. (The
+    offsets could let a box partly at negative coordinates touch one of the previous frame's
+    near the largest coordinate, a cross-frame suppression per-frame NMS does not make; no
+    frame of the real clips measured has one, ``benchmarks/cascade_compare.py``.)"""
     import torch
-
-    from eadbench._torchvision import nms_reference
 
     if boxes.numel() == 0:
         return torch.empty((0,), dtype=torch.int64)
-    if boxes.numel() > 4000:
-        keep_mask = torch.zeros_like(scores, dtype=torch.bool)
-        for frame in torch.unique(idxs):
-            cur = torch.where(idxs == frame)[0]
-            keep_mask[cur[nms_reference(boxes[cur], scores[cur], threshold)]] = True
-        keep = torch.where(keep_mask)[0]
-        return keep[scores[keep].sort(descending=True)[1]]
-    offsets = idxs.to(boxes) * (boxes.max() + 1)
-    return nms_reference(boxes + offsets[:, None], scores, threshold)
+    if boxes.numel() <= 4000:
+        boxes = boxes + (idxs.to(boxes) * (boxes.max() + 1))[:, None]
+    b = boxes.double().numpy()
+    frames = idxs.numpy()
+    order = np.argsort(-scores.double().numpy(), kind="stable")
+    kept = np.zeros(len(order), dtype=bool)
+    for f in np.unique(frames):
+        mine = order[frames[order] == f]  # this frame's boxes, best first (ties: lower index first)
+        kept[mine[_greedy(b[mine], threshold)]] = True
+    return torch.as_tensor(order[kept[order]], dtype=torch.int64)
+
+
+def _greedy(b: np.ndarray, threshold: float) -> np.ndarray:
+    """Greedy NMS of boxes sorted best first: which are kept. The IoU is computed elementwise by
+    ``nms_reference``'s formula in float64, so the decisions are its decisions."""
+    x1, y1, x2, y2 = b.T
+    areas = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    w = np.clip(np.minimum(x2[:, None], x2[None]) - np.maximum(x1[:, None], x1[None]), 0, None)
+    h = np.clip(np.minimum(y2[:, None], y2[None]) - np.maximum(y1[:, None], y1[None]), 0, None)
+    inter = w * h
+    with np.errstate(invalid="ignore", divide="ignore"):
+        over = inter / (areas[:, None] + areas[None] - inter) > threshold
+    alive = np.ones(len(b), dtype=bool)
+    for i in range(len(b)):
+        if alive[i]:
+            alive[i + 1:] &= ~over[i, i + 1:]
+    return alive
 
 
 def _nms_min(boxes, scores, idxs, threshold: float):

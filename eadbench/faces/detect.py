@@ -55,7 +55,7 @@ def detect_batch(images: list[np.ndarray] | np.ndarray, store: WeightStore | Non
         try:
             if torch.device(model.device).type != "cpu" or len({i.shape for i in imgs}) != 1:
                 raise cascade.Unsupported("a GPU, or frames of several sizes")
-            boxes, lms = cascade.detect_face(np.stack(imgs), *args)  # the same cascade, from integral images
+            boxes, lms = cascade.detect_face(imgs, *args)  # the same cascade, from integral images
         except cascade.Unsupported:
             from facenet_pytorch.models.utils.detect_face import detect_face
 
