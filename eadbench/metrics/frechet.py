@@ -43,8 +43,13 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
 
 
 def frechet_distance_from_features(a: np.ndarray, b: np.ndarray) -> float:
+    """The distance between the Gaussian fits of two feature sets; exactly 0 for two identical sets
+    (the ground-truth control), where the eigendecompositions would leave round-off of either sign
+    (-1e-3 on two 400-d clips)."""
     from eadbench.features_cache import get_or_compute
 
+    if np.shape(a) == np.shape(b) and np.array_equal(a, b):
+        return 0.0
     h = hashlib.sha256()
     for x in (a, b):
         x = np.ascontiguousarray(x, dtype=np.float64)
