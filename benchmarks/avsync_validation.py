@@ -34,12 +34,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np
+from lse_variants import real_dir  # noqa: E402 - the shared folder's real clips, found one way
 
 #: (row name, video file, separate audio file or None, counted: audio known to be the clip's speech)
 CLIPS = [
@@ -62,13 +63,6 @@ TIE = 0.02
 STRIDE = 8  # MTCNN on every 8th frame, boxes interpolated
 
 
-def real_dir() -> Path:
-    """``$EADBENCH_SHARED/data/real``, else ``shared/`` beside the checkout, else /work/shared."""
-    env = os.environ.get("EADBENCH_SHARED")
-    if env:
-        return Path(env) / "data" / "real"
-    beside = Path(__file__).resolve().parents[2] / "shared"
-    return (beside if beside.exists() else Path("/work/shared")) / "data" / "real"
 
 
 def quick_crops(frames: np.ndarray) -> np.ndarray:
@@ -85,12 +79,9 @@ def quick_crops(frames: np.ndarray) -> np.ndarray:
 
 def shifted(audio: np.ndarray, k: int) -> np.ndarray:
     """The audio leading the video by k frames (k < 0: lagging), the same length, zero-filled."""
-    s = 640 * abs(k)
-    if k > 0:
-        return np.concatenate([audio[s:], np.zeros(s, audio.dtype)])
-    if k < 0:
-        return np.concatenate([np.zeros(s, audio.dtype), audio[: len(audio) - s]])
-    return audio
+    from eadbench.robustness import shift_audio
+
+    return shift_audio(audio, -k)
 
 
 def score_copies(mouth: np.ndarray, still: np.ndarray, audio: np.ndarray) -> dict:

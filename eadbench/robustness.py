@@ -300,8 +300,11 @@ def freeze_mouth(frame: np.ndarray, first: np.ndarray, region: np.ndarray,
 
 
 def shift_audio(pcm: np.ndarray, k: int) -> np.ndarray:
-    """The samples delayed by ``k`` video frames (k * 640 samples of silence first), same length."""
-    n = min(len(pcm), k * SAMPLES_PER_FRAME)
+    """The samples delayed by ``k`` video frames (k * 640 samples of silence first; k < 0: advanced,
+    the silence last), same length."""
+    n = min(len(pcm), abs(k) * SAMPLES_PER_FRAME)
+    if k < 0:
+        return np.concatenate([pcm[n:], np.zeros(n, pcm.dtype)])
     return np.concatenate([np.zeros(n, pcm.dtype), pcm[: len(pcm) - n]])
 
 

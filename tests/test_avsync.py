@@ -37,12 +37,9 @@ JIT_SHA256 = "e1122837f4154c511485fe0b9c64455f7b929c96fbb8d79fbdb336383ebd3720"
 
 def shifted(audio: np.ndarray, k: int) -> np.ndarray:
     """The audio leading the video by k frames (k < 0: lagging), the same length, zero-filled."""
-    s = 640 * abs(k)
-    if k > 0:
-        return np.concatenate([audio[s:], np.zeros(s, audio.dtype)])
-    if k < 0:
-        return np.concatenate([np.zeros(s, audio.dtype), audio[: len(audio) - s]])
-    return audio
+    from eadbench.robustness import shift_audio
+
+    return shift_audio(audio, -k)
 
 
 @pytest.fixture(scope="module")
