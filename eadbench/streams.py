@@ -30,43 +30,33 @@ from eadbench.weights import WeightStore, eadbench_cache, file_sha256
 FRAMES = "frames"
 
 
-#: glibc's mmap threshold, fixed (the largest its own adaptive rule would reach on 64-bit)
-MMAP_THRESHOLD = 32 * 1024 * 1024
-#: chunks between two ``release_free_memory`` calls of a stream
-TRIM_EVERY = 4
-_LIBC = None
+#: glibc's mmap threshold, fixed (see ``_bounded_malloc``)
+MMAP_THRESHOLD = 128 * 1024
 
 
 def _bounded_malloc() -> None:
-    """Keep glibc from hoarding freed frames without faulting in fresh pages for every temporary.
+    """Keep glibc from hoarding freed frames. glibc serves allocations above its mmap threshold
+    with mmap and returns them at once, but it raises that threshold each time such a block is
+    freed, after which video frames (0.2-6 MB) come from the heap and fragment it: scoring a
+    60 s clip grew the resident set by 1 GB. A fixed threshold keeps every frame mmapped, so
+    memory stays flat whatever the video's length.
 
-    glibc serves allocations above its mmap threshold with mmap and returns them at once, but it
-    raises that threshold each time such a block is freed, after which video frames (0.2-6 MB)
-    come from the heap and fragment it: scoring a 60 s clip grew the resident set by 1 GB. A
-    fixed threshold of 128 KB kept memory flat but made every large temporary (a frame, a
-    convolution's activations, a metric's planes) a fresh mapping, zeroed page by page: a third
-    of a run's CPU time was kernel time. Now the threshold is fixed at 32 MB, so temporaries
-    reuse heap memory, and the heap's free pages are handed back every few chunks
-    (``release_free_memory``: ``malloc_trim``, which also frees pages inside fragmented holes),
-    so memory stays flat whatever the video's length (``benchmarks/memory_bench.py``)."""
+    The price is kernel time: every large temporary (a convolution's activations, a chunk of
+    frames) is a fresh mapping whose pages are faulted in and zeroed. eadbench's own hot paths
+    reuse their buffers (SSIM's planes, the detector's integral images), so what is left is
+    torch's. Measured alternative (issue 24, ``benchmarks/memory_bench.py``, 2 shared cores): a
+    32 MB threshold with ``malloc_trim`` after every chunk cut system time by about 40% but the
+    resident set grew with the video (1.020 GB for 30 s, 1.283 GB for 5 minutes: 1.26x; every 4
+    chunks 1.23x at 2 minutes), where 128 KB stays flat (0.860 vs 0.867 GB, 20 s vs 2 minutes)."""
     import ctypes
     import platform
 
-    global _LIBC
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return
     try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, MMAP_THRESHOLD)  # M_MMAP_THRESHOLD: fixed, so never raised further
-        _LIBC = libc
+        ctypes.CDLL("libc.so.6").mallopt(-3, MMAP_THRESHOLD)  # M_MMAP_THRESHOLD: fixed, so never raised
     except (OSError, AttributeError):
         pass
-
-
-def release_free_memory() -> None:
-    """Return the heap's free pages to the system (glibc's ``malloc_trim(0)``; a no-op elsewhere)."""
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
 
 
 _bounded_malloc()
@@ -232,17 +222,11 @@ def stream_video(path: str | Path, views: set[str] | frozenset[str], store: Weig
 
     buffer: list[tuple[int, np.ndarray, np.ndarray | None]] = []
 
-    emitted = 0
-
     def emit(items, final: bool = False) -> Iterator[VideoChunk]:
-        nonlocal emitted
         buffer.extend(items)
         while len(buffer) >= chunk or (final and buffer):
             part, buffer[:] = buffer[:chunk], buffer[chunk:]
             yield _make_chunk(part, views, protos)
-            emitted += 1
-            if emitted % TRIM_EVERY == 0:  # the chunk's consumers are done with its temporaries
-                release_free_memory()
 
     n = 0
     frames_iter = media.prefetch(decoded(), depth=4)

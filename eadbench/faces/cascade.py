@@ -22,11 +22,14 @@ once (a few ms) and every pyramid level and every candidate window is then a han
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
-#: integral images of a group of frames held at once (int32, 3 channels); a group is at most
-#: BATCH frames, as facenet-pytorch's callers batch them, and fewer for very large frames
-GROUP_BYTES = 160 * 1024 * 1024
+#: integral images of a group of frames held at once (int32, 3 channels; one buffer, kept for the
+#: next group); a group is at most BATCH frames, as facenet-pytorch's callers batch them, and
+#: fewer for large frames (15 of 590², 2 of 1080x1920)
+GROUP_BYTES = 64 * 1024 * 1024
 BATCH = 32
 
 
@@ -73,44 +76,65 @@ def _windows(start: np.ndarray, length: np.ndarray, out: int) -> tuple[np.ndarra
 
 
 def area_windows(ii: np.ndarray, frame: np.ndarray, r0: np.ndarray, r1: np.ndarray, c0: np.ndarray,
-                 c1: np.ndarray, oh: int, ow: int) -> np.ndarray:
+                 c1: np.ndarray, oh: int, ow: int, scratch: bool = False) -> np.ndarray:
     """Area resampling (``interpolate(mode="area")``, bit for bit) of K regions to (K, oh, ow, 3)
     float32: region k is rows ``r0[k]:r1[k]``, columns ``c0[k]:c1[k]`` of frame ``frame[k]`` of the
-    stacked integral images ``ii`` (G, H+1, W+1, 3)."""
+    stacked integral images ``ii`` (G, H+1, W+1, 3). ``scratch``: the result lives in this
+    thread's reusable buffer (valid until the next call; no fresh pages for every window)."""
     rs, re = _windows(r0, r1 - r0, oh)
     cs, ce = _windows(c0, c1 - c0, ow)
     g, h1, w1 = ii.shape[:3]
+    k = len(frame)
     flat = ii.reshape(g * h1 * w1, 3)  # a pixel's three sums are one row: one lookup fetches them
     base = (frame.astype(np.int64) * h1)[:, None]
     re_, rs_ = ((base + re) * w1)[:, :, None], ((base + rs) * w1)[:, :, None]
     ce_, cs_ = ce[:, None, :], cs[:, None, :]
-    s = np.take(flat, re_ + ce_, axis=0)  # int32 throughout: every partial result lies in (-2**31, 2**31)
-    s -= np.take(flat, rs_ + ce_, axis=0)
-    s -= np.take(flat, re_ + cs_, axis=0)
-    s += np.take(flat, rs_ + cs_, axis=0)
-    return _divide(s, re - rs, ce - cs)
+    idx = _buffer("index", (k, oh, ow), np.int64)
+    part = _buffer("part", (k, oh, ow, 3), np.int32)
+    total = _buffer("sum", (k, oh, ow, 3), np.int32)
+    # int32 throughout: every partial result lies in (-2**31, 2**31)
+    np.take(flat, np.add(re_, ce_, out=idx), axis=0, out=total, mode="clip")  # indices are in range
+    total -= np.take(flat, np.add(rs_, ce_, out=idx), axis=0, out=part, mode="clip")
+    total -= np.take(flat, np.add(re_, cs_, out=idx), axis=0, out=part, mode="clip")
+    total += np.take(flat, np.add(rs_, cs_, out=idx), axis=0, out=part, mode="clip")
+    out = _buffer("area", (k, oh, ow, 3), np.float32) if scratch else np.empty((k, oh, ow, 3), np.float32)
+    np.copyto(out, total)  # exact: window sums are below 2**24
+    out /= (re - rs).astype(np.float32)[:, :, None, None]  # torch's sum / kh / kw, the same two roundings
+    out /= (ce - cs).astype(np.float32)[:, None, :, None]
+    return out
 
 
-def area_frames(ii: np.ndarray, oh: int, ow: int) -> np.ndarray:
+def area_frames(ii: np.ndarray, oh: int, ow: int, scratch: bool = False) -> np.ndarray:
     """Area resampling of every whole frame of ``ii`` (G, H+1, W+1, 3) to (G, oh, ow, 3) float32,
     bit for bit as ``interpolate(mode="area")`` (one pyramid level)."""
     g, h, w = ii.shape[0], ii.shape[1] - 1, ii.shape[2] - 1
     zero = np.zeros(g, np.int64)
-    return area_windows(ii, np.arange(g), zero, np.full(g, h), zero, np.full(g, w), oh, ow)
-
-
-def _divide(s: np.ndarray, kh: np.ndarray, kw: np.ndarray) -> np.ndarray:
-    """Window sums (K, oh, ow, 3) over window heights (K, oh) and widths (K, ow), as torch's
-    ``sum / kh / kw`` in float32 (exact sums, then the same two roundings)."""
-    return s.astype(np.float32) / kh.astype(np.float32)[:, :, None, None] / kw.astype(np.float32)[:, None, :, None]
+    return area_windows(ii, np.arange(g), zero, np.full(g, h), zero, np.full(g, w), oh, ow, scratch)
 
 
 def _normalised(windows: np.ndarray):
-    """facenet-pytorch's input scaling, on an NCHW view of NHWC data (its pyramid levels' layout:
-    channels-last strides, which the convolutions' rounding depends on)."""
+    """facenet-pytorch's input scaling ``(x - 127.5) * 0.0078125`` in float32 (in place: the same
+    two float32 operations torch does), on an NCHW view of the NHWC data (its pyramid levels'
+    layout: channels-last strides, which the convolutions' rounding depends on)."""
     import torch
 
-    return (torch.from_numpy(windows).permute(0, 3, 1, 2) - 127.5) * 0.0078125
+    windows -= np.float32(127.5)
+    windows *= np.float32(0.0078125)
+    return torch.from_numpy(windows).permute(0, 3, 1, 2)
+
+
+_LOCAL = threading.local()
+
+
+def _buffer(name: str, shape: tuple, dtype) -> np.ndarray:
+    """This thread's reusable buffer ``name`` viewed as ``shape`` (grown when a larger one is asked
+    for; contents left over from the last use)."""
+    size = int(np.prod(shape))
+    bufs = _LOCAL.__dict__.setdefault("bufs", {})
+    buf = bufs.get(name)
+    if buf is None or buf.size < size or buf.dtype != dtype:
+        buf = bufs[name] = np.empty(size, dtype)
+    return buf[:size].reshape(shape)
 
 
 def detect_face(imgs, minsize: float, pnet, rnet, onet, threshold, factor):
@@ -140,7 +164,7 @@ def detect_face(imgs, minsize: float, pnet, rnet, onet, threshold, factor):
     # First stage: P-Net on every level, NMS per level and frame
     boxes, image_inds, scale_picks, offset = [], [], [], 0
     for scale in scales:
-        level = area_frames(ii, int(h * scale + 1), int(w * scale + 1))
+        level = area_frames(ii, int(h * scale + 1), int(w * scale + 1), scratch=True)
         reg, probs = pnet(_normalised(level))
         boxes_scale, image_inds_scale = _candidates(reg, probs[:, 1], scale, threshold[0])
         boxes.append(boxes_scale)
@@ -166,7 +190,7 @@ def detect_face(imgs, minsize: float, pnet, rnet, onet, threshold, factor):
             raise Unsupported("an empty MTCNN candidate window")
         f = image_inds.numpy().astype(np.int64)
         crops = area_windows(ii, f, (y - 1).astype(np.int64), ey.astype(np.int64),
-                             (x - 1).astype(np.int64), ex.astype(np.int64), size, size)
+                             (x - 1).astype(np.int64), ex.astype(np.int64), size, size, scratch=True)
         return _normalised(crops)
 
     # Second stage: R-Net on each candidate's 24x24 window
