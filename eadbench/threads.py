@@ -15,6 +15,8 @@ it instead). Where the budget goes was measured on real clips (issue 24; README 
 * the BLAS libraries numpy and scipy load (OpenBLAS, up to three copies) get one thread: their
   work here is small matrices (Frechet distances of 400-d features: a 400² eigendecomposition
   took 5x the CPU on two threads), and their spinning threads fought torch's for the cores;
+* a generator (EAD-Net's U-Net and VAE: large convolutions that do scale with threads) gets
+  torch's pool at the whole budget while it generates (``whole_budget``);
 * OpenCV runs single-threaded inside the frame pool (its own pool there stacked a third layer of
   threads on the same cores).
 """
@@ -22,6 +24,7 @@ it instead). Where the budget goes was measured on real clips (issue 24; README 
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 
 _BUDGET: int | None = None
 #: torch's intra-op threads in a scoring process (see the module docstring)
@@ -73,3 +76,17 @@ def configure(workers: int = 1) -> int:
     cv2.setNumThreads(1)
     limit_blas(1)
     return _BUDGET
+
+
+@contextmanager
+def whole_budget():
+    """torch's intra-op pool at the whole budget for the block (a generator's large networks),
+    then back to what it was."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(before, budget()))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -270,3 +270,21 @@ def test_one_thread_budget_per_process_split_between_workers(monkeypatch):
     finally:
         torch.set_num_threads(before[0])
         cv2.setNumThreads(before[1])
+
+
+def test_generators_get_the_whole_thread_budget(monkeypatch):
+    """Issue 24/25: scoring runs torch on one thread, but a generator's large networks (EAD-Net)
+    get the whole budget while they generate, and the scoring setting comes back after."""
+    import torch
+
+    from eadbench import threads
+
+    before = torch.get_num_threads()
+    monkeypatch.setattr(threads, "_BUDGET", 2)
+    torch.set_num_threads(1)
+    try:
+        with threads.whole_budget():
+            assert torch.get_num_threads() == 2
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

@@ -15,6 +15,7 @@ from eadbench.errors import EadbenchError, short_reason
 from eadbench.generators.base import GenerationRequest
 from eadbench.results import atomic_write_json
 from eadbench.run.layout import RunDir
+from eadbench.threads import whole_budget
 
 
 def build_generators(cfg: RunConfig) -> dict[str, Any]:
@@ -43,7 +44,8 @@ def ensure_video(gen, clip: Clip, real: Path, wav: Path, run: RunDir, label: str
             n_frames=info.n_frames, size=(info.height, info.width), real_video=real, source=source,
         )
         try:
-            with timer.timed(f"generate:{label}", frames=info.n_frames) if timer else nullcontext():
+            with timer.timed(f"generate:{label}", frames=info.n_frames) if timer else nullcontext(), \
+                    whole_budget():  # a generator's networks are large: they get every thread
                 res = gen.generate(req)
             media.probe(video)
         except EadbenchError as exc:
