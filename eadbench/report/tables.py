@@ -2,8 +2,9 @@
 
 A table is built once as a ``Table`` (cells with their numeric values and ranks) and rendered
 to Markdown, LaTeX (booktabs) and CSV, so the three formats always agree. Best value per
-column in bold, second underlined, among the compared methods; the ground-truth and static
-bounds are shown but never ranked.
+column in bold, second underlined, among the compared methods; the controls (``CONTROLS``: the
+real video, the real video with its audio shifted, a still face) are shown, marked "(control)",
+and never ranked: they bound what a method can reach, they do not compete with it.
 """
 
 from __future__ import annotations
@@ -31,7 +32,15 @@ DISPLAY: dict[str, tuple[str, int, float]] = {
     "avsync/avsync_r": ("AV-sync r", 3, 1.0),
     "lipleak/lipleak": ("Silent-mouth leak (%)", 1, 100.0),
 }
-BOUNDS = ("ground_truth", "static")
+#: methods that are controls, not contenders: the ground truth (the real video: the upper bound of
+#: every fidelity metric), shifted (the real video with its audio offset: perfect frames, broken
+#: sync) and static (a still face: the lower bound of motion). Shown, marked, never ranked.
+CONTROLS = {
+    "ground_truth": "the real video (upper bound)",
+    "shifted": "the real video with its audio shifted (sync control)",
+    "static": "a still face (lower bound)",
+}
+BOUNDS = tuple(CONTROLS)  # the older name
 
 
 Run = RunRecord  # a finished run folder, read by eadbench.run.layout.load_run
@@ -50,6 +59,13 @@ class Table:
     columns: list[tuple[str, str]]  # (group, header)
     rows: list[tuple[str, list[Cell]]]
     footnotes: list[str] = field(default_factory=list)
+    #: row names that are controls (rendered with a "(control)" mark, never ranked)
+    controls: tuple[str, ...] = ()
+
+
+def row_label(t: Table, name: str) -> str:
+    """A row's name as rendered: controls carry "(control)"."""
+    return f"{name} (control)" if name in t.controls else name
 
 
 def _fmt(v: float | None, decimals: int, scale: float, ci: list[float] | None = None) -> str:
@@ -69,7 +85,7 @@ def _rank(cells: list[Cell], methods: list[str], direction: str | None) -> None:
     if direction not in ("higher", "lower"):
         return
     scored = [(c.value, i) for i, c in enumerate(cells)
-              if c.value is not None and math.isfinite(c.value) and methods[i] not in BOUNDS]
+              if c.value is not None and math.isfinite(c.value) and methods[i] not in CONTROLS]
     if len(scored) < 2:
         return
     scored.sort(reverse=direction == "higher")
@@ -108,7 +124,11 @@ def main_table(runs: list[Run], metrics: list[str] | None = None, with_ci: bool 
         footnotes.append(_split_note(run))
         footnotes.extend(_n_notes(run, methods))
     rows = [(m, [col[i] for col in col_cells]) for i, m in enumerate(methods)]
-    return Table("Main comparison", columns, rows, _dedupe(footnotes))
+    controls = tuple(m for m in methods if m in CONTROLS)
+    if controls:
+        footnotes.append("controls, shown for reference and never ranked: "
+                         + "; ".join(f"{m}: {CONTROLS[m]}" for m in controls))
+    return Table("Main comparison", columns, rows, _dedupe(footnotes), controls)
 
 
 def _fvd_note(run: Run, entries: list[dict], unstable: bool) -> str:
@@ -251,7 +271,7 @@ def to_markdown(t: Table) -> str:
             elif c.rank == 2:
                 s = f"<u>{s}</u>"
             out.append(s)
-        lines.append("| " + " | ".join([_md_escape(name)] + out) + " |")
+        lines.append("| " + " | ".join([_md_escape(row_label(t, name))] + out) + " |")
     if t.footnotes:
         lines.append("")
         lines += [f"- {f}" for f in t.footnotes]
@@ -298,7 +318,7 @@ def to_latex(t: Table) -> str:
             elif c.rank == 2:
                 s = rf"\underline{{{s}}}"
             out.append(s)
-        lines.append(_tex_escape(name) + " & " + " & ".join(out) + r" \\")
+        lines.append(_tex_escape(row_label(t, name)) + " & " + " & ".join(out) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{_tex_escape(t.title)}.}}"]
     if t.footnotes:
         lines.append(r"\par\footnotesize " + r"\\ ".join(_tex_escape(f) for f in t.footnotes))
