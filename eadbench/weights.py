@@ -530,6 +530,31 @@ for _spec in [
         url="https://huggingface.co/MCG-NJU/videomae-base",
         library_hint="Hugging Face cache (MCG-NJU/videomae-base) or --weights-dir/videomae-base",
     ),
+    # eadbench's own models, trained on the built-in data and shipped inside the package
+    # (eadbench/builtin/: fp16 safetensors, a recipe JSON beside each; `eadbench builtin train`
+    # retrains them and `--install` rewrites the sha256 and size here)
+    WeightSpec(
+        name="builtin-lse-expert", filename="lse_expert.safetensors",
+        description="eadbench's sync expert for LSE on the built-in data (--syncnet auto; syncnet crops)",
+        used_by=("lse",), license="MIT (eadbench)", package=("eadbench", "builtin/lse_expert.safetensors"),
+        sha256="0000000000000000000000000000000000000000000000000000000000000000", size=0,
+        library_hint="ships in eadbench/builtin/ (recipe: lse.recipe.json)",
+    ),
+    WeightSpec(
+        name="builtin-face256-expert", filename="face256_expert.safetensors",
+        description="eadbench's sync expert on face256 crops, which taught the built-in EAD-Net's sync loss",
+        used_by=("eadnet-tiny-builtin",), license="MIT (eadbench)",
+        package=("eadbench", "builtin/face256_expert.safetensors"),
+        sha256="0000000000000000000000000000000000000000000000000000000000000000", size=0,
+        library_hint="ships in eadbench/builtin/ (recipe: face256.recipe.json)",
+    ),
+    WeightSpec(
+        name="builtin-eadnet-tiny", filename="eadnet_tiny.safetensors",
+        description="eadbench's tiny EAD-Net trained on the built-in data (the default run's method eadnet)",
+        used_by=("eadnet",), license="MIT (eadbench)", package=("eadbench", "builtin/eadnet_tiny.safetensors"),
+        sha256="0000000000000000000000000000000000000000000000000000000000000000", size=0,
+        library_hint="ships in eadbench/builtin/ (recipe: eadnet.recipe.json)",
+    ),
 ]:
     register_weight(_spec)
 

@@ -110,11 +110,12 @@ def _check_names(cfg: RunConfig) -> None:
 
 
 def _builtin_assets(cfg: RunConfig, echo, rank: int) -> None:
-    """On the built-in data, train once (cached) what the default run compares: the tiny EAD-Net
-    for an ``eadnet`` method given no checkpoint, and the sync expert for ``--syncnet auto`` (the
-    default there when syncnet_v2.model is absent)."""
+    """On the built-in data, what the default run compares: the tiny EAD-Net for an ``eadnet``
+    method given no checkpoint, and the LSE sync expert for ``--syncnet auto`` (the default there
+    when syncnet_v2.model is absent). They are the models shipped in ``eadbench/builtin/``, hash-
+    checked, and nothing trains; ``cfg.retrain_builtin`` trains them from scratch instead (once,
+    cached: ``eadbench.run.builtin``)."""
     from eadbench.errors import ConfigError
-    from eadbench.run import builtin
     from eadbench.weights import is_available
 
     lse = cfg.metric_options.setdefault("lse", {}) if (cfg.metrics is None or "lse" in cfg.metrics) else {}
@@ -122,14 +123,28 @@ def _builtin_assets(cfg: RunConfig, echo, rank: int) -> None:
     if cfg.dataset != "synth":
         if wants_eadnet:
             raise ConfigError("method eadnet needs a checkpoint (--eadnet-checkpoint or checkpoint: in the config); "
-                              "only the built-in data trains one itself")
+                              "only the built-in data has a built-in one")
         if lse.get("syncnet_path") == "auto":
-            raise ConfigError("--syncnet auto trains on the built-in data only; train an expert on yours with "
-                              "`eadbench syncnet train` and pass it with --metric-option lse.syncnet_path=FILE")
+            raise ConfigError("--syncnet auto is the built-in expert, trained on the built-in data only; train an "
+                              "expert on yours with `eadbench syncnet train` and pass it with "
+                              "--metric-option lse.syncnet_path=FILE")
         return
     if (cfg.metrics is None or "lse" in cfg.metrics) and "syncnet_path" not in lse \
             and not is_available("syncnet-v2", cfg.weights_dir):
         lse["syncnet_path"] = "auto"
+    if not cfg.retrain_builtin:
+        from eadbench.builtin import shipped
+        from eadbench.run.builtin import EADNET_INFER_STEPS
+
+        if lse.get("syncnet_path") == "auto":
+            lse["syncnet_path"] = str(shipped("lse", cfg.weights_dir))
+        for m in wants_eadnet:
+            m.options.setdefault("checkpoint", str(shipped("eadnet", cfg.weights_dir)))
+            m.options.setdefault("steps", EADNET_INFER_STEPS)
+            m.options.setdefault("guidance", 1.0)
+        return
+    from eadbench.run import builtin
+
     training = bool(wants_eadnet) or lse.get("syncnet_path") == "auto"
     distributed = _dist_info()[1] > 1 and training
     if distributed and rank != 0:
