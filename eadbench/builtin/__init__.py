@@ -144,12 +144,14 @@ def sha256(path: Path) -> str:
 
 
 def folder_hash(root: Path) -> str:
-    """sha256 over every file below ``root`` (relative names and bytes, sorted), skipping the
-    lock and owner markers commands leave there."""
+    """sha256 over every file below ``root`` (relative names and each file's sha256, sorted),
+    skipping the lock and owner markers commands leave there and prepared clips' ``meta.json``
+    (it names the absolute cache paths it was made from, which differ between machines): the
+    media and crops themselves are what the models learn from."""
     h = hashlib.sha256()
     for f in sorted(p for p in Path(root).rglob("*") if p.is_file()):
         rel = f.relative_to(root).as_posix()
-        if f.name.startswith(".eadbench"):
+        if f.name.startswith(".eadbench") or f.name == "meta.json":
             continue
         h.update(rel.encode())
         h.update(sha256(f).encode())

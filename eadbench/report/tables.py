@@ -185,14 +185,21 @@ def _coverage_note(run: Run, methods: list[str]) -> str | None:
 
 
 def _builtin_model_notes(run: Run, methods: list[str]) -> list[str]:
-    """Say so when a method is the tiny EAD-Net the built-in benchmark trains itself on CPU."""
+    """Say so when a method is the built-in tiny EAD-Net: the one shipped in eadbench/builtin/ or
+    one retrained at first use (``--retrain-builtin``)."""
     notes = []
     for m in methods:
         spec = (run.manifest.get("methods") or {}).get(m) or {}
-        ckpt = str((spec.get("config") or {}).get("checkpoint", ""))
-        if spec.get("method") == "eadnet" and "/builtin/eadnet-tiny-" in ckpt.replace("\\", "/"):
+        ckpt = str((spec.get("config") or {}).get("checkpoint", "")).replace("\\", "/")
+        if spec.get("method") != "eadnet":
+            continue
+        if ckpt.endswith("/builtin/eadnet_tiny.safetensors"):
+            notes.append(f"{run.label} {m}: the tiny EAD-Net preset (2.0 M parameters, 64x64) shipped with eadbench, "
+                         "trained once on CPU on the built-in training split (eadbench/builtin/eadnet.recipe.json), "
+                         "not the paper model")
+        elif "/builtin/eadnet-tiny-" in ckpt:
             notes.append(f"{run.label} {m}: the tiny EAD-Net preset (2.0 M parameters, 64x64) trained on CPU on the "
-                         "built-in training split at first use, not the paper model")
+                         "built-in training split at first use (--retrain-builtin), not the paper model")
     return notes
 
 
