@@ -28,6 +28,7 @@ and the float16 copy keeps every file under 5 MB (the tiny EAD-Net has 2.0 M par
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -171,6 +172,19 @@ def git_commit() -> str | None:
 
 
 # -- training -----------------------------------------------------------------------------------
+@contextlib.contextmanager
+def recipe_threads():
+    """torch's thread count set to the recipe's (``THREADS``) for the block, then restored."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(THREADS)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _data_record(cfg, prepared: Path) -> dict:
     from eadbench.config import RunConfig
     from eadbench.run.builtin import PREPARE_MODULES, code_version
@@ -340,23 +354,17 @@ def train(only: list[str] | None, out: Path, cfg=None, steps: int | None = None,
     with ``THREADS`` torch threads as they were trained. ``steps`` overrides every recipe's step
     count (a quick check; the result then is not the shipped recipe). Returns the names trained:
     eadnet always brings its face256 expert along."""
-    import torch
-
     names = list(MODELS) if not only else only
     for n in names:
         _check_name(n)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    before = torch.get_num_threads()
-    torch.set_num_threads(THREADS)
-    try:
+    with recipe_threads():
         for n in names:
             if n == "eadnet":
                 train_eadnet(out, cfg, steps=steps, expert_steps=steps, echo=echo, progress=progress)
             elif n != "face256" or "eadnet" not in names:  # else eadnet's recipe trains it (once)
                 train_expert(n, out, cfg, steps=steps, echo=echo, progress=progress)
-    finally:
-        torch.set_num_threads(before)
     return names + (["face256"] if "eadnet" in names and "face256" not in names else [])
 
 

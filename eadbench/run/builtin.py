@@ -149,6 +149,14 @@ def train_eadnet(prepared: Path, expert: Path, out_dir: Path, steps: int | None 
     return out_dir / "checkpoint.pt"
 
 
+def _threads() -> int:
+    """The torch thread count training runs with (the recipe's): part of the cache key, since the
+    thread count changes float reduction order and so the trained model."""
+    from eadbench.builtin import THREADS
+
+    return THREADS
+
+
 def sync_expert(cfg: RunConfig, crop: str = "syncnet", echo=print, progress: bool = True) -> Path:
     """A small sync expert trained on the built-in training split (``crop``: syncnet for LSE,
     face256 for EAD-Net's sync loss), cached; returns its weights file. The default run loads
@@ -160,10 +168,14 @@ def sync_expert(cfg: RunConfig, crop: str = "syncnet", echo=print, progress: boo
     seeds = EXPERT_SEEDS[crop]
     key = {"data": data.name, "crop": crop, "steps": steps, "code": code_version("eadbench.syncnet_train",
                                                                                          "eadbench.nets.syncnet"),
-           "prepare": code_version(*PREPARE_MODULES), **({"seeds": list(seeds)} if len(seeds) > 1 else {})}
+           "prepare": code_version(*PREPARE_MODULES), **({"seeds": list(seeds)} if len(seeds) > 1 else {}),
+           "threads": _threads()}
 
     def build(tmp: Path) -> Path:
-        train_sync_expert(_prepared_train(cfg, (crop,), progress), crop, tmp, echo=echo, progress=progress)
+        from eadbench.builtin import recipe_threads
+
+        with recipe_threads():
+            train_sync_expert(_prepared_train(cfg, (crop,), progress), crop, tmp, echo=echo, progress=progress)
         return tmp
 
     return _cached(f"sync-expert-{crop}", key, build, echo) / "expert.pt"
@@ -178,12 +190,15 @@ def tiny_eadnet(cfg: RunConfig, echo=print, progress: bool = True) -> Path:
     data = builtin_synth_root(cfg)
     key = {"data": data.name, "steps": EADNET_STEPS, "recipe": EADNET_RECIPE,
            "code": code_version("eadnet", "eadbench.syncnet_train", "eadbench.nets.syncnet"),
-           "prepare": code_version(*PREPARE_MODULES)}
+           "prepare": code_version(*PREPARE_MODULES), "threads": _threads()}
 
     def build(tmp: Path) -> Path:
         expert = sync_expert(cfg, "face256", echo, progress)
         echo(f"training the built-in EAD-Net (tiny preset, {EADNET_STEPS} steps) on {data}: a CPU-trained model")
-        train_eadnet(_prepared_train(cfg, ("face256",), progress), expert, tmp, progress=progress)
+        from eadbench.builtin import recipe_threads
+
+        with recipe_threads():
+            train_eadnet(_prepared_train(cfg, ("face256",), progress), expert, tmp, progress=progress)
         return tmp
 
     return _cached("eadnet-tiny", key, build, echo) / "checkpoint.pt"
