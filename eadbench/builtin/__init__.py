@@ -160,15 +160,22 @@ def folder_hash(root: Path) -> str:
 
 
 def git_commit() -> str | None:
-    """The commit of the checkout eadbench runs from, when it is one (else None)."""
+    """The commit of the checkout eadbench runs from, with ``+dirty`` when its tracked Python
+    files differ from it (None outside a git checkout)."""
     import subprocess
 
-    try:
-        out = subprocess.run(["git", "-C", str(HERE), "rev-parse", "HEAD"], capture_output=True, text=True,
-                             timeout=10)
-    except (OSError, subprocess.SubprocessError):
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(["git", "-C", str(HERE), *args], capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    head = git("rev-parse", "HEAD")
+    if not head:
         return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", "*.py")
+    return head + ("+dirty" if dirty else "")
 
 
 # -- training -----------------------------------------------------------------------------------
