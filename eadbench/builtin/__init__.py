@@ -210,9 +210,15 @@ def _environment(seconds: float) -> dict:
 
     from eadbench import __version__
 
+    cpu = platform.processor()
+    try:  # Linux names the model; platform.processor() is often empty there
+        cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                    if ln.startswith("model name")), cpu)
+    except OSError:
+        pass
     return {"eadbench": __version__, "git_commit": git_commit(), "torch": torch.__version__,
-            "threads": torch.get_num_threads(), "machine": platform.machine(), "processor": platform.processor(),
-            "seconds": round(seconds, 1)}
+            "threads": torch.get_num_threads(), "machine": platform.machine(), "cpu": cpu,
+            "cpu_count": os.cpu_count(), "seconds": round(seconds, 1)}
 
 
 def _expert_figures(path: Path, prepared: Path, crop: str, seed: int) -> dict:
