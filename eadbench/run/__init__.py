@@ -78,15 +78,19 @@ def _run(cfg: RunConfig, echo) -> RunResult:
     configure()
     rank, world = _dist_info()
     scan = scan_dataset(cfg)
+    t_data = time.time()
     _check_names(cfg)  # a misspelt metric or method: one line, before anything is trained
     out = RunDir(cfg.out or f"runs/{cfg.dataset}-{cfg.split or 'all'}")
     legacy = wrote(out.manifest.name, "eadbench_version")  # a run folder written before owner markers
     check_owner(out.root, RUN_COMMAND, legacy)  # someone else's folder: one line, before any work
     _builtin_assets(cfg, echo, rank)
+    t_models = time.time()
     store = WeightStore(cfg.weights_dir, cfg.trust_weights, cfg.device)
     exact_metrics_mode(store.device)
     shard, unavailable = build_shard(cfg, out, scan.clips, store)
     shard.neutral = neutral_map(cfg)
+    shard.setup = {"data": round(t_data - started, 3), "builtin_models": round(t_models - t_data, 3),
+                   "networks": round(time.time() - t_models, 3)}
     if rank != 0:  # rank 0 owns and locks the folder; the other ranks write only their clips
         ensure_folder(out.root, "run")
         return _execute(cfg, scan, shard, unavailable, (started, started_cpu), rank, world, echo)
@@ -229,7 +233,7 @@ def _execute(cfg, scan, shard, unavailable, started, rank, world, echo) -> RunRe
              f"{next(iter(notes))}: {next(iter(notes.values()))}")
     atomic_write_json(run_dir.summary, summary)
     timings = {"seconds": shard.timer.as_dict(), "stages": shard.timer.table(), "wall": round(time.time() - started, 3),
-               "cpu_seconds": round(cpu_seconds() - started_cpu, 3)}
+               "cpu_seconds": round(cpu_seconds() - started_cpu, 3), "setup_wall": shard.setup}
     atomic_write_json(run_dir.timings, timings)
     write_manifest(run_dir, cfg, scan, shard.methods, shard.evaluators, unavailable, started, time.time(),
                    store=shard.store)
