@@ -282,17 +282,23 @@ def package_expert(name: str, pt: Path, record: dict, out: Path, cfg, seconds: f
 
 
 def _curve(metrics_csv: Path, every: int = 10) -> dict:
+    """EAD-Net's training curve from its ``metrics.csv``: each loss averaged over windows of
+    ``every`` steps (one step's diffusion loss depends on the noise level drawn, so single steps
+    are noise), and the mean over the last 20 steps."""
     import csv
 
     with open(metrics_csv, newline="") as fh:
         rows = list(csv.DictReader(fh))
     keys = [k for k in rows[0] if k not in ("step", "seconds")] if rows else []
-    picked = [r for r in rows if int(r["step"]) % every == 0 or r is rows[-1]]
-    last = rows[-20:]
-    return {"every": every, "columns": ["step"] + keys,
-            "rows": [[int(r["step"])] + [round(float(r[k]), 6) for k in keys] for r in picked],
-            "final_mean_last_20_steps": {k: round(sum(float(r[k]) for r in last) / max(1, len(last)), 6)
-                                         for k in keys}}
+
+    def mean(block: list[dict], k: str) -> float:
+        return round(sum(float(r[k]) for r in block) / max(1, len(block)), 6)
+
+    windows = [rows[i:i + every] for i in range(0, len(rows), every)]
+    return {"every": every, "columns": ["last_step"] + [f"{k}_mean" for k in keys],
+            "rows": [[int(w[-1]["step"])] + [mean(w, k) for k in keys] for w in windows],
+            "final_mean_last_20_steps": {k: mean(rows[-20:], k) for k in keys},
+            "seconds": float(rows[-1]["seconds"]) if rows else 0.0}
 
 
 def train_eadnet(out: Path, cfg=None, steps: int | None = None, expert_steps: int | None = None, echo=print,
