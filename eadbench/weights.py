@@ -537,7 +537,7 @@ for _spec in [
         name="builtin-lse-expert", filename="lse_expert.safetensors",
         description="eadbench's sync expert for LSE on the built-in data (--syncnet auto; syncnet crops)",
         used_by=("lse",), license="MIT (eadbench)", package=("eadbench", "builtin/lse_expert.safetensors"),
-        sha256="0000000000000000000000000000000000000000000000000000000000000000", size=0,
+        sha256="1b43951a7f66ed93ea8b8bedb16f1393570283d9208007c88dca1281c8602191", size=1_374_204,
         library_hint="ships in eadbench/builtin/ (recipe: lse.recipe.json)",
     ),
     WeightSpec(
@@ -545,7 +545,7 @@ for _spec in [
         description="eadbench's sync expert on face256 crops, which taught the built-in EAD-Net's sync loss",
         used_by=("eadnet-tiny-builtin",), license="MIT (eadbench)",
         package=("eadbench", "builtin/face256_expert.safetensors"),
-        sha256="0000000000000000000000000000000000000000000000000000000000000000", size=0,
+        sha256="925e4d8aebda14dcf8a18077ba4a48a8e552be43ffcf132a90fa7692372b2af6", size=1_374_204,
         library_hint="ships in eadbench/builtin/ (recipe: face256.recipe.json)",
     ),
     WeightSpec(

@@ -206,3 +206,16 @@ def test_retraining_in_a_few_steps_gives_loadable_models_and_a_comparison(tmp_pa
     # the shipped files were not touched
     assert sorted(p.name for p in builtin.HERE.iterdir()) == before
     assert {n: file_sha256(builtin.HERE / f) for n, (_, f) in builtin.MODELS.items()} == shipped
+
+
+def test_the_same_weights_always_give_the_same_file(tmp_path):
+    """safetensors writes its metadata map in hash order (another order per call); the built-in
+    files keep theirs in one sorted JSON entry, so a retrained model with the same weights has
+    the same sha256 as the shipped one."""
+    from eadbench.nets.syncnet import SyncNetSmall
+
+    state = SyncNetSmall().state_dict()
+    state.update(arch="small", meta=json.dumps({"steps": 1, "offset_accuracy": 0.0}))
+    torch.save(state, tmp_path / "e.pt")
+    digests = {file_sha256(builtin.export_expert(tmp_path / "e.pt", tmp_path / f"{i}.safetensors")) for i in range(4)}
+    assert len(digests) == 1

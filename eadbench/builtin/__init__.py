@@ -95,7 +95,11 @@ def read(path: str | Path) -> tuple[dict[str, Any], dict[str, str]]:
     except (SafetensorError, OSError, ValueError) as exc:
         raise WeightsIntegrityError(f"{path}: not a readable safetensors file ({type(exc).__name__}: "
                                     f"{str(exc).splitlines()[0][:120] if str(exc) else ''})") from None
-    if meta.get("format") != FORMAT:
+    try:
+        meta = json.loads(meta.get("eadbench", ""))
+    except ValueError:
+        meta = {}
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise WeightsIntegrityError(f"{path}: not an eadbench built-in model (no {FORMAT} format tag)")
     return {k: (v.to(torch.float32) if v.dtype == torch.float16 else v) for k, v in tensors.items()}, meta
 
@@ -109,8 +113,10 @@ def _write(tensors: dict, meta: dict[str, str], dest: Path) -> Path:
     half = {k: (v.detach().to(torch.float16) if v.dtype.is_floating_point else v.detach()).contiguous().clone()
             for k, v in tensors.items()}
     dest.parent.mkdir(parents=True, exist_ok=True)
+    # one metadata key holding sorted JSON: safetensors writes its metadata map in hash order, which
+    # changes from process to process, and the same weights must give the same file (and sha256)
     with atomic_path(dest) as tmp:
-        save_file(half, str(tmp), metadata={"format": FORMAT, **meta})
+        save_file(half, str(tmp), metadata={"eadbench": json.dumps({"format": FORMAT, **meta}, sort_keys=True)})
     return dest
 
 
