@@ -552,7 +552,7 @@ for _spec in [
         name="builtin-eadnet-tiny", filename="eadnet_tiny.safetensors",
         description="eadbench's tiny EAD-Net trained on the built-in data (the default run's method eadnet)",
         used_by=("eadnet",), license="MIT (eadbench)", package=("eadbench", "builtin/eadnet_tiny.safetensors"),
-        sha256="0000000000000000000000000000000000000000000000000000000000000000", size=0,
+        sha256="65e51a181b9fb0bfdcb59383362ef2b537a5263925aa2c935d203ecf43c18115", size=4_083_244,
         library_hint="ships in eadbench/builtin/ (recipe: eadnet.recipe.json)",
     ),
 ]:
