@@ -28,16 +28,21 @@ and the float16 copy keeps every file under 5 MB (the tiny EAD-Net has 2.0 M par
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import shutil
 import time
 from pathlib import Path
-from typing import Any
 
+from eadbench.builtin_file import FORMAT as FILE_FORMAT
+from eadbench.builtin_file import read
+from eadbench.builtin_file import write as _write
 from eadbench.errors import ConfigError, WeightsIntegrityError
+
+# the recipe (steps, seeds, torch threads) lives with the training code in eadbench.run.builtin
+from eadbench.run.builtin import THREADS as THREADS  # noqa: I001
+from eadbench.run.builtin import recipe_threads
 
 #: the folder the shipped files live in (package data)
 HERE = Path(__file__).resolve().parent
@@ -49,11 +54,8 @@ MODELS: dict[str, tuple[str, str]] = {
 }
 #: sync-expert name -> the crop protocol it learns from
 CROPS = {"lse": "syncnet", "face256": "face256"}
-FORMAT = "eadbench-builtin/1"
+FORMAT = FILE_FORMAT  # the files' format tag (eadbench.builtin_file)
 RECIPE_FORMAT = "eadbench-builtin-recipe/1"
-#: torch threads every built-in model was (and is re-)trained with: the thread count changes
-#: float reduction order, so it is part of the recipe
-THREADS = 2
 #: the largest file that may ship
 MAX_BYTES = 5_000_000
 
@@ -79,45 +81,6 @@ def shipped(name: str, weights_dir: str | Path | None = None) -> Path:
     if loc.hash_ok() is not True:  # the table pins both: a file it cannot judge is not the shipped one
         raise WeightsIntegrityError(f"{loc.path}: no pinned sha256 for the built-in {filename}")
     return loc.path
-
-
-def read(path: str | Path) -> tuple[dict[str, Any], dict[str, str]]:
-    """(float32 tensors, metadata) of a built-in safetensors file. float16 -> float32 is exact, so
-    every machine gets the same float32 weights."""
-    import torch
-    from safetensors import SafetensorError, safe_open
-    from safetensors.torch import load_file
-
-    try:
-        tensors = load_file(str(path), device="cpu")
-        with safe_open(str(path), framework="pt") as fh:
-            meta = dict(fh.metadata() or {})
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise WeightsIntegrityError(f"{path}: not a readable safetensors file ({type(exc).__name__}: "
-                                    f"{str(exc).splitlines()[0][:120] if str(exc) else ''})") from None
-    try:
-        meta = json.loads(meta.get("eadbench", ""))
-    except ValueError:
-        meta = {}
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise WeightsIntegrityError(f"{path}: not an eadbench built-in model (no {FORMAT} format tag)")
-    return {k: (v.to(torch.float32) if v.dtype == torch.float16 else v) for k, v in tensors.items()}, meta
-
-
-def _write(tensors: dict, meta: dict[str, str], dest: Path) -> Path:
-    import torch
-    from safetensors.torch import save_file
-
-    from eadbench.atomic import atomic_path
-
-    half = {k: (v.detach().to(torch.float16) if v.dtype.is_floating_point else v.detach()).contiguous().clone()
-            for k, v in tensors.items()}
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    # one metadata key holding sorted JSON: safetensors writes its metadata map in hash order, which
-    # changes from process to process, and the same weights must give the same file (and sha256)
-    with atomic_path(dest) as tmp:
-        save_file(half, str(tmp), metadata={"eadbench": json.dumps({"format": FORMAT, **meta}, sort_keys=True)})
-    return dest
 
 
 def export_expert(pt: Path, dest: Path) -> Path:
@@ -185,19 +148,6 @@ def git_commit() -> str | None:
 
 
 # -- training -----------------------------------------------------------------------------------
-@contextlib.contextmanager
-def recipe_threads():
-    """torch's thread count set to the recipe's (``THREADS``) for the block, then restored."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(THREADS)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def _data_record(cfg, prepared: Path) -> dict:
     from eadbench.config import RunConfig
     from eadbench.run.builtin import PREPARE_MODULES, code_version
@@ -244,8 +194,8 @@ def train_expert(name: str, out: Path, cfg=None, steps: int | None = None, echo=
                  progress: bool = False) -> Path:
     """Train the sync expert ``name`` (lse or face256) from scratch with its recipe into
     ``out/<file>`` and ``out/<name>.recipe.json``; returns the safetensors file."""
+    import eadbench.run.builtin as rb
     from eadbench.config import RunConfig
-    from eadbench.run import builtin as rb
 
     cfg = cfg or RunConfig()
     t0 = time.perf_counter()
@@ -263,7 +213,7 @@ def package_expert(name: str, pt: Path, record: dict, out: Path, cfg, seconds: f
     ``out/<file>`` (fp16) and its recipe."""
     import inspect
 
-    from eadbench.run import builtin as rb
+    import eadbench.run.builtin as rb
     from eadbench.syncnet_train import train as trainer
 
     crop = CROPS[name]
@@ -314,8 +264,8 @@ def train_eadnet(out: Path, cfg=None, steps: int | None = None, expert_steps: in
     with the sync loss from that fp32 expert. Writes ``out/eadnet_tiny.safetensors`` and its
     recipe, and the face256 expert trained on the way as ``out/face256_expert.safetensors`` with
     its own recipe; returns the EAD-Net file."""
+    import eadbench.run.builtin as rb
     from eadbench.config import RunConfig
-    from eadbench.run import builtin as rb
 
     cfg = cfg or RunConfig()
     t0 = time.perf_counter()
@@ -335,7 +285,7 @@ def train_eadnet(out: Path, cfg=None, steps: int | None = None, expert_steps: in
 def package_eadnet(checkpoint: Path, expert: dict, out: Path, cfg, seconds: float) -> Path:
     """Write a trained tiny EAD-Net (its checkpoint, ``metrics.csv`` beside it, and the record of
     the face256 expert it learnt from) as ``out/eadnet_tiny.safetensors`` (fp16) and its recipe."""
-    from eadbench.run import builtin as rb
+    import eadbench.run.builtin as rb
 
     prepared = rb._prepared_train(cfg, ("face256",), False)
     dest = export_eadnet(checkpoint, out / MODELS["eadnet"][1])

@@ -183,7 +183,7 @@ def _read_expert(path: str | Path) -> tuple[nn.Module, dict]:
     A ``.safetensors`` file is a built-in expert (``eadbench.builtin``: fp16, cast to fp32 here,
     its arch and record in the file's metadata); anything else a torch state dict."""
     if str(path).endswith(".safetensors"):
-        from eadbench.builtin import read
+        from eadbench.builtin_file import read
 
         state, info = read(path)
         if info.get("kind") != "sync-expert":

@@ -18,6 +18,7 @@ never leaves a half-trained asset behind, and two runs never train the same asse
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import shutil
 from pathlib import Path
@@ -149,12 +150,28 @@ def train_eadnet(prepared: Path, expert: Path, out_dir: Path, steps: int | None 
     return out_dir / "checkpoint.pt"
 
 
-def _threads() -> int:
-    """The torch thread count training runs with (the recipe's): part of the cache key, since the
-    thread count changes float reduction order and so the trained model."""
-    from eadbench.builtin import THREADS
+#: torch threads every built-in model is trained with: the thread count changes float reduction
+#: order and so the trained model (part of the recipe and of the cache key)
+THREADS = 2
 
+
+def _threads() -> int:
     return THREADS
+
+
+@contextlib.contextmanager
+def recipe_threads():
+    """torch's thread count set to the recipe's (``THREADS``) for the block, then restored."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(THREADS)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 
 
 def sync_expert(cfg: RunConfig, crop: str = "syncnet", echo=print, progress: bool = True) -> Path:
@@ -172,8 +189,6 @@ def sync_expert(cfg: RunConfig, crop: str = "syncnet", echo=print, progress: boo
            "threads": _threads()}
 
     def build(tmp: Path) -> Path:
-        from eadbench.builtin import recipe_threads
-
         with recipe_threads():
             train_sync_expert(_prepared_train(cfg, (crop,), progress), crop, tmp, echo=echo, progress=progress)
         return tmp
@@ -195,8 +210,6 @@ def tiny_eadnet(cfg: RunConfig, echo=print, progress: bool = True) -> Path:
     def build(tmp: Path) -> Path:
         expert = sync_expert(cfg, "face256", echo, progress)
         echo(f"training the built-in EAD-Net (tiny preset, {EADNET_STEPS} steps) on {data}: a CPU-trained model")
-        from eadbench.builtin import recipe_threads
-
         with recipe_threads():
             train_eadnet(_prepared_train(cfg, ("face256",), progress), expert, tmp, progress=progress)
         return tmp

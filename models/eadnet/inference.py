@@ -43,7 +43,7 @@ class EADNetPipeline:
         if p.suffix == ".safetensors":  # a built-in model (eadbench.builtin): EMA weights in fp16, config
             import json
 
-            from eadbench.builtin import read
+            from eadbench.builtin_file import read
 
             weights, info = read(p)
             if info.get("kind") != "eadnet":
