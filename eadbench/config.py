@@ -85,6 +85,9 @@ class RunConfig:
     #: and every emotion at every level in both splits; see eadbench.synth.generate._emotions)
     synth: dict[str, Any] = field(default_factory=lambda: {"layout": "mead", "speakers": 8, "clips": 7,
                                                           "seconds": 2.0, "size": 256, "seed": 0})
+    #: on the built-in data, train the built-in sync expert and tiny EAD-Net from scratch (once,
+    #: cached) instead of loading the ones shipped in eadbench/builtin/
+    retrain_builtin: bool = False
     #: bootstrap resamples for confidence intervals
     bootstrap: int = 1000
 

@@ -137,7 +137,10 @@ def stages_line(timings: dict) -> str:
     """One line for the end of a run: totals and each stage's CPU seconds, the costliest first."""
     stages = sorted(timings.get("stages", {}).items(), key=lambda kv: -kv[1]["cpu_seconds"])
     parts = ", ".join(f"{k} {r['cpu_seconds']:.2f}" for k, r in stages if r["frames"] or r["cpu_seconds"])
-    return (f"time: {timings.get('wall', 0):.1f} s wall, {timings.get('cpu_seconds', 0):.1f} CPU-s"
+    setup = timings.get("setup_wall") or {}
+    before = (f"; before the clips (wall s): {', '.join(f'{k} {v:.1f}' for k, v in setup.items())}"
+              if setup else "")
+    return (f"time: {timings.get('wall', 0):.1f} s wall, {timings.get('cpu_seconds', 0):.1f} CPU-s" + before
             + (f"; CPU-s by stage: {parts}" if parts else "") + " (--profile: the table)")
 
 

@@ -74,8 +74,11 @@ def _atomic_save(obj, path: Path) -> None:
 
 def train(data: str | Path, out: str | Path, steps: int = 1500, batch: int = 64, lr: float = 2e-3,
           seed: int = 0, resume: bool = True, holdout: float = 0.25, progress: bool = True,
-          echo=print, crop: str = "syncnet") -> dict:
+          echo=print, crop: str = "syncnet", curve: list | None = None) -> dict:
     """Train the small expert on prepared clips (``eadbench prepare`` output). Returns held-out stats.
+
+    ``curve``: a list that receives ``[step, loss]`` every 20 steps (the training curve a shipped
+    expert's recipe records; reading the loss changes nothing the training computes).
 
     ``crop``: the crop protocol it learns from: ``syncnet`` for LSE, ``face256`` for an expert
     that supervises EAD-Net, whose sync loss sees the lower half of face256 crops."""
@@ -123,6 +126,8 @@ def train(data: str | Path, out: str | Path, steps: int = 1500, batch: int = 64,
         opt.step()
         if step % 20 == 0:
             bar.set_postfix(loss=f"{loss.item():.3f}")
+            if curve is not None:
+                curve.append([step, round(loss.item(), 6)])
         if (step + 1) % 250 == 0 or step + 1 == steps:
             _atomic_save({"model": net.state_dict(), "opt": opt.state_dict(), "step": step + 1}, ckpt)
             rng = np.random.default_rng([seed, step + 1])

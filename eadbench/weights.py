@@ -530,6 +530,31 @@ for _spec in [
         url="https://huggingface.co/MCG-NJU/videomae-base",
         library_hint="Hugging Face cache (MCG-NJU/videomae-base) or --weights-dir/videomae-base",
     ),
+    # eadbench's own models, trained on the built-in data and shipped inside the package
+    # (eadbench/builtin/: fp16 safetensors, a recipe JSON beside each; `eadbench builtin train`
+    # retrains them and `--install` rewrites the sha256 and size here)
+    WeightSpec(
+        name="builtin-lse-expert", filename="lse_expert.safetensors",
+        description="eadbench's sync expert for LSE on the built-in data (--syncnet auto; syncnet crops)",
+        used_by=("lse",), license="MIT (eadbench)", package=("eadbench", "builtin/lse_expert.safetensors"),
+        sha256="1b43951a7f66ed93ea8b8bedb16f1393570283d9208007c88dca1281c8602191", size=1_374_204,
+        library_hint="ships in eadbench/builtin/ (recipe: lse.recipe.json)",
+    ),
+    WeightSpec(
+        name="builtin-face256-expert", filename="face256_expert.safetensors",
+        description="eadbench's sync expert on face256 crops, which taught the built-in EAD-Net's sync loss",
+        used_by=("eadnet-tiny-builtin",), license="MIT (eadbench)",
+        package=("eadbench", "builtin/face256_expert.safetensors"),
+        sha256="925e4d8aebda14dcf8a18077ba4a48a8e552be43ffcf132a90fa7692372b2af6", size=1_374_204,
+        library_hint="ships in eadbench/builtin/ (recipe: face256.recipe.json)",
+    ),
+    WeightSpec(
+        name="builtin-eadnet-tiny", filename="eadnet_tiny.safetensors",
+        description="eadbench's tiny EAD-Net trained on the built-in data (the default run's method eadnet)",
+        used_by=("eadnet",), license="MIT (eadbench)", package=("eadbench", "builtin/eadnet_tiny.safetensors"),
+        sha256="65e51a181b9fb0bfdcb59383362ef2b537a5263925aa2c935d203ecf43c18115", size=4_083_244,
+        library_hint="ships in eadbench/builtin/ (recipe: eadnet.recipe.json)",
+    ),
 ]:
     register_weight(_spec)
 

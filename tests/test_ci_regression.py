@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-# the default run trains the built-in sync experts and EAD-Net (about half an hour on 2 cores): CI runs
-# it with `pytest -m slow`; the EAD-Net gate (ablate, check and four probes over the 28 training clips,
+# the default run loads the built-in models shipped in eadbench/builtin/ and trains nothing, but it still
+# generates and scores 28 clips x 4 methods (minutes on 2 cores): CI runs it with `pytest -m slow`; the
+# EAD-Net gate (ablate, check and four probes over the 28 training clips,
 # about an hour) is marked `gate` and run by hand: `pytest -m gate tests/test_ci_regression.py`
 
 BASELINE = Path(__file__).resolve().parent.parent / "reports" / "baselines" / "synth.json"

@@ -81,3 +81,29 @@ def test_html_page_in_headless_chromium(run_dir, tmp_path):
         assert b.console_errors() == []
     finally:
         b.close()
+
+
+def test_controls_are_marked_and_never_ranked_best(tmp_path):
+    """The example table once ranked the `shifted` control best on every fidelity column: the
+    real video, its audio-shifted copy and the still face are controls, never contenders."""
+    from eadbench.report.tables import main_table, to_latex, to_markdown
+    from eadbench.run.layout import RunRecord
+
+    def entry(v, direction):
+        return {"value": v, "direction": direction, "protocol": "p@1", "n_used": 3, "n_failed": 0}
+
+    values = {"ground_truth": (1.0, 0.96), "shifted": (0.98, 0.97), "static": (0.86, 1.07),
+              "eadnet": (0.85, 1.00), "mine": (0.80, 1.02)}
+    summary = {"dataset": "synth", "split": "test", "n_clips": 3,
+               "methods": {m: {"ssim": {"ssim": entry(a, "higher")}, "lse": {"lse_d": entry(b, "lower")}}
+                           for m, (a, b) in values.items()}}
+    run = RunRecord(tmp_path, summary, {"methods": {}}, None, [])
+    table = main_table([run])
+    ranks = {m: [c.rank for c in cells] for m, cells in table.rows}
+    assert ranks["eadnet"] == [1, 1] and ranks["mine"] == [2, 2]
+    assert all(r is None for m in ("ground_truth", "shifted", "static") for r in ranks[m])
+    md = to_markdown(table)
+    assert "| shifted (control) | 0.9800 |" in md and "| ground\\_truth (control) |" in md
+    assert "| eadnet | **0.8500** |" in md
+    assert any(f.startswith("controls, shown for reference and never ranked") for f in table.footnotes)
+    assert "shifted (control)" in to_latex(table)

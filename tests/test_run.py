@@ -127,6 +127,9 @@ def test_timings_give_every_stage_in_cpu_seconds_and_frames(data, tmp_path):
     res = runner.run(_cfg(data, out, methods=["ground_truth", "static"]), echo=lambda s: None)
     t = json.loads((out / "timings.json").read_text())
     assert t == res.timings and t["cpu_seconds"] > 0 and t["wall"] > 0
+    # what came before the clips (data, built-in models, networks' setup), in wall seconds
+    assert set(t["setup_wall"]) == {"data", "builtin_models", "networks"}
+    assert all(v >= 0 for v in t["setup_wall"].values()) and sum(t["setup_wall"].values()) <= t["wall"]
     frames = _stage_frames(out)
     assert {"decode", "generate:ground_truth", "generate:static", "metric:ssim", "metric:psnr"} <= set(frames)
     assert frames["metric:ssim"] == frames["metric:psnr"] == frames["generate:ground_truth"] + frames["generate:static"]

@@ -12,6 +12,7 @@ import typer
 from eadbench import __version__
 from eadbench.cli import (
     ablate_cmd,
+    builtin_cmd,
     catalog_cmd,
     check_cmd,
     datasets_cmd,
@@ -71,6 +72,7 @@ app.add_typer(weights_cmd.app, name="weights")
 app.add_typer(eadnet_cmd.app, name="eadnet")
 app.add_typer(syncnet_cmd.app, name="syncnet")
 app.add_typer(probe_cmd.app, name="probe")
+app.add_typer(builtin_cmd.app, name="builtin")
 
 
 def main() -> None:

@@ -72,10 +72,14 @@ def run(
     fvd_clips_per_video: Optional[int] = count(None, "--fvd-clips-per-video", help="Alias of "
                                                       "--metric-option fvd.clips_per_video=N (kept for one release)."),
     syncnet: Optional[str] = typer.Option(None, "--syncnet", help="A sync expert for LSE: a file from "
-                                          "`eadbench syncnet train`, or auto (the built-in data only: one is "
-                                          "trained on its training split once and cached; the default there "
-                                          "when syncnet_v2.model is absent). Its LSE is reported under the "
-                                          "expert's own protocol name, never as syncnet_v2's."),
+                                          "`eadbench syncnet train`, or auto (the built-in data only: the "
+                                          "expert shipped in eadbench/builtin/, trained on its training split; "
+                                          "the default there when syncnet_v2.model is absent). Its LSE is "
+                                          "reported under the expert's own protocol name, never as syncnet_v2's."),
+    retrain_builtin: Optional[bool] = typer.Option(None, "--retrain-builtin", help="Built-in data: train the "
+                                                   "built-in sync expert and tiny EAD-Net from scratch with their "
+                                                   "recipe (once, cached: minutes) instead of loading the shipped "
+                                                   "ones (`eadbench builtin list`)."),
     eadnet_checkpoint: Optional[Path] = typer.Option(None, "--eadnet-checkpoint", help="EAD-Net checkpoint; "
                                                      "adds method eadnet when --methods does not name it."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed for generation and bootstrap CIs."),
@@ -99,7 +103,7 @@ def run(
         metrics=split_csv(metrics), out=_s(out), limit=limit, workers=workers, resume=resume,
         strict=strict, strict_av_length=strict_av_length, weights_dir=_s(weights_dir),
         trust_weights=trust_weights, seed=seed, quiet=quiet, device=device, tracking=tracking, source=source,
-        coverage=coverage,
+        coverage=coverage, retrain_builtin=retrain_builtin,
     )
     config_mod.apply_metric_flags(cfg, protocol or [], metric_option or [])
     if eadnet_checkpoint:

@@ -178,11 +178,22 @@ def load_expert(path: str | Path) -> nn.Module:
 
 
 def _read_expert(path: str | Path) -> tuple[nn.Module, dict]:
-    """(network, the trainer's record of it: steps, clips, sync and offset accuracy; {} if none)."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling/zip error means a bad file
-        raise WeightsIntegrityError(f"{path}: cannot read sync expert weights ({type(exc).__name__})") from None
+    """(network, the trainer's record of it: steps, clips, sync and offset accuracy; {} if none).
+
+    A ``.safetensors`` file is a built-in expert (``eadbench.builtin``: fp16, cast to fp32 here,
+    its arch and record in the file's metadata); anything else a torch state dict."""
+    if str(path).endswith(".safetensors"):
+        from eadbench.builtin_file import read
+
+        state, info = read(path)
+        if info.get("kind") != "sync-expert":
+            raise WeightsIntegrityError(f"{path}: a built-in {info.get('kind')}, not a sync expert")
+        state = {**state, "arch": info.get("arch", "v2"), "meta": info.get("meta")}
+    else:
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - any unpickling/zip error means a bad file
+            raise WeightsIntegrityError(f"{path}: cannot read sync expert weights ({type(exc).__name__})") from None
     arch = state.pop("arch", "v2") if isinstance(state, dict) else "v2"
     meta = state.pop("meta", None)
     try:

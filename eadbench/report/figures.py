@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from eadbench.report.tables import DISPLAY, Run, confusion  # noqa: E402
+from eadbench.report.tables import CONTROLS, DISPLAY, Run, confusion  # noqa: E402
 
 plt.rcParams.update({"font.size": 9, "axes.titlesize": 10, "figure.dpi": 110, "savefig.bbox": "tight",
                      "pdf.fonttype": 42})
@@ -87,7 +87,9 @@ def radar(run: Run, out: Path) -> list[Path]:
     ax = fig.add_subplot(111, polar=True)
     for i, m in enumerate(methods):
         vals = data[i].tolist()
-        ax.plot(angles + angles[:1], vals + vals[:1], label=m, linewidth=1.5)
+        control = m in CONTROLS  # a reference, not a contender: dashed and marked
+        ax.plot(angles + angles[:1], vals + vals[:1], label=f"{m} (control)" if control else m, linewidth=1.5,
+                linestyle="--" if control else "-")
         ax.fill(angles + angles[:1], vals + vals[:1], alpha=0.08)
     ax.set_xticks(angles, [_plain(DISPLAY[k][0]) for k in keys])
     ax.set_yticks([0.25, 0.5, 0.75, 1.0], ["", "", "", ""])

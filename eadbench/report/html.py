@@ -11,7 +11,7 @@ import urllib.parse
 from pathlib import Path
 
 from eadbench.atomic import atomic_path
-from eadbench.report.tables import Run, Table
+from eadbench.report.tables import Run, Table, row_label
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222;max-width:1400px}
@@ -100,7 +100,7 @@ def table_html(t: Table) -> str:
         for c in cells:
             cls = {1: "best", 2: "second"}.get(c.rank or 0, "")
             tds.append(f'<td class="{cls}">{html.escape(c.text)}</td>' if cls else f"<td>{html.escape(c.text)}</td>")
-        body.append(f"<tr><td>{html.escape(name)}</td>{''.join(tds)}</tr>")
+        body.append(f"<tr><td>{html.escape(row_label(t, name))}</td>{''.join(tds)}</tr>")
     notes = "".join(f"<li>{html.escape(f)}</li>" for f in t.footnotes)
     return (f'<h3>{html.escape(t.title)}</h3><table class="metrics"><thead><tr><th>Method</th>{head}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table><ul class="notes">{notes}</ul>')

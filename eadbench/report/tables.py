@@ -2,8 +2,9 @@
 
 A table is built once as a ``Table`` (cells with their numeric values and ranks) and rendered
 to Markdown, LaTeX (booktabs) and CSV, so the three formats always agree. Best value per
-column in bold, second underlined, among the compared methods; the ground-truth and static
-bounds are shown but never ranked.
+column in bold, second underlined, among the compared methods; the controls (``CONTROLS``: the
+real video, the real video with its audio shifted, a still face) are shown, marked "(control)",
+and never ranked: they bound what a method can reach, they do not compete with it.
 """
 
 from __future__ import annotations
@@ -32,7 +33,15 @@ DISPLAY: dict[str, tuple[str, int, float]] = {
     "avsync/avsync_r": ("AV-sync r", 3, 1.0),
     "lipleak/lipleak": ("Silent-mouth leak (%)", 1, 100.0),
 }
-BOUNDS = ("ground_truth", "static")
+#: methods that are controls, not contenders: the ground truth (the real video: the upper bound of
+#: every fidelity metric), shifted (the real video with its audio offset: perfect frames, broken
+#: sync) and static (a still face: the lower bound of motion). Shown, marked, never ranked.
+CONTROLS = {
+    "ground_truth": "the real video (upper bound)",
+    "shifted": "the real video with its audio shifted (sync control)",
+    "static": "a still face (lower bound)",
+}
+BOUNDS = tuple(CONTROLS)  # the older name
 
 
 Run = RunRecord  # a finished run folder, read by eadbench.run.layout.load_run
@@ -51,6 +60,13 @@ class Table:
     columns: list[tuple[str, str]]  # (group, header)
     rows: list[tuple[str, list[Cell]]]
     footnotes: list[str] = field(default_factory=list)
+    #: row names that are controls (rendered with a "(control)" mark, never ranked)
+    controls: tuple[str, ...] = ()
+
+
+def row_label(t: Table, name: str) -> str:
+    """A row's name as rendered: controls carry "(control)"."""
+    return f"{name} (control)" if name in t.controls else name
 
 
 def _fmt(v: float | None, decimals: int, scale: float, ci: list[float] | None = None) -> str:
@@ -70,7 +86,7 @@ def _rank(cells: list[Cell], methods: list[str], direction: str | None) -> None:
     if direction not in ("higher", "lower"):
         return
     scored = [(c.value, i) for i, c in enumerate(cells)
-              if c.value is not None and math.isfinite(c.value) and methods[i] not in BOUNDS]
+              if c.value is not None and math.isfinite(c.value) and methods[i] not in CONTROLS]
     if len(scored) < 2:
         return
     scored.sort(reverse=direction == "higher")
@@ -109,7 +125,11 @@ def main_table(runs: list[Run], metrics: list[str] | None = None, with_ci: bool 
         footnotes.append(_split_note(run))
         footnotes.extend(_n_notes(run, methods))
     rows = [(m, [col[i] for col in col_cells]) for i, m in enumerate(methods)]
-    return Table("Main comparison", columns, rows, _dedupe(footnotes))
+    controls = tuple(m for m in methods if m in CONTROLS)
+    if controls:
+        footnotes.append("controls, shown for reference and never ranked: "
+                         + "; ".join(f"{m}: {CONTROLS[m]}" for m in controls))
+    return Table("Main comparison", columns, rows, _dedupe(footnotes), controls)
 
 
 def _fvd_note(run: Run, entries: list[dict], unstable: bool) -> str:
@@ -166,14 +186,21 @@ def _coverage_note(run: Run, methods: list[str]) -> str | None:
 
 
 def _builtin_model_notes(run: Run, methods: list[str]) -> list[str]:
-    """Say so when a method is the tiny EAD-Net the built-in benchmark trains itself on CPU."""
+    """Say so when a method is the built-in tiny EAD-Net: the one shipped in eadbench/builtin/ or
+    one retrained at first use (``--retrain-builtin``)."""
     notes = []
     for m in methods:
         spec = (run.manifest.get("methods") or {}).get(m) or {}
-        ckpt = str((spec.get("config") or {}).get("checkpoint", ""))
-        if spec.get("method") == "eadnet" and "/builtin/eadnet-tiny-" in ckpt.replace("\\", "/"):
+        ckpt = str((spec.get("config") or {}).get("checkpoint", "")).replace("\\", "/")
+        if spec.get("method") != "eadnet":
+            continue
+        if ckpt.endswith("/builtin/eadnet_tiny.safetensors"):
+            notes.append(f"{run.label} {m}: the tiny EAD-Net preset (2.0 M parameters, 64x64) shipped with eadbench, "
+                         "trained once on CPU on the built-in training split (eadbench/builtin/eadnet.recipe.json), "
+                         "not the paper model")
+        elif "/builtin/eadnet-tiny-" in ckpt:
             notes.append(f"{run.label} {m}: the tiny EAD-Net preset (2.0 M parameters, 64x64) trained on CPU on the "
-                         "built-in training split at first use, not the paper model")
+                         "built-in training split at first use (--retrain-builtin), not the paper model")
     return notes
 
 
@@ -252,7 +279,7 @@ def to_markdown(t: Table) -> str:
             elif c.rank == 2:
                 s = f"<u>{s}</u>"
             out.append(s)
-        lines.append("| " + " | ".join([_md_escape(name)] + out) + " |")
+        lines.append("| " + " | ".join([_md_escape(row_label(t, name))] + out) + " |")
     if t.footnotes:
         lines.append("")
         lines += [f"- {f}" for f in t.footnotes]
@@ -299,7 +326,7 @@ def to_latex(t: Table) -> str:
             elif c.rank == 2:
                 s = rf"\underline{{{s}}}"
             out.append(s)
-        lines.append(_tex_escape(name) + " & " + " & ".join(out) + r" \\")
+        lines.append(_tex_escape(row_label(t, name)) + " & " + " & ".join(out) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{_tex_escape(t.title)}.}}"]
     if t.footnotes:
         lines.append(r"\par\footnotesize " + r"\\ ".join(_tex_escape(f) for f in t.footnotes))

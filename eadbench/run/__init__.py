@@ -78,15 +78,19 @@ def _run(cfg: RunConfig, echo) -> RunResult:
     configure()
     rank, world = _dist_info()
     scan = scan_dataset(cfg)
+    t_data = time.time()
     _check_names(cfg)  # a misspelt metric or method: one line, before anything is trained
     out = RunDir(cfg.out or f"runs/{cfg.dataset}-{cfg.split or 'all'}")
     legacy = wrote(out.manifest.name, "eadbench_version")  # a run folder written before owner markers
     check_owner(out.root, RUN_COMMAND, legacy)  # someone else's folder: one line, before any work
     _builtin_assets(cfg, echo, rank)
+    t_models = time.time()
     store = WeightStore(cfg.weights_dir, cfg.trust_weights, cfg.device)
     exact_metrics_mode(store.device)
     shard, unavailable = build_shard(cfg, out, scan.clips, store)
     shard.neutral = neutral_map(cfg)
+    shard.setup = {"data": round(t_data - started, 3), "builtin_models": round(t_models - t_data, 3),
+                   "networks": round(time.time() - t_models, 3)}
     if rank != 0:  # rank 0 owns and locks the folder; the other ranks write only their clips
         ensure_folder(out.root, "run")
         return _execute(cfg, scan, shard, unavailable, (started, started_cpu), rank, world, echo)
@@ -110,11 +114,12 @@ def _check_names(cfg: RunConfig) -> None:
 
 
 def _builtin_assets(cfg: RunConfig, echo, rank: int) -> None:
-    """On the built-in data, train once (cached) what the default run compares: the tiny EAD-Net
-    for an ``eadnet`` method given no checkpoint, and the sync expert for ``--syncnet auto`` (the
-    default there when syncnet_v2.model is absent)."""
+    """On the built-in data, what the default run compares: the tiny EAD-Net for an ``eadnet``
+    method given no checkpoint, and the LSE sync expert for ``--syncnet auto`` (the default there
+    when syncnet_v2.model is absent). They are the models shipped in ``eadbench/builtin/``, hash-
+    checked, and nothing trains; ``cfg.retrain_builtin`` trains them from scratch instead (once,
+    cached: ``eadbench.run.builtin``)."""
     from eadbench.errors import ConfigError
-    from eadbench.run import builtin
     from eadbench.weights import is_available
 
     lse = cfg.metric_options.setdefault("lse", {}) if (cfg.metrics is None or "lse" in cfg.metrics) else {}
@@ -122,14 +127,28 @@ def _builtin_assets(cfg: RunConfig, echo, rank: int) -> None:
     if cfg.dataset != "synth":
         if wants_eadnet:
             raise ConfigError("method eadnet needs a checkpoint (--eadnet-checkpoint or checkpoint: in the config); "
-                              "only the built-in data trains one itself")
+                              "only the built-in data has a built-in one")
         if lse.get("syncnet_path") == "auto":
-            raise ConfigError("--syncnet auto trains on the built-in data only; train an expert on yours with "
-                              "`eadbench syncnet train` and pass it with --metric-option lse.syncnet_path=FILE")
+            raise ConfigError("--syncnet auto is the built-in expert, trained on the built-in data only; train an "
+                              "expert on yours with `eadbench syncnet train` and pass it with "
+                              "--metric-option lse.syncnet_path=FILE")
         return
     if (cfg.metrics is None or "lse" in cfg.metrics) and "syncnet_path" not in lse \
             and not is_available("syncnet-v2", cfg.weights_dir):
         lse["syncnet_path"] = "auto"
+    if not cfg.retrain_builtin:
+        from eadbench.builtin import shipped
+        from eadbench.run.builtin import EADNET_INFER_STEPS
+
+        if lse.get("syncnet_path") == "auto":
+            lse["syncnet_path"] = str(shipped("lse", cfg.weights_dir))
+        for m in wants_eadnet:
+            m.options.setdefault("checkpoint", str(shipped("eadnet", cfg.weights_dir)))
+            m.options.setdefault("steps", EADNET_INFER_STEPS)
+            m.options.setdefault("guidance", 1.0)
+        return
+    from eadbench.run import builtin
+
     training = bool(wants_eadnet) or lse.get("syncnet_path") == "auto"
     distributed = _dist_info()[1] > 1 and training
     if distributed and rank != 0:
@@ -214,7 +233,7 @@ def _execute(cfg, scan, shard, unavailable, started, rank, world, echo) -> RunRe
              f"{next(iter(notes))}: {next(iter(notes.values()))}")
     atomic_write_json(run_dir.summary, summary)
     timings = {"seconds": shard.timer.as_dict(), "stages": shard.timer.table(), "wall": round(time.time() - started, 3),
-               "cpu_seconds": round(cpu_seconds() - started_cpu, 3),
+               "cpu_seconds": round(cpu_seconds() - started_cpu, 3), "setup_wall": shard.setup,
                "process_cpu_seconds": round(cpu_seconds(), 3)}  # with the interpreter's start and the imports
     atomic_write_json(run_dir.timings, timings)
     write_manifest(run_dir, cfg, scan, shard.methods, shard.evaluators, unavailable, started, time.time(),

@@ -1,8 +1,14 @@
-"""The built-in benchmark's trained assets, made once and cached: a sync expert for LSE
-(``--syncnet auto``) and the tiny EAD-Net the default run compares (``eadnet`` without a
-checkpoint). Both learn from the built-in data's training split only.
+"""The recipes of the built-in benchmark's trained models, and their train-at-first-use cache: a
+sync expert for LSE (``--syncnet auto``), a face256 sync expert for EAD-Net's sync loss, and the
+tiny EAD-Net the default run compares (``eadnet`` without a checkpoint). All learn from the
+built-in data's training split only.
 
-Each is cached in ``$EADBENCH_CACHE/builtin/<kind>-<key>/`` where the key hashes the data's
+The default run does not train them: it loads the copies shipped in ``eadbench/builtin/``
+(``eadbench.builtin``, trained once with these recipes). This module is what trained them and
+what retrains them: ``eadbench builtin train`` (``train_sync_expert``, ``train_eadnet``) and
+``eadbench run --retrain-builtin`` (``sync_expert``, ``tiny_eadnet``: trained at first use).
+
+The latter are cached in ``$EADBENCH_CACHE/builtin/<kind>-<key>/`` where the key hashes the data's
 settings, the training configuration, the code that trains it (the eadnet package and the
 sync-expert trainer) and the code that prepares its training crops (``PREPARE_MODULES``, which
 also names the prepared folder), so a change to any of them trains again and nothing stale is
@@ -12,6 +18,7 @@ never leaves a half-trained asset behind, and two runs never train the same asse
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import shutil
 from pathlib import Path
@@ -99,9 +106,78 @@ def _prepared_train(cfg: RunConfig, protocols: tuple[str, ...], progress: bool) 
     return out / "synth"
 
 
+def train_sync_expert(prepared: Path, crop: str, out_dir: Path, steps: int | None = None,
+                      seeds: tuple[int, ...] | None = None, echo=print, progress: bool = True) -> dict:
+    """Train a sync expert with the built-in recipe into ``out_dir/expert.pt`` (fp32, the trainer's
+    format): ``steps`` of ``eadbench syncnet train`` on every training clip (nothing held out), the
+    ``seeds`` tried in turn until one learns (LSE's expert) or the one seed (face256). Returns what
+    happened: the seed kept, and per seed tried its training-set figures and loss curve."""
+    from eadbench.nets.syncnet import MIN_OFFSET_ACCURACY
+    from eadbench.syncnet_train import train
+
+    steps = EXPERT_STEPS[crop] if steps is None else steps
+    seeds = EXPERT_SEEDS[crop] if seeds is None else seeds
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tried = []
+    for i, seed in enumerate(seeds):
+        echo(f"training the built-in sync expert ({crop} crops, {steps} steps, seed {seed}) on {prepared}")
+        out = out_dir / f"seed{seed}.pt"
+        curve: list = []
+        stats = train(prepared, out, steps=steps, holdout=0, seed=seed, crop=crop, progress=progress, echo=echo,
+                      curve=curve)
+        Path(str(out) + ".ckpt").unlink(missing_ok=True)
+        out.replace(out_dir / "expert.pt")
+        tried.append({"seed": seed, "training_set": stats, "curve": curve})
+        if len(seeds) == 1 or stats["offset_accuracy"] >= MIN_OFFSET_ACCURACY:
+            break
+        echo(f"the sync expert did not learn with seed {seed} (training-set offset accuracy "
+             f"{stats['offset_accuracy']:.3f}, needs {MIN_OFFSET_ACCURACY})"
+             + (f"; trying seed {seeds[i + 1]}" if i + 1 < len(seeds) else
+                f"; no seed of {list(seeds)} learnt, so LSE will refuse it"))
+    return {"crop": crop, "steps": steps, "seeds": list(seeds), "seed": tried[-1]["seed"], "tried": tried}
+
+
+def train_eadnet(prepared: Path, expert: Path, out_dir: Path, steps: int | None = None,
+                 progress: bool = True) -> Path:
+    """Train the tiny EAD-Net with the built-in recipe (sync loss from ``expert``, the face256
+    sync expert) into ``out_dir``; returns its checkpoint (``metrics.csv`` beside it is the curve)."""
+    from eadnet.config import EADNetConfig
+    from eadnet.train import train
+
+    steps = EADNET_STEPS if steps is None else steps
+    ecfg = EADNetConfig.preset_config("tiny", **EADNET_RECIPE, syncnet_path=str(expert), checkpoint_every=steps)
+    train(ecfg, prepared, out_dir, steps, progress=progress)
+    return out_dir / "checkpoint.pt"
+
+
+#: torch threads every built-in model is trained with: the thread count changes float reduction
+#: order and so the trained model (part of the recipe and of the cache key)
+THREADS = 2
+
+
+def _threads() -> int:
+    return THREADS
+
+
+@contextlib.contextmanager
+def recipe_threads():
+    """torch's thread count set to the recipe's (``THREADS``) for the block, then restored."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(THREADS)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+
+
 def sync_expert(cfg: RunConfig, crop: str = "syncnet", echo=print, progress: bool = True) -> Path:
     """A small sync expert trained on the built-in training split (``crop``: syncnet for LSE,
-    face256 for EAD-Net's sync loss); returns its weights file."""
+    face256 for EAD-Net's sync loss), cached; returns its weights file. The default run loads
+    the shipped one instead (``eadbench.builtin``); this is ``--retrain-builtin``'s."""
     from eadbench.run.inputs import builtin_synth_root
 
     data = builtin_synth_root(cfg)
@@ -109,25 +185,12 @@ def sync_expert(cfg: RunConfig, crop: str = "syncnet", echo=print, progress: boo
     seeds = EXPERT_SEEDS[crop]
     key = {"data": data.name, "crop": crop, "steps": steps, "code": code_version("eadbench.syncnet_train",
                                                                                          "eadbench.nets.syncnet"),
-           "prepare": code_version(*PREPARE_MODULES), **({"seeds": list(seeds)} if len(seeds) > 1 else {})}
+           "prepare": code_version(*PREPARE_MODULES), **({"seeds": list(seeds)} if len(seeds) > 1 else {}),
+           "threads": _threads()}
 
     def build(tmp: Path) -> Path:
-        from eadbench.nets.syncnet import MIN_OFFSET_ACCURACY
-        from eadbench.syncnet_train import train
-
-        prepared = _prepared_train(cfg, (crop,), progress)
-        for i, seed in enumerate(seeds):
-            echo(f"training the built-in sync expert ({crop} crops, {steps} steps, seed {seed}) on {data}")
-            out = tmp / f"seed{seed}.pt"
-            stats = train(prepared, out, steps=steps, holdout=0, seed=seed, crop=crop, progress=progress, echo=echo)
-            Path(str(out) + ".ckpt").unlink(missing_ok=True)
-            out.replace(tmp / "expert.pt")
-            if len(seeds) == 1 or stats["offset_accuracy"] >= MIN_OFFSET_ACCURACY:
-                break
-            echo(f"the sync expert did not learn with seed {seed} (training-set offset accuracy "
-                 f"{stats['offset_accuracy']:.3f}, needs {MIN_OFFSET_ACCURACY})"
-                 + (f"; trying seed {seeds[i + 1]}" if i + 1 < len(seeds) else
-                    f"; no seed of {list(seeds)} learnt, so LSE will refuse it"))
+        with recipe_threads():
+            train_sync_expert(_prepared_train(cfg, (crop,), progress), crop, tmp, echo=echo, progress=progress)
         return tmp
 
     return _cached(f"sync-expert-{crop}", key, build, echo) / "expert.pt"
@@ -135,23 +198,20 @@ def sync_expert(cfg: RunConfig, crop: str = "syncnet", echo=print, progress: boo
 
 def tiny_eadnet(cfg: RunConfig, echo=print, progress: bool = True) -> Path:
     """The default run's EAD-Net: the tiny preset trained on the built-in training split (with the
-    sync loss, its expert trained first); returns the checkpoint."""
+    sync loss, its expert trained first), cached; returns the checkpoint. The default run loads
+    the shipped one instead (``eadbench.builtin``); this is ``--retrain-builtin``'s."""
     from eadbench.run.inputs import builtin_synth_root
 
     data = builtin_synth_root(cfg)
     key = {"data": data.name, "steps": EADNET_STEPS, "recipe": EADNET_RECIPE,
            "code": code_version("eadnet", "eadbench.syncnet_train", "eadbench.nets.syncnet"),
-           "prepare": code_version(*PREPARE_MODULES)}
+           "prepare": code_version(*PREPARE_MODULES), "threads": _threads()}
 
     def build(tmp: Path) -> Path:
-        from eadnet.config import EADNetConfig
-        from eadnet.train import train
-
         expert = sync_expert(cfg, "face256", echo, progress)
-        ecfg = EADNetConfig.preset_config("tiny", **EADNET_RECIPE, syncnet_path=str(expert),
-                                          checkpoint_every=EADNET_STEPS)
         echo(f"training the built-in EAD-Net (tiny preset, {EADNET_STEPS} steps) on {data}: a CPU-trained model")
-        train(ecfg, _prepared_train(cfg, ("face256",), progress), tmp, EADNET_STEPS, progress=progress)
+        with recipe_threads():
+            train_eadnet(_prepared_train(cfg, ("face256",), progress), expert, tmp, progress=progress)
         return tmp
 
     return _cached("eadnet-tiny", key, build, echo) / "checkpoint.pt"

@@ -38,6 +38,9 @@ class Shard:
     evaluators: dict[str, Any] = field(default_factory=dict)  # metric name -> Evaluator
     timer: Timer = field(default_factory=Timer)
     neutral: dict[str, Clip] = field(default_factory=dict)  # speaker -> neutral clip (--source neutral)
+    #: wall seconds of what the run did before its clips: finding or making the data (the built-in
+    #: data is generated into the cache on first use), the built-in models, the networks' setup
+    setup: dict[str, float] = field(default_factory=dict)
 
 
 def metric_context(cfg: RunConfig, metric: str, store: WeightStore) -> MetricContext:

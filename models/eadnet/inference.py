@@ -40,15 +40,27 @@ class EADNetPipeline:
         p = Path(path)
         if not p.exists():
             raise WeightsMissingError(f"EAD-Net checkpoint {p} does not exist (train one with `eadbench eadnet train`)")
-        try:
-            st = torch.load(p, map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001
-            raise ConfigError(f"{p}: not a readable EAD-Net checkpoint ({type(exc).__name__})") from None
-        if not isinstance(st, dict) or st.get("format") != "eadnet-checkpoint/1":
-            raise ConfigError(f"{p}: not an EAD-Net checkpoint (no eadnet-checkpoint/1 format tag)")
+        if p.suffix == ".safetensors":  # a built-in model (eadbench.builtin): EMA weights in fp16, config
+            import json
+
+            from eadbench.builtin_file import read
+
+            weights, info = read(p)
+            if info.get("kind") != "eadnet":
+                raise ConfigError(f"{p}: a built-in {info.get('kind')}, not an EAD-Net")
+            if not use_ema:
+                raise ConfigError(f"{p}: a built-in EAD-Net holds its EMA weights only")
+            st = {"config": json.loads(info["config"])}
+        else:
+            try:
+                st = torch.load(p, map_location="cpu", weights_only=True)
+            except Exception as exc:  # noqa: BLE001
+                raise ConfigError(f"{p}: not a readable EAD-Net checkpoint ({type(exc).__name__})") from None
+            if not isinstance(st, dict) or st.get("format") != "eadnet-checkpoint/1":
+                raise ConfigError(f"{p}: not an EAD-Net checkpoint (no eadnet-checkpoint/1 format tag)")
+            weights = st["ema"] if use_ema else st["model"]
         cfg = EADNetConfig.from_dict(st["config"])
         model = EADNet(cfg)
-        weights = st["ema"] if use_ema else st["model"]
         own = model.state_dict()
         missing = sorted(set(own) - set(weights))
         unexpected = sorted(set(weights) - set(own))
