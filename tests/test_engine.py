@@ -288,3 +288,33 @@ def test_generators_get_the_whole_thread_budget(monkeypatch):
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_generation_temporaries_come_from_the_heap_and_the_flat_policy_returns():
+    """Issue 24/25: inside ``heap_temporaries`` a large temporary allocated again and again is
+    served from glibc's heap (its pages faulted in once); outside, the fixed 128 KB threshold makes
+    each a fresh mapping (faulted in every time), which keeps memory flat while streaming."""
+    import platform
+    import resource
+
+    import numpy as np
+    import pytest
+
+    from eadbench import streams
+
+    if platform.system() != "Linux" or streams._LIBC is None:
+        pytest.skip("glibc only")
+
+    def faults(n=20, size=4 << 20):
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        for _ in range(n):
+            a = np.ones(size, np.uint8)  # touches every page
+            del a
+        return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+    with streams.heap_temporaries():
+        inside = faults()
+    outside = faults()
+    pages = (4 << 20) // 4096
+    assert outside >= 5 * pages, (inside, outside)  # fresh mappings: faulted in again and again
+    assert inside < 2 * pages, (inside, outside)  # reused heap memory: faulted in about once

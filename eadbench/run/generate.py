@@ -15,6 +15,7 @@ from eadbench.errors import EadbenchError, short_reason
 from eadbench.generators.base import GenerationRequest
 from eadbench.results import atomic_write_json
 from eadbench.run.layout import RunDir
+from eadbench.streams import heap_temporaries
 from eadbench.threads import whole_budget
 
 
@@ -45,7 +46,7 @@ def ensure_video(gen, clip: Clip, real: Path, wav: Path, run: RunDir, label: str
         )
         try:
             with timer.timed(f"generate:{label}", frames=info.n_frames) if timer else nullcontext(), \
-                    whole_budget():  # a generator's networks are large: they get every thread
+                    whole_budget(), heap_temporaries():  # a generator's networks are large: every thread, heap
                 res = gen.generate(req)
             media.probe(video)
         except EadbenchError as exc:
