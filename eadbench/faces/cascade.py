@@ -37,19 +37,13 @@ class Unsupported(ValueError):
     """A case this re-implementation leaves to facenet-pytorch (callers fall back to it)."""
 
 
-_BUFFER: dict[tuple, np.ndarray] = {}
 
 
 def _integrals(imgs: np.ndarray) -> np.ndarray:
-    """The integral images of a group of frames, in one buffer reused from call to call (a fresh
-    134 MB array per group of 590² frames costs more in page faults than the sums themselves)."""
+    """The integral images of a group of frames, in this thread's buffer reused from call to call (a
+    fresh 64 MB array per group costs more in page faults than the sums themselves)."""
     n, (h, w) = len(imgs), imgs[0].shape[:2]
-    key = (h, w)
-    buf = _BUFFER.get(key)
-    if buf is None or len(buf) < n:
-        _BUFFER.clear()
-        buf = _BUFFER[key] = np.empty((max(n, min(BATCH, GROUP_BYTES // ((h + 1) * (w + 1) * 12))), h + 1, w + 1, 3),
-                                      np.int32)
+    buf = _buffer("integral", (n, h + 1, w + 1, 3), np.int32)
     for i, im in enumerate(imgs):
         integral(im, buf[i])
     return buf[:n]
