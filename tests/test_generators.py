@@ -219,9 +219,12 @@ def test_interrupted_eadbench_takes_its_job_with_it(tmp_path):
 
     driver = tmp_path / "driver.py"
     driver.write_text(textwrap.dedent("""
-        import sys
+        import signal, sys
         from pathlib import Path
         from eadbench.generators.subprocess_job import run_job
+        # Ctrl-C raises KeyboardInterrupt here whatever disposition this process inherited (a
+        # SIGINT ignored by the parent is ignored by its children: in the full suite it was)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         child = "import os, time; open('child.pid', 'w').write(str(os.getpid())); time.sleep(600)"
         run_job([sys.executable, "-c", child], Path(sys.argv[1]), timeout=600)
     """))
