@@ -46,8 +46,8 @@ def needs_patch() -> bool:
 
 
 def nms_reference(boxes, scores, iou_threshold: float):
-    """Greedy non-maximum suppression (same contract as torchvision.ops.nms), in numpy: each kept
-    box suppresses, in one vectorised step, every remaining box it overlaps too much."""
+    """Greedy non-maximum suppression (same contract as torchvision.ops.nms), in numpy
+    (``greedy_keep`` over the boxes sorted by decreasing score, ties in index order)."""
     import numpy as np
     import torch
 
@@ -55,23 +55,33 @@ def nms_reference(boxes, scores, iou_threshold: float):
         return torch.empty(0, dtype=torch.int64, device=boxes.device)
     b = boxes.detach().cpu().double().numpy()
     order = np.argsort(-scores.detach().cpu().double().numpy(), kind="stable")
-    x1, y1, x2, y2 = b[order].T
+    keep = order[greedy_keep(b[order], iou_threshold)]
+    return torch.as_tensor(keep.astype(np.int64), device=boxes.device)
+
+
+def greedy_keep(b, threshold: float):
+    """Greedy NMS of boxes ``b`` (N, 4) float64 x1 y1 x2 y2, sorted best first: a bool mask of the
+    kept ones. Each kept box suppresses, in one vectorised step, every later box whose IoU with it
+    is above ``threshold`` (the one NMS kernel of eadbench: torchvision's fallback and the face
+    detector's per-frame NMS, ``eadbench.faces.cascade``)."""
+    import numpy as np
+
+    x1, y1, x2, y2 = b.T
     areas = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    alive = np.ones(len(order), dtype=bool)
-    keep = []
-    for i in range(len(order)):
+    alive = np.ones(len(b), dtype=bool)
+    for i in range(len(b)):
         if not alive[i]:
             continue
-        keep.append(order[i])
         rest = np.flatnonzero(alive[i + 1:]) + i + 1
         if rest.size == 0:
             break
         w = np.clip(np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]), 0, None)
         h = np.clip(np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]), 0, None)
         inter = w * h
-        iou = inter / (areas[i] + areas[rest] - inter)
-        alive[rest[iou > iou_threshold]] = False
-    return torch.as_tensor(np.asarray(keep, dtype=np.int64), device=boxes.device)
+        with np.errstate(invalid="ignore", divide="ignore"):  # 0/0 (empty boxes) is nan: never above
+            iou = inter / (areas[i] + areas[rest] - inter)
+        alive[rest[iou > threshold]] = False
+    return alive
 
 
 def ensure_torchvision_importable() -> bool:

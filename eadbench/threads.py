@@ -24,6 +24,7 @@ it instead). Where the budget goes was measured on real clips (issue 24; README 
 from __future__ import annotations
 
 import os
+import threading
 from contextlib import contextmanager
 
 _BUDGET: int | None = None
@@ -90,3 +91,20 @@ def whole_budget():
         yield
     finally:
         torch.set_num_threads(before)
+
+
+_SCRATCH = threading.local()
+
+
+def scratch(name: str, size: int, dtype):
+    """A flat numpy buffer of at least ``size`` elements, this thread's own, reused across calls
+    with the same ``name`` (grown when a larger one is asked for; its contents are left over from
+    the last call): the per-frame work (SSIM, PSNR, the detector's integral images) allocates
+    nothing per frame, and two threads never share one."""
+    import numpy as np
+
+    bufs = _SCRATCH.__dict__.setdefault("bufs", {})
+    buf = bufs.get(name)
+    if buf is None or buf.size < size or buf.dtype != dtype:
+        buf = bufs[name] = np.empty(size, dtype)
+    return buf[:size]

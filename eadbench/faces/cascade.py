@@ -22,9 +22,9 @@ once (a few ms) and every pyramid level and every candidate window is then a han
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
+
+from eadbench._torchvision import greedy_keep
 
 #: integral images of a group of frames held at once (int32, 3 channels; one buffer, kept for the
 #: next group); a group is at most BATCH frames, as facenet-pytorch's callers batch them, and
@@ -117,18 +117,11 @@ def _normalised(windows: np.ndarray):
     return torch.from_numpy(windows).permute(0, 3, 1, 2)
 
 
-_LOCAL = threading.local()
-
-
 def _buffer(name: str, shape: tuple, dtype) -> np.ndarray:
-    """This thread's reusable buffer ``name`` viewed as ``shape`` (grown when a larger one is asked
-    for; contents left over from the last use)."""
-    size = int(np.prod(shape))
-    bufs = _LOCAL.__dict__.setdefault("bufs", {})
-    buf = bufs.get(name)
-    if buf is None or buf.size < size or buf.dtype != dtype:
-        buf = bufs[name] = np.empty(size, dtype)
-    return buf[:size].reshape(shape)
+    """This thread's reusable buffer ``name`` (``threads.scratch``) viewed as ``shape``."""
+    from eadbench.threads import scratch
+
+    return scratch(f"cascade-{name}", int(np.prod(shape)), dtype).reshape(shape)
 
 
 def detect_face(imgs, minsize: float, pnet, rnet, onet, threshold, factor):
@@ -300,7 +293,7 @@ def _batched_nms(boxes, scores, idxs, threshold: float):
     """torchvision's ``batched_nms`` (kept indices by decreasing score; no box suppresses a box of
     another frame) as it runs on this project's CPU torch: up to 4000 coordinates, one NMS over
     boxes offset apart by frame; above, one NMS per frame on the raw boxes; the kernel is
-    ``eadbench._torchvision.nms_reference``. Computed frame by frame either way (the offsets keep
+    ``eadbench._torchvision.greedy_keep``. Computed frame by frame either way (the offsets keep
     frames apart, so the kept set is the same; each frame's greedy pass reads the same IoU values
     in the same order), so the cost grows with the boxes per frame, not with the batch. (The
     offsets could let a box partly at negative coordinates touch one of the previous frame's
@@ -318,25 +311,8 @@ def _batched_nms(boxes, scores, idxs, threshold: float):
     kept = np.zeros(len(order), dtype=bool)
     for f in np.unique(frames):
         mine = order[frames[order] == f]  # this frame's boxes, best first (ties: lower index first)
-        kept[mine[_greedy(b[mine], threshold)]] = True
+        kept[mine[greedy_keep(b[mine], threshold)]] = True
     return torch.as_tensor(order[kept[order]], dtype=torch.int64)
-
-
-def _greedy(b: np.ndarray, threshold: float) -> np.ndarray:
-    """Greedy NMS of boxes sorted best first: which are kept. The IoU is computed elementwise by
-    ``nms_reference``'s formula in float64, so the decisions are its decisions."""
-    x1, y1, x2, y2 = b.T
-    areas = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    w = np.clip(np.minimum(x2[:, None], x2[None]) - np.maximum(x1[:, None], x1[None]), 0, None)
-    h = np.clip(np.minimum(y2[:, None], y2[None]) - np.maximum(y1[:, None], y1[None]), 0, None)
-    inter = w * h
-    with np.errstate(invalid="ignore", divide="ignore"):
-        over = inter / (areas[:, None] + areas[None] - inter) > threshold
-    alive = np.ones(len(b), dtype=bool)
-    for i in range(len(b)):
-        if alive[i]:
-            alive[i + 1:] &= ~over[i, i + 1:]
-    return alive
 
 
 def _nms_min(boxes, scores, idxs, threshold: float):

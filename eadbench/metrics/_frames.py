@@ -7,17 +7,15 @@ zero, which was a third of a run's CPU time."""
 
 from __future__ import annotations
 
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 import numpy as np
 
 from eadbench.errors import MetricInputError
-from eadbench.threads import budget
+from eadbench.threads import budget, scratch  # noqa: F401  (scratch: the metrics' buffers)
 
 _POOL: ThreadPoolExecutor | None = None
-_SCRATCH = threading.local()
 
 
 def as_frames(frames) -> np.ndarray:
@@ -52,11 +50,3 @@ def per_frame(fn: Callable[[np.ndarray, np.ndarray], float], fake: np.ndarray, r
     return np.fromiter(_POOL.map(fn, fake, real), dtype=np.float64, count=len(fake))
 
 
-def scratch(name: str, size: int, dtype) -> np.ndarray:
-    """A flat buffer of at least ``size`` elements, this thread's own, reused across calls with the
-    same ``name`` (grown when a larger frame comes); its contents are left over from the last call."""
-    bufs = _SCRATCH.__dict__.setdefault("bufs", {})
-    buf = bufs.get(name)
-    if buf is None or buf.size < size or buf.dtype != dtype:
-        buf = bufs[name] = np.empty(size, dtype)
-    return buf[:size]
