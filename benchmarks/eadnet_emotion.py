@@ -70,6 +70,12 @@ def main() -> None:
                     help="EADNetConfig override on top of the built-in recipe (repeatable)")
     ap.add_argument("--builtin", action="store_true", help="train exactly what the default run trains")
     ap.add_argument("--checkpoint", type=Path, help="measure this checkpoint instead of training one")
+    ap.add_argument("--renders", action="store_true",
+                    help="train on the training clips rendered in every emotion (the counterfactual renders, "
+                         "for ref_clip=twin) instead of the training split as recorded")
+    ap.add_argument("--expert", default=None,
+                    help="the face256 sync expert for the sync loss (default: train the built-in recipe's; "
+                         "builtin:face256 is the shipped one)")
     ap.add_argument("--infer-steps", type=int, default=None, help="DDIM steps in the run (default: built-in)")
     ap.add_argument("--guidance", type=float, default=None, help="guidance in the run (default: built-in)")
     ap.add_argument("--probe-speakers", type=int, default=0,
@@ -99,12 +105,14 @@ def main() -> None:
     res: dict = {"recipe": recipe, "steps": steps, "threads": torch.get_num_threads()}
     ckpt = a.checkpoint
     if ckpt is None:
-        expert = builtin.sync_expert(run_cfg, "face256", echo=print, progress=False)
+        expert = a.expert or builtin.sync_expert(run_cfg, "face256", echo=print, progress=False)
+        train_data = builtin._prepared_renders(run_cfg, ("face256",), progress=False) if a.renders else data
+        res["train_data"] = str(train_data)
         out = a.work / "eadnet"
         cfg = EADNetConfig.preset_config("tiny", **recipe, syncnet_path=str(expert), checkpoint_every=steps)
         res["load_before"] = round(os.getloadavg()[0], 1)
         wall, cpu = time.perf_counter(), time.process_time()
-        train(cfg, data, out, steps, progress=False, device="cpu")
+        train(cfg, train_data, out, steps, progress=False, device="cpu")
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         res.update(train_s=round(wall, 1), train_cpu_s=round(cpu, 1),
                    s_per_step=round(step_seconds(out / "metrics.csv"), 3),

@@ -11,6 +11,16 @@ whose ``emotion.txt`` that describer wrote (``eadnet.describe``), and is given t
 kind on the test clips (the test split prepared and described the same way; ``face`` takes the
 training clips' neutral clips as population baseline for test speakers without one). Rows are
 named ``<variant>/<source>``. Without it nothing changes: one row per variant, template texts.
+
+``recipe="builtin"`` ablates the shipped EAD-Net's recipe (``eadbench.run.builtin``): every variant
+trains on that recipe's data with its overrides, steps and thread count, the sync loss taught by
+the shipped face256 expert (the shipped model learnt from that expert's fp32 weights, trained in
+the same command; the fp16 file is the closest that ships); ``steps_for`` gives a variant fewer
+steps (said in the report), ``checkpoint_for`` takes a variant's weights from a file (``builtin``:
+the shipped model, the full variant of that recipe). ``source="neutral"`` scores EAT's editing
+protocol (every clip driven from its speaker's neutral clip), ``probe`` adds the emotion probe on
+the training split, and ``report`` writes the ablation report (Markdown, LaTeX, figure, JSON).
+Trained variants resume from their checkpoint, so variants can be trained in separate sessions.
 """
 
 from __future__ import annotations
@@ -101,11 +111,16 @@ class AblationResult:
     rows: list[dict[str, Any]]
 
 
-def ablate(out: str | Path, names: list[str] | None = None, grid: bool = False, train_steps: int = 300,
-           infer_steps: int = 8, checkpoints: str | Path | None = None, overrides: dict | None = None,
+RECIPES = ("default", "builtin")
+
+
+def ablate(out: str | Path, names: list[str] | None = None, grid: bool = False, train_steps: int | None = None,
+           infer_steps: int | None = None, checkpoints: str | Path | None = None, overrides: dict | None = None,
            synth: dict | None = None, limit: int | None = None, metrics: list[str] | None = None,
            syncnet: str | None = None, echo=print, progress: bool = True,
-           text_source: list[str] | None = None) -> AblationResult:
+           text_source: list[str] | None = None, recipe: str = "default", steps_for: dict[str, int] | None = None,
+           checkpoint_for: dict[str, str] | None = None, source: str | None = None, probe: bool = False,
+           report: str | Path | None = None, command: str | None = None) -> AblationResult:
     from eadnet.config import EADNetConfig
     from eadnet.model import EADNet
     from eadnet.train import train
@@ -118,6 +133,26 @@ def ablate(out: str | Path, names: list[str] | None = None, grid: bool = False, 
     out = Path(out)
     chosen = variants(names, grid)
     sources = text_sources(text_source)
+    if recipe not in RECIPES:
+        raise EadbenchError(f"unknown recipe {recipe!r}; known: {', '.join(RECIPES)}")
+    builtin_recipe = recipe == "builtin"
+    if builtin_recipe and (sources or syncnet):
+        raise EadbenchError("--recipe builtin trains with the shipped face256 expert and template texts: drop "
+                            "--syncnet and --text-source")
+    for what, given in (("--steps-for", steps_for), ("--checkpoint-for", checkpoint_for)):
+        unknown = sorted(set(given or {}) - set(chosen))
+        if unknown:
+            raise EadbenchError(f"{what}: {unknown[0]!r} is not one of the variants ({', '.join(chosen)})")
+    if builtin_recipe:
+        from eadbench.run import builtin as rb
+
+        train_steps = rb.EADNET_STEPS if train_steps is None else train_steps
+        infer_steps = rb.EADNET_INFER_STEPS if infer_steps is None else infer_steps
+        guidance = rb.EADNET_GUIDANCE
+    else:
+        train_steps = 300 if train_steps is None else train_steps
+        infer_steps = 8 if infer_steps is None else infer_steps
+        guidance = 1.0
     with claim_folder(out, "eadbench ablate", "ablate", note=echo, legacy=wrote("ablation.json", "rows")):
         rc = RunConfig(dataset="synth", out=str(out / "run"), quiet=not progress, limit=limit, metrics=metrics)
         if synth:
@@ -127,13 +162,21 @@ def ablate(out: str | Path, names: list[str] | None = None, grid: bool = False, 
         rc.root = str(data_root)
         prepared = out / "prepared"
         prepare_dataset("synth", data_root, prepared, split="train", protocols=("face256",), progress=progress)
-        if syncnet == "auto":  # with --checkpoints nothing trains, so no expert is needed
-            syncnet = None if checkpoints else str(_train_expert(prepared / "synth", out / "sync256.pt", echo,
-                                                                 progress))
-        # defaults of the CPU ablation: losses that need weights this machine lacks are off (stated)
-        base = {"w_lpips": 0.0, "w_trepa": 0.0, **({"syncnet_path": syncnet} if syncnet else {"w_sync": 0.0}),
-                "checkpoint_every": max(10, train_steps), **(overrides or {})}
-        train_data = {None: prepared / "synth"}
+        if builtin_recipe:
+            from eadbench.builtin import shipped
+
+            rc_data = RunConfig(dataset="synth", synth=rc.synth)
+            base = {**rb.EADNET_RECIPE, "syncnet_path": str(shipped("face256")),
+                    "checkpoint_every": max(10, train_steps), **(overrides or {})}
+            train_data = {None: rb.eadnet_training_data(rc_data, progress)}
+        else:
+            if syncnet == "auto":  # with --checkpoints nothing trains, so no expert is needed
+                syncnet = None if checkpoints else str(_train_expert(prepared / "synth", out / "sync256.pt", echo,
+                                                                     progress))
+            # defaults of the CPU ablation: losses that need weights this machine lacks are off (stated)
+            base = {"w_lpips": 0.0, "w_trepa": 0.0, **({"syncnet_path": syncnet} if syncnet else {"w_sync": 0.0}),
+                    "checkpoint_every": max(10, train_steps), **(overrides or {})}
+            train_data = {None: prepared / "synth"}
         test_texts: dict[str | None, Path | None] = {None: None}
         for src in sources or []:
             echo(f"describing the training clips ({src})")
@@ -150,34 +193,120 @@ def ablate(out: str | Path, names: list[str] | None = None, grid: bool = False, 
         for (name, switches), src in itertools.product(chosen.items(), sources or [None]):
             label = f"{name}/{src}" if src else name
             cfg = EADNetConfig.preset_config("tiny", **{**base, **switches})
-            ckpt = (Path(checkpoints) if checkpoints else out / "models") / label / "checkpoint.pt"
+            steps = (steps_for or {}).get(name, train_steps)
+            given = (checkpoint_for or {}).get(name)
+            if given is not None:
+                ckpt = shipped("eadnet") if given == "builtin" and builtin_recipe else Path(given)
+                if not ckpt.exists():
+                    raise EadbenchError(f"--checkpoint-for {name}: no {ckpt}")
+            else:
+                ckpt = (Path(checkpoints) if checkpoints else out / "models") / label / "checkpoint.pt"
             t = time.perf_counter()
-            if not checkpoints:
+            if given is None and not checkpoints:
                 on = ", ".join(f"{k}={v}" for k, v in switches.items())
-                echo(f"training {label} ({on}) for {train_steps} steps")
-                train(cfg, train_data[src], ckpt.parent, train_steps, progress=progress)
+                echo(f"training {label} ({on}) for {steps} steps")
+                with _threads(builtin_recipe):
+                    train(dict_config(cfg, checkpoint_every=max(10, steps)), train_data[src], ckpt.parent, steps,
+                          progress=progress)
             elif not ckpt.exists():
                 raise EadbenchError(f"--checkpoints: no {ckpt}")
             rows.append({"variant": label, **switches, **({"text_source": src} if src else {}),
                          "params": EADNet(cfg).parameter_report()["total"],
-                         "train_seconds": round(time.perf_counter() - t, 1) if not checkpoints else None,
+                         "steps": _trained_steps(ckpt, steps), "weights": "given" if given else
+                         ("loaded" if checkpoints else "trained"),
+                         "train_seconds": _train_seconds(ckpt, time.perf_counter() - t) if not (checkpoints or given)
+                         else None,
                          "checkpoint": str(ckpt), "texts": str(test_texts[src]) if test_texts[src] else None})
         rc.methods = [MethodSpec(r["variant"], "eadnet", {"checkpoint": r["checkpoint"], "steps": infer_steps,
-                                                         "guidance": 1.0,
+                                                         "guidance": guidance,
                                                          **({"texts": r["texts"]} if r["texts"] else {})})
                       for r in rows]
+        if source:
+            rc.source = source
         res = run_benchmark(rc, echo=echo)
         for r in rows:
             r["metrics"] = {f"{m}/{o}": e.get("value")
                             for m, outs in res.summary["methods"].get(r["variant"], {}).items()
                             for o, e in outs.items()}
+            r["ci95"] = {f"{m}/{o}": e.get("ci95")
+                         for m, outs in res.summary["methods"].get(r["variant"], {}).items()
+                         for o, e in outs.items() if e.get("ci95")}
+        if probe:
+            probe_data = (rb._prepared_train(rc_data, ("face256",), progress) if builtin_recipe
+                          else prepared / "synth")
+            for r in rows:
+                echo(f"emotion probe of {r['variant']} on {probe_data}")
+                r["probe"] = _probe(Path(r["checkpoint"]), probe_data)
         table = format_table(rows, res.summary)
         atomic_write_text(out / "ablation.md", table)
-        atomic_write_json(out / "ablation.json", {"rows": rows, "train_steps": train_steps, "infer_steps": infer_steps,
-                                                  "overrides": {k: v for k, v in base.items()},
-                                                  "split_hash": res.summary.get("split_hash"),
-                                                  "text_sources": sources})
+        record = {"rows": rows, "train_steps": train_steps, "infer_steps": infer_steps, "guidance": guidance,
+                  "recipe": recipe, "steps_for": steps_for or {}, "source": source,
+                  "overrides": {k: v for k, v in base.items()},
+                  "split_hash": res.summary.get("split_hash"), "n_clips": res.summary.get("n_clips"),
+                  "text_sources": sources, "command": command}
+        atomic_write_json(out / "ablation.json", record)
+        if report is not None:
+            from eadbench.report.ablation import write_ablation_report
+
+            write_ablation_report(record, Path(report))
         return AblationResult(out, table, rows)
+
+
+def dict_config(cfg, **changes):
+    """``cfg`` with ``changes`` (an EADNetConfig is a dataclass)."""
+    import dataclasses
+
+    return dataclasses.replace(cfg, **changes)
+
+
+def _threads(builtin_recipe: bool):
+    import contextlib
+
+    if not builtin_recipe:
+        return contextlib.nullcontext()
+    from eadbench.run import builtin as rb
+
+    return rb.recipe_threads()  # the thread count the built-in models are trained with
+
+
+def _trained_steps(ckpt: Path, default: int) -> int:
+    """The optimiser steps behind a checkpoint (a built-in file records them), else ``default``."""
+    try:
+        if ckpt.suffix == ".safetensors":
+            from eadbench.builtin_file import read
+
+            return int(read(ckpt)[1]["step"])
+        import torch
+
+        return int(torch.load(ckpt, map_location="cpu", weights_only=True)["step"])
+    except (OSError, KeyError, ValueError, RuntimeError):
+        return default
+
+
+def _train_seconds(ckpt: Path, fallback: float) -> float:
+    """The training's own wall seconds (its ``metrics.csv``: a variant resumed in a later session,
+    or found complete, counts the time it trained, not this call's)."""
+    import csv
+
+    try:
+        with open(ckpt.parent / "metrics.csv", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        return round(float(rows[-1]["seconds"]), 1)
+    except (OSError, KeyError, ValueError, IndexError):
+        return round(fallback, 1)
+
+
+def _probe(ckpt: Path, data: Path) -> dict:
+    """The emotion probe (``eadnet.probe.emotion_probe``) with a bootstrap CI of its shift."""
+    from eadnet.inference import EADNetPipeline
+    from eadnet.probe import emotion_probe
+
+    from eadbench.results import bootstrap_ci
+
+    res = emotion_probe(EADNetPipeline.from_checkpoint(ckpt, device="cpu"), data)
+    shifts = [c["shift"] for c in res.per_clip.values()]
+    return {"shift": res.shift, "shift_ci95": bootstrap_ci(shifts), "text_effect": res.effect,
+            "intensity_effect": res.intensity_effect, "n_clips": len(shifts)}
 
 
 def _train_expert(data: Path, path: Path, echo, progress: bool) -> Path:
@@ -196,8 +325,10 @@ def format_table(rows: list[dict[str, Any]], summary: dict) -> str:
 
     keys = [k for k in DISPLAY if any(k in r.get("metrics", {}) for r in rows)]
     with_source = any(r.get("text_source") for r in rows)
+    with_probe = any(r.get("probe") for r in rows)
     head = (["Variant", "STDA", "TFRM", "Text"] + (["Text source"] if with_source else [])
-            + [DISPLAY[k][0] for k in keys] + ["Params", "Train s"])
+            + [DISPLAY[k][0] for k in keys] + (["Probe shift", "Text effect"] if with_probe else [])
+            + ["Params", "Steps", "Train s"])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = [r["variant"]] + ["✓" if r[s] else "✗" for s in SWITCHES]
@@ -206,12 +337,23 @@ def format_table(rows: list[dict[str, Any]], summary: dict) -> str:
         for k in keys:
             v = r["metrics"].get(k)
             _, dec, scale = DISPLAY[k]
-            cells.append("–" if v is None else f"{v * scale:.{dec}f}")
-        cells += [f"{r['params'] / 1e6:.2f}M", "–" if r["train_seconds"] is None else f"{r['train_seconds']:.0f}"]
+            ci = (r.get("ci95") or {}).get(k)
+            cells.append("–" if v is None else f"{v * scale:.{dec}f}"
+                         + (f" ± {(ci[1] - ci[0]) * scale / 2:.{dec}f}" if ci else ""))
+        if with_probe:
+            pr = r.get("probe") or {}
+            ci = pr.get("shift_ci95")
+            cells += ["–" if "shift" not in pr else f"{pr['shift']:+.3f}" + (f" ± {(ci[1] - ci[0]) / 2:.3f}" if ci
+                                                                            else ""),
+                      "–" if "text_effect" not in pr else f"{pr['text_effect']:.2f}"]
+        steps = r.get("steps")
+        cells += [f"{r['params'] / 1e6:.2f}M", "–" if steps is None else str(steps),
+                  "–" if r["train_seconds"] is None else f"{r['train_seconds']:.0f}"]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines.append(f"Synthetic test split {summary.get('split_name')} (hash {summary.get('split_hash')}), "
-                 f"{summary.get('n_clips')} clips; same seed and data order for every variant.")
+                 f"{summary.get('n_clips')} clips; same seed and data order for every variant"
+                 + ("; ± half the 95% bootstrap CI over clips." if any(r.get("ci95") for r in rows) else "."))
     return "\n".join(lines) + "\n"
 
 

@@ -96,3 +96,48 @@ def test_text_source_axis_trains_each_variant_on_template_and_face_texts(tmp_pat
     assert len(test_texts) == 1 and rows["full/face"]["texts"] == str(out / "prepared-test-face" / "synth")
     assert rows["full/template"]["texts"] is None
     assert json.loads((out / "ablation.json").read_text())["text_sources"] == ["template", "face"]
+
+
+def test_builtin_recipe_ablation_writes_the_report_with_cis_probe_and_command(tmp_path, monkeypatch):
+    """``--recipe builtin``: variants train on the counterfactual renders with the shipped recipe's
+    overrides; ``--checkpoint-for full=builtin`` takes the shipped model instead of training it,
+    ``--steps-for`` shortens one variant, ``--source neutral`` scores the editing protocol,
+    ``--probe`` adds the emotion probe, and ``--report`` writes Markdown, LaTeX, figure and JSON
+    that carry what was measured (2 steps, tiny sizes: the wiring, not the numbers)."""
+    from eadbench import builtin
+    from eadbench.run.builtin import EADNET_RECIPE
+
+    monkeypatch.setenv("EADBENCH_CACHE", str(tmp_path / "cache"))
+    out, rep = tmp_path / "abl", tmp_path / "report"
+    from eadbench.ablate import ablate
+
+    small = {"size": 32, "channels": (16, 32), "attention_levels": (False, True), "cond_dim": 32, "heads": 2,
+             "groups": 4, "w_sync": 0.0}
+    res = ablate(out, ["full", "no-text", "no-tfrm"], train_steps=3, infer_steps=1, overrides=small,
+                 synth={"speakers": 3, "clips": 2, "seconds": 1.0, "size": 128}, limit=2, metrics=["emotion", "psnr"],
+                 progress=False, echo=lambda s: None, recipe="builtin", steps_for={"no-tfrm": 2},
+                 checkpoint_for={"full": "builtin"}, source="neutral", probe=True, report=rep,
+                 command="eadbench ablate --recipe builtin ...")
+    rows = {r["variant"]: r for r in res.rows}
+    assert rows["full"]["checkpoint"] == str(builtin.shipped("eadnet")) and rows["full"]["weights"] == "given"
+    assert rows["no-text"]["steps"] == 3 and rows["no-tfrm"]["steps"] == 2
+    trained = torch.load(out / "models" / "no-text" / "checkpoint.pt", weights_only=True)["config"]
+    assert all(trained[k] == v for k, v in EADNET_RECIPE.items() if k not in small) and trained["text"] is False
+    for r in rows.values():
+        assert r["probe"]["n_clips"] >= 1 and r["metrics"]["emotion/acc_emo"] is not None
+    assert rows["no-text"]["probe"]["text_effect"] == 0.0  # no text path: switching the text changes nothing
+    record = json.loads((rep / "ablation.json").read_text())
+    assert record["source"] == "neutral" and record["recipe"] == "builtin" and record["steps_for"] == {"no-tfrm": 2}
+    md = (rep / "ablation.md").read_text()
+    assert "Probe shift" in md and "eadbench ablate --recipe builtin ..." in md and "2 (shipped)" not in md
+    assert "(shipped)" in md and "neutral clip" in md
+    assert r"\begin{tabular}" in (rep / "ablation.tex").read_text()
+    assert (rep / "ablation.png").stat().st_size > 0 and (rep / "ablation.pdf").stat().st_size > 0
+
+
+def test_ablate_cli_refuses_bad_pairs_in_one_line(tmp_path):
+    for args, message in ((["--steps-for", "full"], "VARIANT=VALUE"), (["--steps-for", "full=x"], "positive"),
+                          (["--variants", "full", "--steps-for", "no-text=3"], "not one of the variants"),
+                          (["--recipe", "paper"], "unknown recipe")):
+        r = cli.invoke(app, ["ablate", *args, "--out", str(tmp_path / "x"), "--quiet"])
+        assert r.exit_code == 2 and message in r.output, r.output

@@ -463,6 +463,38 @@ def test_references_as_source_splice_the_reference_clips_upper_face():
     assert np.isfinite(float(tr.losses(batch, torch.Generator().manual_seed(1))["total"].detach()))
 
 
+def test_twin_references_take_the_upper_face_at_the_same_time_and_a_reference_elsewhere():
+    """``ref_clip: twin``: a window's partner is another render of the same utterance (same speaker,
+    same utterance id, same length, another emotion); its frames at the same time are the visible
+    upper face (and the target's upper half), a window drawn anywhere in it the reference; the
+    lower face stays the clip's own. Same-clip windows are unchanged."""
+    from eadnet.data import twins
+
+    clips = _toy_clips([("A", "sad"), ("A", "neutral"), ("A", "happy"), ("A", "neutral"), ("B", "neutral")])
+    for c, utt in zip(clips, ("001", "001", "001", "002", "001")):
+        c.utterance = utt
+    assert twins(clips) == [[1, 2], [0, 2], [0, 1], [], []]
+    clips[2].utterance = ""  # unknown utterance: never a twin
+    assert twins(clips) == [[1], [0], [], [], []]
+    clips[1].frames[:, :, :, 0] = torch.arange(12.0)[:, None] / 100  # the neutral render varies in time
+    cfg = small(ref_other_clip=1.0, ref_clip="twin", batch_size=2)
+    x0, refs, *_ = make_batch(clips, [(0, 3), (0, 4)] * 4, cfg, torch.Generator().manual_seed(0))
+    starts = set()
+    for b, s in enumerate((3, 4) * 4):
+        assert torch.equal(x0[b, :, :, :16], clips[1].frames[:, s:s + 8, :16])
+        assert torch.equal(x0[b, :, :, 16:], clips[0].frames[:, s:s + 8, 16:])
+        start = round(float(refs[b, 0, 0, 0, 0]) * 100)
+        assert torch.equal(refs[b], clips[1].frames[:, start:start + 8])
+        starts.add(start)
+    assert len(starts) > 1  # the reference window is drawn, not the target's own time
+    plain = make_batch(clips, [(0, 3)], small(ref_other_clip=0.0, ref_clip="twin"), torch.Generator().manual_seed(0))
+    assert torch.equal(plain[0][0], clips[0].frames[:, 3:11])
+    tr = Trainer(cfg, device="cpu")
+    assert np.isfinite(float(tr.losses((x0[:2], refs[:2], *make_batch(clips, [(0, 3), (0, 4)], cfg,
+                                         torch.Generator().manual_seed(0))[2:]),
+                                       torch.Generator().manual_seed(1))["total"].detach()))
+
+
 def test_emotion_in_the_time_embedding_reaches_the_output_without_cross_attention():
     """``emotion_temb``: the text and intensity tokens also enter the U-Net's timestep embedding, so
     a new text changes the output even with every cross-attention cut; off, the model has no new

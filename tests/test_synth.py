@@ -185,3 +185,30 @@ def test_default_plan_covers_every_emotion_in_both_splits():
         if test:
             assert len(items) >= 16 and speakers == {"M003", "M030", "W009", "W015"}
     assert len({i["clip_id"] for i in plan}) == len(plan)
+
+
+def test_counterfactual_renders_hold_everything_but_the_expression(tmp_path):
+    """``renders="train"``: every training clip once per emotion (MEAD layout, neutral under level 1),
+    over the clip's own speech, mouth opening and head motion: the renders of one utterance share
+    its id and audio, and the one in the clip's own emotion is the clip itself, frame for frame;
+    test speakers are never rendered."""
+    from eadbench.datasets.mead import test_actors
+
+    kw = dict(layout="mead", speakers=3, clips=2, seconds=0.6, size=128, seed=1)
+    plain = write_dataset(tmp_path / "plain", **kw)
+    renders = write_dataset(tmp_path / "renders", renders="train", **kw)
+    scan = datasets.get("synth").scan(renders)
+    assert not scan.skipped
+    originals = [c for c in datasets.get("synth").scan(plain).clips if c.split == "train"]
+    assert originals and not {c.speaker for c in scan.clips} & test_actors()
+    assert len(scan.clips) == len(originals) * len(EMOTIONS)
+    for clip in originals:
+        group = [c for c in scan.clips if c.speaker == clip.speaker and c.video.stem == clip.video.stem]
+        assert sorted(c.emotion for c in group) == sorted(EMOTIONS)
+        audio = {media.read_audio(c.audio).tobytes() for c in group}
+        assert audio == {media.read_audio(clip.audio).tobytes()}
+        twin = next(c for c in group if c.emotion == clip.emotion)
+        assert np.array_equal(media.read_frames(twin.video), media.read_frames(clip.video))
+        gt = ground_truth(renders, next(c for c in group if c.emotion == "neutral").clip_id)
+        assert gt["render_of"] == clip.clip_id and gt["speech_emotion"] == clip.emotion
+        assert gt["mouth_opening"] == ground_truth(plain, clip.clip_id)["mouth_opening"]

@@ -138,14 +138,14 @@ def _builtin_assets(cfg: RunConfig, echo, rank: int) -> None:
         lse["syncnet_path"] = "auto"
     if not cfg.retrain_builtin:
         from eadbench.builtin import shipped
-        from eadbench.run.builtin import EADNET_INFER_STEPS
+        from eadbench.run.builtin import EADNET_GUIDANCE, EADNET_INFER_STEPS
 
         if lse.get("syncnet_path") == "auto":
             lse["syncnet_path"] = str(shipped("lse", cfg.weights_dir))
         for m in wants_eadnet:
             m.options.setdefault("checkpoint", str(shipped("eadnet", cfg.weights_dir)))
             m.options.setdefault("steps", EADNET_INFER_STEPS)
-            m.options.setdefault("guidance", 1.0)
+            m.options.setdefault("guidance", EADNET_GUIDANCE)
         return
     from eadbench.run import builtin
 
@@ -158,7 +158,7 @@ def _builtin_assets(cfg: RunConfig, echo, rank: int) -> None:
     for m in wants_eadnet:
         m.options.setdefault("checkpoint", str(builtin.tiny_eadnet(cfg, echo, not cfg.quiet)))
         m.options.setdefault("steps", builtin.EADNET_INFER_STEPS)
-        m.options.setdefault("guidance", 1.0)
+        m.options.setdefault("guidance", builtin.EADNET_GUIDANCE)
     if distributed and rank == 0:
         _barrier()
 

@@ -42,6 +42,7 @@ EXPERT_SEEDS = {"syncnet": (0, 1, 2), "face256": (0,)}
 #: the default run's EAD-Net: the tiny preset, as `eadbench ablate --variants full --syncnet auto`
 EADNET_STEPS = 300
 EADNET_INFER_STEPS = 4
+EADNET_GUIDANCE = 1.0
 EADNET_RECIPE = {"w_lpips": 0.0, "w_trepa": 0.0}
 
 
@@ -106,6 +107,28 @@ def _prepared_train(cfg: RunConfig, protocols: tuple[str, ...], progress: bool) 
     return out / "synth"
 
 
+def _prepared_renders(cfg: RunConfig, protocols: tuple[str, ...], progress: bool) -> Path:
+    """The built-in training clips in every emotion (``builtin_renders_root``: counterfactual
+    renders for ``ref_clip: twin``), prepared once per version of the preparing code. Not the
+    shipped recipe's data: the twin recipes tried did not teach the tiny EAD-Net its emotion text
+    (docs/eadnet.md); ``benchmarks/eadnet_emotion.py --renders`` trains on it."""
+    from eadbench.prepare import prepare_dataset
+    from eadbench.run.inputs import builtin_renders_root
+
+    data = builtin_renders_root(cfg)
+    out = data.parent / f"{data.name}-prepared-{'-'.join(protocols)}-{code_version(*PREPARE_MODULES)}"
+    prepare_dataset("synth", data, out, split="train", protocols=protocols, progress=progress)
+    return out / "synth"
+
+
+def eadnet_training_data(cfg: RunConfig, progress: bool) -> Path:
+    """The prepared clips the built-in EAD-Net's recipe trains on: the counterfactual renders when
+    the recipe takes twin references, else the training split as recorded."""
+    if EADNET_RECIPE.get("ref_clip") == "twin":
+        return _prepared_renders(cfg, ("face256",), progress)
+    return _prepared_train(cfg, ("face256",), progress)
+
+
 def train_sync_expert(prepared: Path, crop: str, out_dir: Path, steps: int | None = None,
                       seeds: tuple[int, ...] | None = None, echo=print, progress: bool = True) -> dict:
     """Train a sync expert with the built-in recipe into ``out_dir/expert.pt`` (fp32, the trainer's
@@ -160,12 +183,12 @@ def _threads() -> int:
 
 
 @contextlib.contextmanager
-def recipe_threads():
+def recipe_threads(threads: int = THREADS):
     """torch's thread count set to the recipe's (``THREADS``) for the block, then restored."""
     import torch
 
     before = torch.get_num_threads()
-    torch.set_num_threads(THREADS)
+    torch.set_num_threads(threads)
     try:
         yield
     finally:

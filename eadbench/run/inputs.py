@@ -31,6 +31,24 @@ def builtin_synth_root(cfg: RunConfig) -> Path:
                                 seed=int(s["seed"]), seconds=float(s["seconds"]), size=int(s["size"]))
 
 
+def builtin_renders_root(cfg: RunConfig) -> Path:
+    """Every training clip of the built-in data rendered in every emotion (counterfactual renders
+    aligned frame by frame: ``eadbench.synth.generate.every_expression``), generated once into the
+    cache; what the built-in EAD-Net learns its emotion text from. Test speakers are never rendered."""
+    from eadbench.synth import write_dataset_atomic
+    from eadbench.synth.generate import RENDER_VERSION
+    from eadbench.weights import eadbench_cache
+
+    s = {**RunConfig().synth, **cfg.synth}
+    key = fingerprint_hash({"synth": s, "version": __version__, "render": RENDER_VERSION, "renders": "train"})
+    root = eadbench_cache() / "synth" / f"{s['layout']}-renders-{key}"
+    if (root / "eadbench-synth.json").exists():
+        return root
+    return write_dataset_atomic(root, layout=s["layout"], speakers=int(s["speakers"]), clips=int(s["clips"]),
+                                seed=int(s["seed"]), seconds=float(s["seconds"]), size=int(s["size"]),
+                                renders="train")
+
+
 def scan_dataset(cfg: RunConfig) -> ScanResult:
     from eadbench import datasets
 

@@ -153,18 +153,51 @@ def validate(layout: str, speakers: int, clips: int, seconds: float, size: int) 
         raise ChoiceError(f"--seconds must be above 0.5 (got {seconds:g})")
 
 
+def every_expression(plan: list[dict], split: str = "train") -> list[dict]:
+    """Counterfactual renders (MEAD layout): each clip of ``split``'s speakers once per emotion,
+    with that emotion's expression at the clip's level over the clip's own speech, mouth opening
+    and head motion (``render_clip(item, emotion=...)``). The renders of one clip share its
+    utterance id (the file stem, as one MEAD sentence id across emotions) and are aligned frame
+    by frame, so a model can learn an expression change with everything else held fixed (the
+    built-in EAD-Net's emotion recipe, ``ref_clip: twin``). Each item keeps the clip it renders
+    in ``render_of`` and the speech's emotion in ``speech_emotion``."""
+    from eadbench.datasets.mead import test_actors
+
+    tests = test_actors()
+    out = []
+    for item in plan:
+        if (item["speaker"] in tests) != (split == "test"):
+            continue
+        for emotion in EMOTIONS:
+            vid = Path(item["video"]).stem
+            level = f"level_{item['level'] if emotion != 'neutral' else 1}"  # MEAD's neutral has level 1 only
+            actor = item["speaker"]
+            out.append({**item, "emotion": emotion, "speech_emotion": item["emotion"], "render_of": item["clip_id"],
+                        "clip_id": f"{actor}_front_{emotion}_{level}_{vid}",
+                        "video": Path(actor) / "video" / "front" / emotion / level / f"{vid}.mp4",
+                        "audio": Path(actor) / "audio" / emotion / level / f"{vid}.m4a"})
+    return out
+
+
 def write_dataset(out: str | Path, layout: str = "mead", speakers: int = 2, clips: int = 2, seed: int = 0,
-                  seconds: float = 3.0, size: int = 256, progress: bool = False) -> Path:
-    """Write the dataset into ``out`` (created); clips = clips per speaker."""
+                  seconds: float = 3.0, size: int = 256, progress: bool = False,
+                  renders: str | None = None) -> Path:
+    """Write the dataset into ``out`` (created); clips = clips per speaker. ``renders="train"``
+    writes instead every training clip in every emotion (``every_expression``; MEAD layout only)."""
     out = Path(out)
     validate(layout, speakers, clips, seconds, size)
     plan = _plan(layout, speakers, clips)
+    if renders is not None:
+        if layout != "mead" or renders not in ("train", "test"):
+            raise ConfigError("counterfactual renders are written in the MEAD layout for split train or test")
+        plan = every_expression(plan, renders)
     out.mkdir(parents=True, exist_ok=True)
     from tqdm import tqdm
 
     written: list[Path] = []
     for item in tqdm(plan, desc=f"synth {layout}", unit="clip", disable=not progress):
-        frames, audio, opening = render_clip(item, seconds, size, seed)
+        speech_item = {**item, "emotion": item.get("speech_emotion", item["emotion"])}
+        frames, audio, opening = render_clip(speech_item, seconds, size, seed, emotion=item["emotion"])
         written.append(media.write_video(out / item["video"], frames, fps=FPS, audio=audio))
         if item["audio"] is not None:
             written.append(media.write_audio(out / item["audio"], audio))
@@ -178,6 +211,7 @@ def write_dataset(out: str | Path, layout: str = "mead", speakers: int = 2, clip
             "sample_rate": speech.SR, "source_photo": portrait(item["speaker_index"], size).source,
             "action_units": action_units(item["emotion"], intensity),
             "speech_engine": "espeak-ng" if speech.have_espeak() else "builtin",
+            **{k: item[k] for k in ("render_of", "speech_emotion") if k in item},
         }
         written.append(_write_json(out / "_groundtruth" / f"{item['clip_id']}.json", gt))
     if layout == "hdtf":  # half of the speakers are test, written as a named split list
@@ -186,7 +220,7 @@ def write_dataset(out: str | Path, layout: str = "mead", speakers: int = 2, clip
         atomic_write_text(written[-1], "".join(f"{s} test\n" for s in test))
     _write_json(out / "eadbench-synth.json", {
         "layout": layout, "seed": seed, "speakers": speakers, "clips": clips, "seconds": seconds,
-        "size": size, "render_version": RENDER_VERSION,
+        "size": size, "render_version": RENDER_VERSION, **({"renders": renders} if renders else {}),
         "eadbench_version": __version__, "speech_engine": "espeak-ng" if speech.have_espeak() else "builtin",
         "files": sorted(p.relative_to(out).as_posix() for p in written),
     })

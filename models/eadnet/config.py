@@ -59,7 +59,9 @@ class EADNetConfig:
     ref_other_clip: float = 0.0
     # which other clip: "other" (any clip of the speaker with another emotion) or "neutral" (the
     # speaker's neutral clip where it has one: the reference shows no expression, as with
-    # `--source neutral` at test time; a neutral clip takes another emotion's)
+    # `--source neutral` at test time; a neutral clip takes another emotion's) or "twin" (another
+    # render of the same utterance, aligned frame by frame: its frames at the same time give the
+    # visible upper face, another window of it the reference; the built-in counterfactual renders)
     ref_clip: str = "other"
     # windows with another clip's reference also take their visible upper face from it (the same
     # frames, as `--source neutral` presents a clip at test time); only the lower face, the part

@@ -29,6 +29,7 @@ class ClipTensors:
     speaker: str = ""  # for references from another clip of the same person (``ref_other_clip``)
     emotion: str = ""
     text_source: str = "template"  # template, file, or the describer that wrote emotion.txt (face, vlm)
+    utterance: str = ""  # the source file's stem: a MEAD sentence id, shared by a clip's renders (``ref_clip: twin``)
 
 
 def frames_to_tensor(frames: np.ndarray, size: int) -> torch.Tensor:
@@ -89,7 +90,8 @@ def load_prepared(root: str | Path, cfg: EADNetConfig, crop: str = "face256") ->
         c = p.meta["clip"]
         text, inten = clip_condition(p)
         clips.append(ClipTensors(p.clip_id, frames_to_tensor(frames[:n], cfg.size), tokens, cc, text, inten,
-                                 str(c.get("speaker") or ""), str(c.get("emotion") or ""), text_source(p)))
+                                 str(c.get("speaker") or ""), str(c.get("emotion") or ""), text_source(p),
+                                 Path(str(c.get("video") or "")).stem))
     if not clips:
         raise ValueError(f"{root}: no prepared clip with {crop} crops of at least {cfg.frames} frames "
                          "(run `eadbench prepare` first)")
@@ -97,7 +99,19 @@ def load_prepared(root: str | Path, cfg: EADNetConfig, crop: str = "face256") ->
 
 
 #: which of a speaker's other clips give a window its reference (``EADNetConfig.ref_clip``)
-REF_CLIPS = ("other", "neutral")
+REF_CLIPS = ("other", "neutral", "twin")
+
+
+def twins(clips: list[ClipTensors]) -> list[list[int]]:
+    """For each clip, the other renders of the same utterance: clips of its speaker with its
+    utterance id, another emotion and as many frames (the built-in counterfactual renders, which
+    are aligned frame by frame; ``eadbench.synth.generate.every_expression``)."""
+    groups: dict[tuple[str, str, int], list[int]] = {}
+    for i, c in enumerate(clips):
+        if c.speaker and c.utterance:
+            groups.setdefault((c.speaker, c.utterance, c.frames.shape[1]), []).append(i)
+    return [[j for j in groups.get((c.speaker, c.utterance, c.frames.shape[1]), []) if clips[j].emotion != c.emotion]
+            if c.speaker and c.utterance else [] for c in clips]
 
 
 def partners(labels: list[tuple[str, str]], prefer: str = "other") -> list[list[int]]:
@@ -107,8 +121,8 @@ def partners(labels: list[tuple[str, str]], prefer: str = "other") -> list[list[
     ``prefer="neutral"``: only the speaker's neutral clips where it has any (the reference then
     shows no expression, as with ``--source neutral`` at test time); a neutral clip, or a speaker
     without one, keeps every other-emotion clip."""
-    if prefer not in REF_CLIPS:
-        raise ChoiceError(f"ref_clip must be {' or '.join(REF_CLIPS)}, not {prefer!r}")
+    if prefer not in REF_CLIPS[:2]:
+        raise ChoiceError(f"ref_clip must be {' or '.join(REF_CLIPS[:2])} here, not {prefer!r}")
     by_speaker: dict[str, list[int]] = {}
     for i, (speaker, _) in enumerate(labels):
         if speaker:

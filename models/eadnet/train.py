@@ -21,7 +21,7 @@ from eadbench.atomic import atomic_path
 from eadnet.codec import build_codec, latent_mask
 from eadnet.conditioning import TextEncoder
 from eadnet.config import EADNetConfig
-from eadnet.data import ClipTensors, WindowIndex, load_prepared, partners
+from eadnet.data import ClipTensors, WindowIndex, load_prepared, partners, twins
 from eadnet.losses import LPIPSLoss, SyncLoss, TREPALoss, noise_loss
 from eadnet.model import EADNet, lower_face_mask
 
@@ -30,8 +30,12 @@ FORMAT = "eadnet-checkpoint/1"
 
 def make_batch(clips: list[ClipTensors], idx: list[tuple[int, int]], cfg: EADNetConfig, gen: torch.Generator):
     t = cfg.frames
-    others = partners([(c.speaker, c.emotion) for c in clips], cfg.ref_clip) if cfg.ref_other_clip > 0 else None
+    others = None
+    if cfg.ref_other_clip > 0:
+        others = twins(clips) if cfg.ref_clip == "twin" else partners([(c.speaker, c.emotion) for c in clips],
+                                                                       cfg.ref_clip)
     x0, ref, aud, cc, texts, inten = [], [], [], [], [], []
+    half = cfg.size // 2  # the upper edge of lower_face_mask
     for ci, s in idx:
         c = rc = clips[ci]
         # drawn only when enabled, so runs without it keep their random stream (and baselines)
@@ -39,11 +43,15 @@ def make_batch(clips: list[ClipTensors], idx: list[tuple[int, int]], cfg: EADNet
             rc = clips[others[ci][int(torch.randint(0, len(others[ci]), (1,), generator=gen))]]
         r = int(torch.randint(0, rc.frames.shape[1] - t + 1, (1,), generator=gen))
         target = c.frames[:, s:s + t]
-        if cfg.ref_as_source and rc is not c:
+        if cfg.ref_clip == "twin" and rc is not c:
+            # the same speech, mouth and head motion in another expression: its frames at the same
+            # time are the visible upper face (as `--source neutral` presents a clip), a window
+            # elsewhere in it the identity reference; the lower face to draw is this clip's
+            target = torch.cat([rc.frames[:, s:s + t, :half], target[:, :, half:]], dim=2)
+        elif cfg.ref_as_source and rc is not c:
             # as `--source neutral` at test time: the reference clip's frames at the same time are the
             # identity reference and the visible upper face; the target's lower face is the clip's own
             r = min(s, rc.frames.shape[1] - t)
-            half = cfg.size // 2  # the upper edge of lower_face_mask
             target = torch.cat([rc.frames[:, r:r + t, :half], target[:, :, half:]], dim=2)
         x0.append(target)
         ref.append(rc.frames[:, r:r + t])
