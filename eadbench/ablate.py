@@ -32,9 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from eadbench.atomic import atomic_write_text
 from eadbench.config import MethodSpec, RunConfig
 from eadbench.errors import EadbenchError
-from eadbench.results import atomic_write_json, atomic_write_text
+from eadbench.jsonio import atomic_write_json
 
 SWITCHES = ("stda", "tfrm", "text")
 EXPERT_STEPS = 400  # about a minute on 2 cores (on the built-in data it stays near chance: see run/builtin.py)

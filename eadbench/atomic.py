@@ -26,7 +26,7 @@ import socket
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Iterable, Iterator
 
 from eadbench.errors import EadbenchError, OutputFolderError
 
@@ -82,13 +82,6 @@ def atomic_path(path: str | Path) -> Iterator[str]:
 def atomic_write_text(path: str | Path, text: str) -> None:
     with atomic_path(path) as tmp, open(tmp, "w") as fh:
         fh.write(text)
-
-
-def atomic_write_json(path: str | Path, obj: Any, default: Callable[[Any], Any] | None = None,
-                      indent: int = 2) -> None:
-    from eadbench.jsonio import dumps
-
-    atomic_write_text(path, dumps(obj, indent=indent, default=default) + "\n")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,6 +193,6 @@ def ensure_folder(path: str | Path, what: str) -> Path:
     return p
 
 
-__all__ = ["EadbenchError", "LOCK_NAME", "OutputFolderError", "PARTIAL_MARKER", "atomic_path", "atomic_write_json",
+__all__ = ["EadbenchError", "LOCK_NAME", "OutputFolderError", "PARTIAL_MARKER", "atomic_path",
            "atomic_write_text", "check_replaceable", "clean_partials", "clean_temp_files", "ensure_folder",
            "files_below", "finish_partial", "honour_umask", "partial_dir", "pid_alive", "replace_folder"]

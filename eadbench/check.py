@@ -31,9 +31,8 @@ from typing import Any
 import numpy as np
 
 from eadbench.errors import CheckInputError, EadbenchError  # noqa: F401  (CheckInputError: re-exported)
-from eadbench.jsonio import load_json
+from eadbench.jsonio import atomic_write_json, load_json
 from eadbench.registry import unknown_name_message
-from eadbench.results import atomic_write_json
 from eadbench.run import layout
 
 FORMAT = "eadbench-baseline/1"

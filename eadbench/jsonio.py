@@ -1,6 +1,9 @@
 """JSON in and out, one way everywhere: numpy-aware encoding that never writes NaN/Infinity (not
 valid JSON; null instead) and reads that fail in one line.
 
+JSON files are written with ``atomic_write_json``: ``dumps`` written atomically through
+``eadbench.atomic``, so a kill never leaves half a file under the real name.
+
 Every JSON file eadbench reads back (summary.json, baselines, meta.json, manifests, cached
 scores) goes through ``load_json``, so a truncated, empty, binary or wrongly shaped file is a
 ``CorruptFileError`` (exit 2) naming the file, never a decoder traceback.
@@ -13,6 +16,7 @@ import math
 from pathlib import Path
 from typing import Any, Callable
 
+from eadbench.atomic import atomic_write_text
 from eadbench.errors import CorruptFileError
 
 
@@ -61,6 +65,13 @@ def dumps(obj: Any, indent: int | None = 2, lenient: bool = False, sort_keys: bo
     guards the rest); ``lenient`` writes unknown objects as their ``str``."""
     return json.dumps(finite(obj), indent=indent, sort_keys=sort_keys, allow_nan=False,
                       default=default or (to_jsonable_or_str if lenient else to_jsonable))
+
+
+def atomic_write_json(path: str | Path, obj: Any, default: Callable[[Any], Any] | None = None,
+                      indent: int = 2) -> None:
+    """``obj`` as JSON (``dumps``: numpy scalars/arrays as plain numbers, NaN as null) in ``path``,
+    written atomically."""
+    atomic_write_text(path, dumps(obj, indent=indent, default=default) + "\n")
 
 
 def load_json(path: str | Path, what: str = "JSON file", expect: type | None = dict) -> Any:

@@ -27,8 +27,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
-from eadbench.atomic import LOCK_NAME, atomic_write_json, clean_temp_files, ensure_folder, is_empty_dir, pid_alive
+from eadbench.atomic import LOCK_NAME, clean_temp_files, ensure_folder, is_empty_dir, pid_alive
 from eadbench.errors import FolderLockedError, OutputFolderError
+from eadbench.jsonio import atomic_write_json
 
 OWNER_NAME = ".eadbench-owner"  # {"command": "eadbench run", ...}: which command owns the folder
 

@@ -16,16 +16,9 @@ from typing import Any
 import numpy as np
 
 from eadbench.atomic import atomic_path, atomic_write_text
-from eadbench.atomic import atomic_write_json as _atomic_write_json
-from eadbench.jsonio import to_jsonable
 
 ROW_FIELDS = ("method", "clip_id", "speaker", "emotion", "intensity", "metric", "output", "value",
               "status", "reason")
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    """JSON with numpy scalars/arrays as plain numbers, written atomically."""
-    _atomic_write_json(path, obj, default=to_jsonable)
 
 
 def bootstrap_ci(values: list[float], n_resamples: int = 1000, seed: int = 0,

@@ -352,7 +352,7 @@ def make_perturbations(clip_id: str, clean: Path, wav: Path, folder: Path, names
     """Write every named perturbation of a clip into ``folder`` (``<name>.mp4`` or ``.mov``, with
     ``<name>.json``: the parameters drawn and the key of what it was made from); a file whose key
     is unchanged is reused. One that cannot be made is returned with its reason, never dropped."""
-    from eadbench.results import atomic_write_json
+    from eadbench.jsonio import atomic_write_json
 
     folder.mkdir(parents=True, exist_ok=True)
     base = {"clean": _file_key(clean), "audio": _file_key(wav), "seed": seed, "recipe": RECIPE_VERSION}
@@ -680,8 +680,8 @@ def robustness(metrics: list[str] | None = None, dataset: str = "synth", root: s
     ``metrics``: None = every metric whose weights are present (as ``eadbench run``)."""
     from eadbench import config as config_mod
     from eadbench.atomic import atomic_write_text
+    from eadbench.jsonio import atomic_write_json
     from eadbench.locking import claim_folder, wrote
-    from eadbench.results import atomic_write_json
     from eadbench.run.inputs import scan_dataset
     from eadbench.run.shard import build_evaluators
     from eadbench.streams import Timer

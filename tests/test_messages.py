@@ -59,8 +59,7 @@ def test_score_json_is_valid_with_null_and_a_reason(short):
 def test_every_json_writer_refuses_nan(tmp_path):
     import numpy as np
 
-    from eadbench.atomic import atomic_write_json
-    from eadbench.jsonio import dumps
+    from eadbench.jsonio import atomic_write_json, dumps
 
     obj = {"a": float("nan"), "b": [np.float32("inf"), 1.5], "c": np.array([np.nan, 2.0])}
     assert _strict_json(dumps(obj)) == {"a": None, "b": [None, 1.5], "c": [None, 2.0]}

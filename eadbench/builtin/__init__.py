@@ -312,7 +312,7 @@ def package_eadnet(checkpoint: Path, expert: dict, out: Path, cfg, seconds: floa
 
 
 def _finish(dest: Path, recipe: dict, recipe_file: Path) -> Path:
-    from eadbench.results import atomic_write_json
+    from eadbench.jsonio import atomic_write_json
 
     size = dest.stat().st_size
     recipe["sha256"], recipe["size"] = sha256(dest), size
@@ -395,7 +395,7 @@ def install(name: str, folder: Path) -> Path:
     and size in the weight table's source (``eadbench/weights.py``)."""
     import re
 
-    from eadbench.results import atomic_write_text
+    from eadbench.atomic import atomic_write_text
 
     _check_name(name)
     src = Path(folder) / MODELS[name][1]

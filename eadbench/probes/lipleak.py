@@ -135,8 +135,8 @@ def probe_dataset(cfg, out: Path, echo=print, progress: bool = True) -> dict:
     Built-in data trains what the default run would (the tiny EAD-Net) first."""
     from tqdm import tqdm
 
+    from eadbench.jsonio import atomic_write_json
     from eadbench.locking import check_owner, claim_folder, wrote
-    from eadbench.results import atomic_write_json
     from eadbench.run import _builtin_assets, _check_names
     from eadbench.run.generate import build_generators
     from eadbench.run.inputs import scan_dataset, stage_inputs

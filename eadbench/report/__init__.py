@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from eadbench.atomic import atomic_write_text
 from eadbench.report import figures as figures_mod
 from eadbench.report import tables as tables_mod
 from eadbench.report.html import write_page
-from eadbench.results import atomic_write_text
 
 FORMATS = ("md", "latex", "csv", "html")
 

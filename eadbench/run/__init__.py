@@ -176,8 +176,9 @@ def _execute(cfg, scan, shard, unavailable, started, rank, world, echo) -> RunRe
 
     ``--no-resume`` never deletes anything: every video and score this run needs is made
     again and written over the old one (the lock keeps other runs out meanwhile)."""
-    from eadbench.jsonio import dumps
-    from eadbench.results import atomic_write_json, atomic_write_text, summarise, write_tables
+    from eadbench.atomic import atomic_write_text
+    from eadbench.jsonio import atomic_write_json, dumps
+    from eadbench.results import summarise, write_tables
     from eadbench.run.collect import collect, write_manifest
     from eadbench.run.executors import run_distributed, run_pool, run_serial
     from eadbench.run.inputs import input_note

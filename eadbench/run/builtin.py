@@ -80,7 +80,7 @@ def _cached(kind: str, key: dict, build: Callable[[Path], Path], echo) -> Path:
         tmp = partial_dir(dest.parent, dest.name)
         try:
             build(tmp)
-            from eadbench.results import atomic_write_json
+            from eadbench.jsonio import atomic_write_json
 
             atomic_write_json(tmp / "asset.json", {"kind": kind, "key": key})
             replace_folder(tmp, dest)

@@ -13,7 +13,7 @@ from eadbench import __version__
 from eadbench.config import RunConfig
 from eadbench.datasets.base import Clip, ScanResult
 from eadbench.errors import EadbenchError
-from eadbench.results import atomic_write_json
+from eadbench.jsonio import atomic_write_json
 from eadbench.run.layout import RunDir
 
 

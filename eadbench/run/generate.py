@@ -13,7 +13,7 @@ from eadbench.config import RunConfig
 from eadbench.datasets.base import Clip
 from eadbench.errors import EadbenchError, short_reason
 from eadbench.generators.base import GenerationRequest
-from eadbench.results import atomic_write_json
+from eadbench.jsonio import atomic_write_json
 from eadbench.run.layout import RunDir
 from eadbench.streams import heap_temporaries
 from eadbench.threads import whole_budget

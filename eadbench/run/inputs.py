@@ -8,11 +8,12 @@ import json
 from pathlib import Path
 
 from eadbench import __version__, media
+from eadbench.atomic import atomic_write_text
 from eadbench.config import RunConfig
 from eadbench.datasets.base import Clip, ScanResult
 from eadbench.errors import EadbenchError
 from eadbench.generators.base import fingerprint_hash
-from eadbench.results import atomic_write_json, atomic_write_text
+from eadbench.jsonio import atomic_write_json
 from eadbench.run.layout import RunDir
 
 

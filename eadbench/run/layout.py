@@ -21,8 +21,7 @@ import numpy as np
 
 from eadbench.atomic import atomic_path
 from eadbench.errors import CorruptFileError, EadbenchError
-from eadbench.jsonio import load_json
-from eadbench.results import atomic_write_json
+from eadbench.jsonio import atomic_write_json, load_json
 
 REAL = "_real"  # the scores folder of the real side (not a method name: methods may not start with "_")
 

@@ -31,9 +31,10 @@ from pathlib import Path
 import numpy as np
 
 from eadbench import media
-from eadbench.atomic import atomic_write_json, atomic_write_text
+from eadbench.atomic import atomic_write_text
 from eadbench.errors import ConfigError, EadbenchError, FaceNotFoundError, WeightsMissingError
 from eadbench.faces import actions
+from eadbench.jsonio import atomic_write_json
 from eadbench.labels import describe_emotion
 
 DESCRIBERS = ("face", "template", "vlm")
