@@ -79,7 +79,8 @@ class CachedFaces:
 def score_clip(path: Path, audio: np.ndarray, evaluators: dict, store, tracking: str) -> dict:
     """One decode and one face track of ``path``; every protocol fed from it."""
     from eadbench.errors import EadbenchError
-    from eadbench.metrics.base import FRAMES, Chunk, ClipMeta
+    from eadbench.media import FRAMES
+    from eadbench.metrics.base import Chunk, ClipMeta
     from eadbench.streams import StreamResult, stream_video
 
     meta = ClipMeta(path.name, audio=audio)

@@ -20,6 +20,10 @@ from eadbench.errors import MediaError
 
 VIDEO_FPS = 25.0
 AUDIO_RATE = 16000
+#: audio samples per video frame (16 kHz / 25 fps = 640, 40 ms): frame t's audio is [t * 640, (t + 1) * 640)
+SAMPLES_PER_FRAME = AUDIO_RATE // int(VIDEO_FPS)
+#: the view of a video that is its whole frames (the other views are face-crop protocol names)
+FRAMES = "frames"
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".flv", ".mpg", ".mpeg")
 AUDIO_EXTENSIONS = (".wav", ".m4a", ".mp3", ".aac", ".flac", ".ogg", ".opus")
 

@@ -106,7 +106,8 @@ def prepare_clip(clip: Clip, dest: Path, protocols: tuple[str, ...], source_hash
                  strict_av: bool = False, store=None, tracking: str | None = None) -> None:
     """One streamed pass over the source: the 25 fps video and every crop protocol written as the
     frames arrive (bounded memory, one decode, one face track shared with `run` and `score`)."""
-    from eadbench.streams import FRAMES, StreamResult, stream_video
+    from eadbench.media import FRAMES
+    from eadbench.streams import StreamResult, stream_video
 
     audio = media.read_audio(clip.audio_source)  # a bad audio file fails before any video work
     keep = _check_clip_folder(dest)

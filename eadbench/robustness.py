@@ -55,6 +55,7 @@ import numpy as np
 
 from eadbench import media
 from eadbench.errors import ChoiceError, EadbenchError, MediaError, MetricInputError, is_out_of_memory, short_reason
+from eadbench.media import SAMPLES_PER_FRAME
 
 HARMLESS = "harmless"
 HARMFUL = "harmful"
@@ -62,7 +63,6 @@ HARMFUL = "harmful"
 VIDEO, AUDIO, CONTAINER = "video", "audio", "container"
 #: the label of the clean video among a clip's scored videos (never a perturbation's name)
 CLEAN = "clean"
-SAMPLES_PER_FRAME = 640  # 16 kHz / 25 fps
 JITTER_PX = 2
 HEVC_CRF = 28  # x265's default, about H.264 CRF 23
 #: bump when a perturbation's recipe changes: cached perturbed files are then written again

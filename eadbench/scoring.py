@@ -20,9 +20,11 @@ import numpy as np
 from eadbench import media
 from eadbench.errors import EadbenchError, MetricInputError
 from eadbench.jsonio import finite
+from eadbench.media import FRAMES
 from eadbench.metrics import METRICS
-from eadbench.metrics.base import FRAMES, ClipMeta, MetricContext
-from eadbench.run.driver import REAL, ClipScoring, Job, Outcome, score_clip
+from eadbench.metrics.base import ClipMeta, MetricContext
+from eadbench.run.driver import ClipScoring, Job, Outcome, score_clip
+from eadbench.run.layout import REAL
 from eadbench.streams import Timer
 from eadbench.weights import WeightStore
 

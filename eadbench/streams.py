@@ -26,10 +26,8 @@ import numpy as np
 from eadbench import media
 from eadbench.faces.crop import CROP_PROTOCOLS
 from eadbench.faces.track import DEFAULT_TRACKING, TRACKING, StreamTracker, Track, TrackingProtocol
+from eadbench.media import FRAMES
 from eadbench.weights import WeightStore, eadbench_cache, file_sha256
-
-FRAMES = "frames"
-
 
 #: glibc's mmap threshold, fixed (see ``_bounded_malloc``)
 MMAP_THRESHOLD = 128 * 1024

@@ -39,7 +39,7 @@ class ClipData:
 def load_clip(crops_path: Path, audio_path: Path, net: nn.Module) -> ClipData | None:
     crops = media.read_frames(crops_path)
     audio = media.read_audio(audio_path)
-    length = min(len(crops), len(audio) // 640)
+    length = min(len(crops), len(audio) // media.SAMPLES_PER_FRAME)
     if length < 6:
         return None
     pcm = np.clip(np.round(audio.astype(np.float64) * 32768), -32768, 32767)

@@ -10,7 +10,8 @@ import numpy as np
 
 from eadbench import media
 from eadbench.metrics.base import HIGHER, ClipMeta, Evaluator, MetricContext, MetricInfo, MetricProtocol
-from eadbench.run.driver import REAL, ClipScoring, Job, score_clip
+from eadbench.run.driver import ClipScoring, Job, score_clip
+from eadbench.run.layout import REAL
 from eadbench.weights import WeightStore
 
 

@@ -71,11 +71,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from eadbench.errors import MetricInputError
+from eadbench.media import SAMPLES_PER_FRAME
 from eadbench.metrics.base import HIGHER, Chunk, ClipMeta, Evaluator, MetricProtocol, register_metric
 from eadbench.nets import vad
 
 SAMPLE_RATE = 16000
-SAMPLES_PER_FRAME = 640  # 16 kHz / 25 fps
 BAND_HZ = (1000.0, 4000.0)
 DETREND_FRAMES = 11
 MAX_OFFSET = 15

@@ -24,13 +24,11 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from eadbench.errors import ChoiceError, MetricInputError
+from eadbench.media import FRAMES
 from eadbench.registry import Registry, unknown_name_message
 
 HIGHER = "higher"
 LOWER = "lower"
-
-#: what an evaluator reads from a video: its frames, or face crops of a crop protocol
-FRAMES = "frames"
 
 
 @dataclass(frozen=True)
@@ -347,6 +345,6 @@ def paired_length(fake: Iterable, real: Iterable | None) -> int:
     return len(fake) if real is None else min(len(fake), len(real))
 
 
-__all__ = ["Chunk", "ClipMeta", "Evaluator", "FRAMES", "FrameValues", "HIGHER", "LOWER", "METRICS",
+__all__ = ["Chunk", "ClipMeta", "Evaluator", "FrameValues", "HIGHER", "LOWER", "METRICS",
            "MetricContext", "MetricInfo", "MetricOption", "MetricProtocol", "Path", "check_metric_settings", "load_all",
            "register_metric"]

@@ -77,6 +77,7 @@ import numpy as np
 import torch
 
 from eadbench.errors import ChoiceError, MetricInputError
+from eadbench.media import SAMPLES_PER_FRAME
 from eadbench.metrics.base import (
     FRAMES,
     HIGHER,
@@ -91,7 +92,6 @@ from eadbench.metrics.base import (
 from eadbench.nets.mfcc import mfcc
 from eadbench.nets.syncnet import VSHIFT, load_syncnet, lse_from_features
 
-SAMPLES_PER_FRAME = 640
 SIZE = 224
 _COMMON = (("network", "syncnet_v2"), ("vshift", VSHIFT), ("mfcc", "13@100Hz"), ("colour", "BGR 0-255"))
 PROTOCOL = MetricProtocol("syncnet-v2", "1", "syncnet", _COMMON,

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from eadbench.errors import MetricInputError, WeightsIntegrityError
+from eadbench.media import SAMPLES_PER_FRAME
 from eadbench.weights import WeightStore
 
 SAMPLE_RATE = 16000
@@ -132,7 +133,7 @@ def speech_probs(audio: np.ndarray, sample_rate: int = SAMPLE_RATE,
         return silero_vad(store)(torch.from_numpy(x)).numpy()
 
 
-def frame_probs(window_probs: np.ndarray, n_frames: int, samples_per_frame: int = 640) -> np.ndarray:
+def frame_probs(window_probs: np.ndarray, n_frames: int, samples_per_frame: int = SAMPLES_PER_FRAME) -> np.ndarray:
     """Per video frame: the windows' probabilities averaged with weights = their overlap with the
     samples centred on the frame's instant, ``[t * spf - spf / 2, t * spf + spf / 2)`` (640 = 40 ms:
     25 fps at 16 kHz), clipped to the audio. Frames wholly past the audio get 0 (no speech)."""

@@ -36,8 +36,8 @@ from eadbench import media
 from eadbench.datasets.base import Clip
 from eadbench.errors import EadbenchError
 from eadbench.generators.base import GenerationRequest, Generator
+from eadbench.media import SAMPLES_PER_FRAME
 
-SAMPLES_PER_FRAME = 640
 CASES = ("silence", "half-silent")
 
 

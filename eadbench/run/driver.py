@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from eadbench.errors import EadbenchError, short_reason
-from eadbench.metrics.base import FRAMES, Chunk, ClipMeta, Evaluator
+from eadbench.media import FRAMES
+from eadbench.metrics.base import Chunk, ClipMeta, Evaluator
 from eadbench.run.align import Pairing
+from eadbench.run.layout import REAL
 from eadbench.streams import StreamResult, Timer, VideoChunk, stream_video
 from eadbench.weights import WeightStore, file_sha256
-
-REAL = "_real"
 
 
 @dataclass

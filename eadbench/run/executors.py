@@ -87,7 +87,7 @@ def run_distributed(shard: Shard, rank: int, world: int, cfg: RunConfig) -> list
     """
     import torch.distributed as dist
 
-    from eadbench.run.driver import REAL
+    from eadbench.run.layout import REAL
 
     if not dist.is_initialized():
         dist.init_process_group("gloo")

@@ -18,10 +18,10 @@ from eadbench.datasets.base import Clip
 from eadbench.errors import EadbenchError, WeightsIntegrityError, WeightsMissingError
 from eadbench.generators.base import fingerprint_hash
 from eadbench.metrics.base import ClipMeta, MetricContext
-from eadbench.run.driver import REAL, ClipScoring, Job, score_clip
+from eadbench.run.driver import ClipScoring, Job, score_clip
 from eadbench.run.generate import build_generators, ensure_video
 from eadbench.run.inputs import stage_inputs, stage_source
-from eadbench.run.layout import RunDir
+from eadbench.run.layout import REAL, RunDir
 from eadbench.streams import Timer
 from eadbench.weights import WeightStore
 

@@ -83,7 +83,7 @@ def load_prepared(root: str | Path, cfg: EADNetConfig, crop: str = "face256") ->
             continue
         frames = media.read_frames(p.crops[crop])
         audio = media.read_audio(p.audio)
-        n = min(len(frames), len(audio) // 640)
+        n = min(len(frames), len(audio) // media.SAMPLES_PER_FRAME)
         if n < cfg.frames:
             continue
         tokens, cc = audio_features(audio, n, cfg)

@@ -20,6 +20,7 @@ import torch
 
 from eadbench.errors import ConfigError, EadbenchError, WeightsMissingError
 from eadbench.labels import describe_emotion
+from eadbench.media import SAMPLES_PER_FRAME
 from eadnet.codec import build_codec, latent_mask
 from eadnet.conditioning import TextEncoder
 from eadnet.config import REFERENCES, EADNetConfig
@@ -154,9 +155,9 @@ class EADNetPipeline:
         """Full frames (T, H, W, 3) uint8 with the lower face regenerated for the driving audio."""
         from eadbench import faces
 
-        if audio is None or len(audio) < 640 * 2 or float(np.abs(audio).max()) < 1e-4:
+        if audio is None or len(audio) < SAMPLES_PER_FRAME * 2 or float(np.abs(audio).max()) < 1e-4:
             raise EadbenchError("driving audio is empty or silent: no speech to animate")
-        n = min(len(ref_frames), len(audio) // 640)
+        n = min(len(ref_frames), len(audio) // SAMPLES_PER_FRAME)
         ref = np.asarray(ref_frames[:n])
         track = faces.track_clip(ref)  # FaceNotFoundError when the reference has no face
         geo = track.smoothed()
