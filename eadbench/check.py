@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from eadbench.errors import CheckInputError, EadbenchError  # noqa: F401  (CheckInputError: re-exported)
+from eadbench.errors import CheckInputError
 from eadbench.jsonio import atomic_write_json, load_json
 from eadbench.registry import unknown_name_message
 from eadbench.run import layout
@@ -51,7 +51,7 @@ class Verdict:
     note: str = ""
 
 
-def load_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, dict[str, dict[str, float]]]]:
+def load_run_summary(run_dir: Path) -> tuple[dict[str, Any], dict[str, dict[str, dict[str, float]]]]:
     """(summary, method -> "metric/output" -> clip -> value) of a finished run folder."""
     rec = layout.load_run(run_dir)
     return rec.summary, rec.per_clip_values()
@@ -110,9 +110,9 @@ def tolerance_names(baseline: dict[str, Any], registered: bool = False) -> set[s
     its values no longer hold stays valid)."""
     keys = {k for entries in baseline.get("values", {}).values() for k in entries}
     if registered:
-        from eadbench.metrics.base import load_all
+        from eadbench.metrics.base import METRICS
 
-        keys |= {f"{name}/{o}" for name, info in load_all().items() for o in info.outputs}
+        keys |= {f"{name}/{o}" for name, info in METRICS.items() for o in info.outputs}
     return {"default"} | keys | {k.partition("/")[0] for k in keys} | {k.partition("/")[2] for k in keys}
 
 
@@ -125,7 +125,7 @@ def check_tolerance_names(tolerances: dict[str, Any], baseline: dict[str, Any], 
 
 
 def baseline_from_run(run_dir: Path, previous: dict[str, Any] | None = None) -> dict[str, Any]:
-    summary, per_clip = load_run(run_dir)
+    summary, per_clip = load_run_summary(run_dir)
     values: dict[str, Any] = {}
     for method, metrics in summary["methods"].items():
         for metric, outs in metrics.items():
@@ -191,7 +191,7 @@ def _paired_bootstrap(base: dict[str, float], cur: dict[str, float], seed: int =
 def compare(run_dir: Path, baseline: dict[str, Any], tolerances: dict[str, dict[str, float]] | None = None,
             bootstrap: bool | None = None) -> list[Verdict]:
     validate_baseline(baseline, "baseline")
-    summary, per_clip = load_run(run_dir)
+    summary, per_clip = load_run_summary(run_dir)
     if tolerances:
         check_tolerance_names(tolerances, baseline, "--tolerance")
     for field in ("dataset", "split", "split_name", "split_hash"):

@@ -6,7 +6,6 @@ a damaged entry is recomputed.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Callable
 
@@ -18,16 +17,6 @@ from eadbench.weights import eadbench_cache
 
 def cache_dir() -> Path:
     return eadbench_cache() / "features"
-
-
-def cache_key(data: np.ndarray, weights_sha: str, protocol: str) -> str:
-    h = hashlib.sha256()
-    a = np.ascontiguousarray(data)
-    h.update(str((a.shape, a.dtype.str)).encode())
-    h.update(memoryview(a).cast("B"))
-    h.update(weights_sha.encode())
-    h.update(protocol.encode())
-    return h.hexdigest()
 
 
 def get_or_compute(key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:

@@ -359,18 +359,6 @@ def prefetch(items: Iterable, depth: int = 2) -> Iterator:
                 t.join(0.05)
 
 
-def chunked(items: Iterable[np.ndarray], size: int) -> Iterator[np.ndarray]:
-    """Stack consecutive frames into arrays of at most ``size`` frames."""
-    buf: list[np.ndarray] = []
-    for x in items:
-        buf.append(x)
-        if len(buf) == size:
-            yield np.stack(buf)
-            buf = []
-    if buf:
-        yield np.stack(buf)
-
-
 def _encode_audio(c, astream, audio: np.ndarray, start: int, stop: int, sr: int, chunk: int = 1024) -> int:
     stop = min(stop, len(audio))
     while start < stop:

@@ -374,14 +374,6 @@ def status(name: str, weights_dir: str | Path | None = None, deep: bool = True) 
     return row
 
 
-def _hf_cache(repo: str) -> Callable[[], Path]:
-    def f() -> Path:
-        home = os.environ.get("HF_HOME", os.path.expanduser("~/.cache/huggingface"))
-        return Path(os.environ.get("HF_HUB_CACHE", os.path.join(home, "hub")))
-
-    return f
-
-
 def _home(sub: str) -> Callable[[], Path]:
     return lambda: Path(os.path.expanduser(sub))
 

@@ -235,11 +235,6 @@ def _mesh(weights_dir: str | None = None):
     return face_mesh(WeightStore(weights_dir))
 
 
-def mesh_weights(weights_dir: str | None = None):
-    """Path of the face-mesh weights the measurements use (for cache keys)."""
-    return _mesh(weights_dir).path
-
-
 def landmarks3d(crops: np.ndarray, weights_dir: str | None = None) -> np.ndarray:
     """(T, 468, 3) mesh landmarks (x, y in crop pixels, z on the x scale) of RGB face crops; NaN
     rows for frames where the mesh found no face."""

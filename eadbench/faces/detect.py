@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from eadbench.nets.mtcnn import NAME as DETECTOR  # noqa: F401  (re-exported: eadbench.faces.DETECTOR)
 from eadbench.nets.mtcnn import mtcnn
 from eadbench.weights import WeightStore
 

@@ -38,9 +38,10 @@ import numpy as np
 from scipy.signal import medfilt
 
 from eadbench.errors import FaceNotFoundError
-from eadbench.faces.detect import DETECTOR, Face, detect_batch, downscale
+from eadbench.faces.detect import Face, detect_batch, downscale
 from eadbench.faces.detect import iou as _iou
 from eadbench.faces.video import KeyFramePolicy, VideoDetector, pyramid_min_face
+from eadbench.nets.mtcnn import NAME as DETECTOR
 from eadbench.registry import Registry
 from eadbench.weights import WeightStore
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from eadbench import media
 from eadbench.datasets.base import Clip
-from eadbench.errors import EadbenchError, GenerationError  # noqa: F401  (GenerationError: re-exported)
+from eadbench.errors import EadbenchError, GenerationError
 from eadbench.registry import Registry
 
 

@@ -15,7 +15,8 @@ from pathlib import Path
 from eadnet.config import REFERENCES
 
 from eadbench import media
-from eadbench.generators.base import GenerationError, GenerationRequest, GenerationResult, Generator, register_generator
+from eadbench.errors import GenerationError
+from eadbench.generators.base import GenerationRequest, GenerationResult, Generator, register_generator
 from eadbench.weights import file_sha256
 
 

@@ -17,7 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from eadbench.generators.base import GenerationError, GenerationRequest, GenerationResult, Generator, normalise_output
+from eadbench.errors import GenerationError
+from eadbench.generators.base import GenerationRequest, GenerationResult, Generator, normalise_output
 from eadbench.generators.subprocess_job import git_commit, mirror_repo, run_job
 from eadbench.weights import file_sha256
 

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from eadbench.generators.base import GenerationError
+from eadbench.errors import GenerationError
 
 #: folders official scripts write scratch files and results into, relative to their working directory
 SCRATCH = ("temp", "results")

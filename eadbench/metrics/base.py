@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -323,7 +323,6 @@ def check_metric_settings(protocols: Any, options: Any) -> dict[str, dict[str, A
     declared types. A metric whose module failed to import is left to be reported unavailable."""
     from eadbench.metrics import import_errors
 
-    load_all()
     for what, value in (("protocols", protocols), ("metric_options", options)):
         if not isinstance(value, dict):
             raise ChoiceError(f"{what} must be a mapping of metric: ..., got {value!r}")
@@ -334,17 +333,6 @@ def check_metric_settings(protocols: Any, options: Any) -> dict[str, dict[str, A
             for metric, opts in options.items()}
 
 
-def load_all() -> Registry[MetricInfo]:
-    """Import every metric module so the registry is complete."""
-    import eadbench.metrics  # noqa: F401  (its __init__ imports the modules)
-
-    return METRICS
-
-
-def paired_length(fake: Iterable, real: Iterable | None) -> int:
-    return len(fake) if real is None else min(len(fake), len(real))
-
-
 __all__ = ["Chunk", "ClipMeta", "Evaluator", "FrameValues", "HIGHER", "LOWER", "METRICS",
-           "MetricContext", "MetricInfo", "MetricOption", "MetricProtocol", "Path", "check_metric_settings", "load_all",
+           "MetricContext", "MetricInfo", "MetricOption", "MetricProtocol", "Path", "check_metric_settings",
            "register_metric"]

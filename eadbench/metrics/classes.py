@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torchmetrics import Metric
 
+from eadbench.faces.crop import face_box
 from eadbench.metrics import avsync as _avsync
 from eadbench.metrics import csim as _csim
 from eadbench.metrics import emotion as _emotion
@@ -184,7 +185,7 @@ class EmotionAccuracy(Metric):
             self.add_state(s, default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
 
     def update(self, faces: np.ndarray, target: str) -> None:
-        pred, _ = _classifiers.video_prediction(self.classifier.probs(_emotion.face_box(np.asarray(faces))),
+        pred, _ = _classifiers.video_prediction(self.classifier.probs(face_box(np.asarray(faces))),
                                                 self.classifier)
         j = _emotion.judge(target, pred, self.classifier)
         if j["acc_emo"] is None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from eadbench.errors import MetricInputError
-from eadbench.faces.crop import FACE_FRACTION, face_box  # noqa: F401  (re-exported: part of the protocol)
+from eadbench.faces.crop import FACE_FRACTION, face_box
 from eadbench.metrics.base import HIGHER, Chunk, ClipMeta, Evaluator, MetricOption, MetricProtocol, register_metric
 from eadbench.nets import emotion as classifiers
 from eadbench.nets.emotion import video_prediction

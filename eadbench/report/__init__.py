@@ -8,6 +8,7 @@ from eadbench.atomic import atomic_write_text
 from eadbench.report import figures as figures_mod
 from eadbench.report import tables as tables_mod
 from eadbench.report.html import write_page
+from eadbench.run.layout import load_run
 
 FORMATS = ("md", "latex", "csv", "html")
 
@@ -22,7 +23,7 @@ def write_report(run_dirs: list[str | Path], out: str | Path, formats: tuple[str
         raise EadbenchError(f"unknown report format(s) {', '.join(sorted(bad))}; choose from {', '.join(FORMATS)}")
     from eadbench.locking import claim_folder
 
-    runs = [tables_mod.load_run(p) for p in run_dirs]  # bad runs: one line, before --out is created
+    runs = [load_run(p) for p in run_dirs]  # bad runs: one line, before --out is created
     with claim_folder(out, "eadbench report", "report") as folder:
         return _write(runs, folder, formats, metrics, with_ci, copy_videos, max_clips, figures)
 

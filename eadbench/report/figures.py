@@ -13,7 +13,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from eadbench.report.tables import CONTROLS, DISPLAY, Run, confusion  # noqa: E402
+from eadbench.report.tables import CONTROLS, DISPLAY, confusion  # noqa: E402
+from eadbench.run.layout import RunRecord  # noqa: E402
 
 plt.rcParams.update({"font.size": 9, "axes.titlesize": 10, "figure.dpi": 110, "savefig.bbox": "tight",
                      "pdf.fonttype": 42})
@@ -34,7 +35,7 @@ def _plain(label: str) -> str:
     return label
 
 
-def metric_bars(run: Run, out: Path) -> list[Path]:
+def metric_bars(run: RunRecord, out: Path) -> list[Path]:
     keys = [k for k in DISPLAY if any(k.split("/")[1] in run.summary["methods"][m].get(k.split("/")[0], {})
                                       for m in run.summary["methods"])]
     if not keys:
@@ -67,7 +68,7 @@ def metric_bars(run: Run, out: Path) -> list[Path]:
     return _save(fig, out, "metrics_bars")
 
 
-def radar(run: Run, out: Path) -> list[Path]:
+def radar(run: RunRecord, out: Path) -> list[Path]:
     """Each metric scaled to [0, 1] across methods, 1 = best, so shapes compare at a glance."""
     keys = [k for k in DISPLAY if all(run.summary["methods"][m].get(k.split("/")[0], {}).get(k.split("/")[1], {})
                                       .get("value") is not None for m in run.summary["methods"])]
@@ -98,7 +99,7 @@ def radar(run: Run, out: Path) -> list[Path]:
     return _save(fig, out, "overview_radar")
 
 
-def confusion_matrices(run: Run, out: Path) -> list[Path]:
+def confusion_matrices(run: RunRecord, out: Path) -> list[Path]:
     methods = [m for m in run.summary["methods"] if confusion(run, m) is not None]
     if not methods:
         return []
@@ -121,7 +122,7 @@ def confusion_matrices(run: Run, out: Path) -> list[Path]:
     return _save(fig, out, "emotion_confusion")
 
 
-def intensity_curves(run: Run, out: Path) -> list[Path]:
+def intensity_curves(run: RunRecord, out: Path) -> list[Path]:
     """Probability of the target emotion vs requested intensity: does expression grow with it?"""
     recs = [d for d in run.details if d.get("metric") == "emotion" and isinstance(d.get("probs"), dict)
             and d.get("emotion") in d["probs"] and d.get("intensity") is not None]
@@ -144,7 +145,7 @@ def intensity_curves(run: Run, out: Path) -> list[Path]:
     return _save(fig, out, "emotion_vs_intensity")
 
 
-def offset_histogram(run: Run, out: Path) -> list[Path]:
+def offset_histogram(run: RunRecord, out: Path) -> list[Path]:
     df = run.per_clip
     if df.empty:
         return []
@@ -162,7 +163,7 @@ def offset_histogram(run: Run, out: Path) -> list[Path]:
     return _save(fig, out, "lse_offsets")
 
 
-def qualitative_grid(run: Run, out: Path, clips: list[str] | None = None, n_frames: int = 5,
+def qualitative_grid(run: RunRecord, out: Path, clips: list[str] | None = None, n_frames: int = 5,
                      thumb: int = 96) -> list[Path]:
     """For chosen clips: a row per method (ground truth on top), frames at fixed times."""
     import cv2
@@ -198,7 +199,7 @@ def qualitative_grid(run: Run, out: Path, clips: list[str] | None = None, n_fram
     return _save(fig, out, "qualitative_grid")
 
 
-def fvd_samples(run: Run, draws: int = 5, seed: int = 0) -> dict[str, list[tuple[int, float, float]]]:
+def fvd_samples(run: RunRecord, draws: int = 5, seed: int = 0) -> dict[str, list[tuple[int, float, float]]]:
     """method -> [(clips, mean FVD, sd)] over random subsets of the scored clips (fixed seed), from
     the per-clip I3D features in the run folder: does the value still move with the sample size?"""
     from eadbench.metrics.frechet import frechet_distance_from_features
@@ -232,7 +233,7 @@ def fvd_samples(run: Run, draws: int = 5, seed: int = 0) -> dict[str, list[tuple
     return out
 
 
-def fvd_convergence(run: Run, out: Path) -> list[Path]:
+def fvd_convergence(run: RunRecord, out: Path) -> list[Path]:
     """FVD against the number of clips it was computed from."""
     curves = fvd_samples(run)
     if not curves:

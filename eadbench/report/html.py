@@ -11,7 +11,8 @@ import urllib.parse
 from pathlib import Path
 
 from eadbench.atomic import atomic_path
-from eadbench.report.tables import Run, Table, row_label
+from eadbench.report.tables import Table, row_label
+from eadbench.run.layout import RunRecord
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222;max-width:1400px}
@@ -106,7 +107,7 @@ def table_html(t: Table) -> str:
             f'<tbody>{"".join(body)}</tbody></table><ul class="notes">{notes}</ul>')
 
 
-def write_page(out: Path, runs: list[Run], tables: list[Table], figures: list[Path],
+def write_page(out: Path, runs: list[RunRecord], tables: list[Table], figures: list[Path],
                copy_videos: bool = False, max_clips: int | None = None) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     parts = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
@@ -135,7 +136,7 @@ def _rel(p: Path, base: Path) -> str:
     return html.escape(urllib.parse.quote(rel, safe="/"), quote=True)
 
 
-def _videos_section(out: Path, run: Run, copy_videos: bool, max_clips: int | None) -> str:
+def _videos_section(out: Path, run: RunRecord, copy_videos: bool, max_clips: int | None) -> str:
     methods = list(run.summary["methods"])
     if "ground_truth" in methods:
         methods = ["ground_truth"] + [m for m in methods if m != "ground_truth"]

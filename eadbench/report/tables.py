@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from eadbench.run.layout import RunRecord, load_run  # noqa: F401  (load_run: used by report)
+from eadbench.run.layout import RunRecord
 
 #: metric/output -> (column label, decimals, scale). Order = column order.
 DISPLAY: dict[str, tuple[str, int, float]] = {
@@ -41,10 +41,6 @@ CONTROLS = {
     "shifted": "the real video with its audio shifted (sync control)",
     "static": "a still face (lower bound)",
 }
-BOUNDS = tuple(CONTROLS)  # the older name
-
-
-Run = RunRecord  # a finished run folder, read by eadbench.run.layout.load_run
 
 
 @dataclass
@@ -94,7 +90,7 @@ def _rank(cells: list[Cell], methods: list[str], direction: str | None) -> None:
     cells[scored[1][1]].rank = 2
 
 
-def main_table(runs: list[Run], metrics: list[str] | None = None, with_ci: bool = False) -> Table:
+def main_table(runs: list[RunRecord], metrics: list[str] | None = None, with_ci: bool = False) -> Table:
     methods: list[str] = []
     for r in runs:
         for m in r.summary["methods"]:
@@ -132,7 +128,7 @@ def main_table(runs: list[Run], metrics: list[str] | None = None, with_ci: bool 
     return Table("Main comparison", columns, rows, _dedupe(footnotes), controls)
 
 
-def _fvd_note(run: Run, entries: list[dict], unstable: bool) -> str:
+def _fvd_note(run: RunRecord, entries: list[dict], unstable: bool) -> str:
     """What an FVD value was computed from: clips per side, frames, resolution, stride, network."""
     e = next((x for x in entries if x.get("n_clips_fake") is not None), {})
     if not e:
@@ -150,12 +146,12 @@ def _fvd_note(run: Run, entries: list[dict], unstable: bool) -> str:
     return note
 
 
-def _has(run: Run, key: str) -> bool:
+def _has(run: RunRecord, key: str) -> bool:
     metric, out = key.split("/")
     return any(out in run.summary["methods"][m].get(metric, {}) for m in run.summary["methods"])
 
 
-def _split_note(run: Run) -> str:
+def _split_note(run: RunRecord) -> str:
     s = run.summary
     classifier = ""
     for d in run.details:
@@ -168,7 +164,7 @@ def _split_note(run: Run) -> str:
             f"{s.get('split_hash')}), {s.get('n_clips')} clips{classifier}{source}")
 
 
-def _coverage_note(run: Run, methods: list[str]) -> str | None:
+def _coverage_note(run: RunRecord, methods: list[str]) -> str | None:
     s = run.summary
     dropped = {}
     for m in methods:
@@ -185,7 +181,7 @@ def _coverage_note(run: Run, methods: list[str]) -> str | None:
             + "; ".join(f"{m} ({', '.join(v)})" for m, v in dropped.items()))
 
 
-def _builtin_model_notes(run: Run, methods: list[str]) -> list[str]:
+def _builtin_model_notes(run: RunRecord, methods: list[str]) -> list[str]:
     """Say so when a method is the built-in tiny EAD-Net: the one shipped in eadbench/builtin/ or
     one retrained at first use (``--retrain-builtin``)."""
     notes = []
@@ -204,7 +200,7 @@ def _builtin_model_notes(run: Run, methods: list[str]) -> list[str]:
     return notes
 
 
-def _n_notes(run: Run, methods: list[str]) -> list[str]:
+def _n_notes(run: RunRecord, methods: list[str]) -> list[str]:
     notes = [n] if (n := _coverage_note(run, methods)) else []
     notes.extend(_builtin_model_notes(run, methods))
     for m in methods:
@@ -227,7 +223,7 @@ def _dedupe(items: list[str]) -> list[str]:
     return out
 
 
-def breakdown_table(run: Run, by: str) -> Table | None:
+def breakdown_table(run: RunRecord, by: str) -> Table | None:
     """Per-emotion or per-intensity means of the per-clip metrics (Acc_emo, Sync, ...)."""
     df = run.per_clip
     if df.empty or by not in df:
@@ -251,7 +247,7 @@ def breakdown_table(run: Run, by: str) -> Table | None:
     return Table(f"Per-{by} breakdown ({run.label})", columns, rows, [_split_note(run)])
 
 
-def confusion(run: Run, method: str) -> pd.DataFrame | None:
+def confusion(run: RunRecord, method: str) -> pd.DataFrame | None:
     """Target vs predicted emotion counts for one method (from the emotion metric's details)."""
     recs = [d for d in run.details if d.get("metric") == "emotion" and d.get("method") == method
             and d.get("pred") is not None and d.get("emotion")]

@@ -35,7 +35,8 @@ class Reading:
 def read_clip(frames: np.ndarray, target: str, classifier) -> Reading:
     """The metric's reading of one clip (frames (T, H, W, 3) uint8 RGB)."""
     from eadbench import faces
-    from eadbench.metrics.emotion import face_box, judge, video_prediction
+    from eadbench.faces.crop import face_box
+    from eadbench.metrics.emotion import judge, video_prediction
 
     track = faces.track_clip(frames)
     crops = faces.crop_clip(frames, "face256", track).frames
