@@ -46,14 +46,17 @@ def _round(v: Any) -> Any:
 def write_tables(out: Path, rows: list[dict[str, Any]]) -> None:
     import pandas as pd
 
+    from eadbench.run.layout import RunDir
+
+    run = RunDir(out)
     df = pd.DataFrame(rows, columns=list(ROW_FIELDS))
     df = df.sort_values(["method", "clip_id", "metric", "output"], kind="stable").reset_index(drop=True)
     df["value"] = df["value"].map(lambda v: _round(v) if isinstance(v, float) else v).astype("float64")
-    atomic_write_text(out / "per_clip.csv", df.to_csv(index=False))
-    with atomic_path(out / "per_clip.parquet") as tmp:
+    atomic_write_text(run.per_clip_csv, df.to_csv(index=False))
+    with atomic_path(run.per_clip_parquet) as tmp:
         df.to_parquet(tmp, index=False)
     fails = df[df["status"] != "ok"].drop_duplicates(["method", "clip_id", "metric", "status", "reason"])
-    atomic_write_text(out / "failures.csv",
+    atomic_write_text(run.failures,
                       fails[["method", "clip_id", "metric", "status", "reason"]].to_csv(index=False))
 
 

@@ -96,6 +96,7 @@ def run(
     from eadbench import config as config_mod
     from eadbench import run as run_mod
     from eadbench.run.collect import format_summary
+    from eadbench.run.layout import RunDir
 
     cfg = config_mod.resolve(
         config, dataset=dataset, root=_s(root),
@@ -126,7 +127,7 @@ def run(
     typer.echo(format_summary(result.summary))
     echo_timings(result.timings, profile)
     if result.failures:
-        typer.echo(f"{len(result.failures)} failure(s) (see {result.out / 'failures.csv'}):", err=True)
+        typer.echo(f"{len(result.failures)} failure(s) (see {RunDir(result.out).failures}):", err=True)
         for f in result.failures[:20]:
             typer.echo(f"  {f}", err=True)
         if len(result.failures) > 20:

@@ -140,12 +140,12 @@ def probe_dataset(cfg, out: Path, echo=print, progress: bool = True) -> dict:
     from eadbench.run import _builtin_assets, _check_names
     from eadbench.run.generate import build_generators
     from eadbench.run.inputs import scan_dataset, stage_inputs
-    from eadbench.run.layout import RunDir
+    from eadbench.run.layout import LIPLEAK_PROBE, RunDir
     from eadbench.weights import WeightStore
 
     scan = scan_dataset(cfg)
     _check_names(cfg)
-    legacy = wrote("lipleak_probe.json", "probe")  # a probe folder written before owner markers
+    legacy = wrote(LIPLEAK_PROBE, "probe")  # a probe folder written before owner markers
     check_owner(out, PROBE_COMMAND, legacy)  # someone else's folder: one line, before anything is trained
     cfg.metrics = ["lipleak"]  # only what the probe needs is trained (no sync expert)
     _builtin_assets(cfg, echo, 0)
@@ -166,7 +166,7 @@ def probe_dataset(cfg, out: Path, echo=print, progress: bool = True) -> dict:
                 bar.update(len(gens))
                 continue
             for label, gen in gens.items():
-                res = run_probe(gen, clip, real, audio, run.root / "probe" / label / clip.clip_id, store=store,
+                res = run_probe(gen, clip, real, audio, run.probe(label, clip.clip_id), store=store,
                                 tracking=cfg.tracking)
                 per[label][clip.clip_id] = res.cases
                 for case, o in res.cases.items():
@@ -179,7 +179,7 @@ def probe_dataset(cfg, out: Path, echo=print, progress: bool = True) -> dict:
         report = {"probe": "silent-mouth@1", "dataset": cfg.dataset, "split_name": scan.split_name,
                   "split_hash": scan.split_hash(), "clips": [c.clip_id for c in clips], "summary": summary,
                   "per_clip": per, "failures": failures}
-        atomic_write_json(run.root / "lipleak_probe.json", report)
+        atomic_write_json(run.lipleak_probe, report)
     return report
 
 

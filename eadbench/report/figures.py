@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from eadbench.report.tables import CONTROLS, DISPLAY, confusion  # noqa: E402
-from eadbench.run.layout import RunRecord  # noqa: E402
+from eadbench.run.layout import RunDir, RunRecord  # noqa: E402
 
 plt.rcParams.update({"font.size": 9, "axes.titlesize": 10, "figure.dpi": 110, "savefig.bbox": "tight",
                      "pdf.fonttype": 42})
@@ -172,14 +172,14 @@ def qualitative_grid(run: RunRecord, out: Path, clips: list[str] | None = None, 
 
     methods = list(run.summary["methods"])
     methods = ["ground_truth"] + [m for m in methods if m != "ground_truth"] if "ground_truth" in methods else methods
-    vids = run.path / "videos"
+    folder = RunDir(run.path)
     if clips is None:
-        first = vids / methods[0]
+        first = folder.videos(methods[0])
         clips = sorted(p.stem for p in first.glob("*.mp4"))[:2] if first.exists() else []
     rows, labels = [], []
     for clip in clips:
         for m in methods:
-            p = vids / m / f"{clip}.mp4"
+            p = folder.video(m, clip)
             if not p.exists():
                 continue
             frames = media.read_frames(p)
@@ -203,7 +203,6 @@ def fvd_samples(run: RunRecord, draws: int = 5, seed: int = 0) -> dict[str, list
     """method -> [(clips, mean FVD, sd)] over random subsets of the scored clips (fixed seed), from
     the per-clip I3D features in the run folder: does the value still move with the sample size?"""
     from eadbench.metrics.frechet import frechet_distance_from_features
-    from eadbench.run.layout import RunDir
 
     d = RunDir(run.path)
     clips = sorted(run.per_clip["clip_id"].unique()) if not run.per_clip.empty else []

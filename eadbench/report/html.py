@@ -12,7 +12,7 @@ from pathlib import Path
 
 from eadbench.atomic import atomic_path
 from eadbench.report.tables import Table, row_label
-from eadbench.run.layout import RunRecord
+from eadbench.run.layout import RunDir, RunRecord
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222;max-width:1400px}
@@ -145,7 +145,7 @@ def _videos_section(out: Path, run: RunRecord, copy_videos: bool, max_clips: int
     if not df.empty:
         for cid, emo in zip(df["clip_id"], df["emotion"]):
             clip_meta.setdefault(str(cid), "" if emo != emo else str(emo))  # NaN-safe
-    clips = sorted({p.stem for m in methods for p in (run.path / "videos" / m).glob("*.mp4")})
+    clips = sorted({p.stem for m in methods for p in RunDir(run.path).videos(m).glob("*.mp4")})
     if max_clips:
         clips = clips[:max_clips]
     emotions = sorted({clip_meta.get(c, "") for c in clips} - {""})
@@ -159,7 +159,7 @@ def _videos_section(out: Path, run: RunRecord, copy_videos: bool, max_clips: int
     for clip in clips:
         figs = []
         for m in methods:
-            src = run.path / "videos" / m / f"{clip}.mp4"
+            src = RunDir(run.path).video(m, clip)
             if not src.exists():
                 continue
             if copy_videos:

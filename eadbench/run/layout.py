@@ -6,6 +6,10 @@ out a path of the run folder.
     scores/<method>/<clip>/<metric>.json (+ .npz)        per-clip metric output (features for FID/FVD)
     scores/_real/<clip>/<metric>.json (+ .npz)           the real side of set-level metrics, once per clip
     manifest.json, per_clip.csv/.parquet, clip_details.jsonl, summary.json, failures.csv, timings.json
+    probe/<method>/<clip>/..., lipleak_probe.json        what ``eadbench probe lipleak`` writes instead
+
+The file and folder names are the constants below (``RUN_FILES``: the run-wide files); other
+modules take them from here or from ``RunDir``.
 
 ``load_run`` reads a finished run folder (what ``check``, ``report`` and ``score`` use).
 """
@@ -25,6 +29,19 @@ from eadbench.jsonio import atomic_write_json, load_json
 
 REAL = "_real"  # the scores folder of the real side (not a method name: methods may not start with "_")
 
+INPUTS, VIDEOS, SCORES, PROBE = "inputs", "videos", "scores", "probe"
+REAL_VIDEO, AUDIO, INPUT_KEY, INPUT_INFO = "real.mp4", "audio.wav", "key", "input.json"
+MANIFEST = "manifest.json"
+SUMMARY = "summary.json"
+PER_CLIP_CSV = "per_clip.csv"
+PER_CLIP_PARQUET = "per_clip.parquet"
+DETAILS = "clip_details.jsonl"
+FAILURES = "failures.csv"
+TIMINGS = "timings.json"
+LIPLEAK_PROBE = "lipleak_probe.json"
+#: the run-wide files of a run folder (and of a lipleak probe's folder)
+RUN_FILES = (MANIFEST, SUMMARY, PER_CLIP_CSV, PER_CLIP_PARQUET, DETAILS, FAILURES, TIMINGS, LIPLEAK_PROBE)
+
 
 class RunDir:
     def __init__(self, root: str | Path):
@@ -32,59 +49,71 @@ class RunDir:
 
     # -- paths ---------------------------------------------------------------------------------------
     def inputs(self, clip_id: str) -> Path:
-        return self.root / "inputs" / clip_id
+        return self.root / INPUTS / clip_id
 
     def real_video(self, clip_id: str) -> Path:
-        return self.inputs(clip_id) / "real.mp4"
+        return self.inputs(clip_id) / REAL_VIDEO
 
     def audio(self, clip_id: str) -> Path:
-        return self.inputs(clip_id) / "audio.wav"
+        return self.inputs(clip_id) / AUDIO
 
     def input_key(self, clip_id: str) -> Path:
-        return self.inputs(clip_id) / "key"
+        return self.inputs(clip_id) / INPUT_KEY
 
     def input_info(self, clip_id: str) -> Path:
-        return self.inputs(clip_id) / "input.json"
+        return self.inputs(clip_id) / INPUT_INFO
+
+    def videos(self, method: str) -> Path:
+        """The folder of ``method``'s generated videos."""
+        return self.root / VIDEOS / method
 
     def video(self, method: str, clip_id: str) -> Path:
-        return self.root / "videos" / method / f"{clip_id}.mp4"
+        return self.videos(method) / f"{clip_id}.mp4"
 
     def video_record(self, method: str, clip_id: str) -> Path:
         return self.video(method, clip_id).with_suffix(".json")
 
     def score(self, method: str, clip_id: str, metric: str) -> Path:
-        return self.root / "scores" / method / clip_id / f"{metric}.json"
+        return self.root / SCORES / method / clip_id / f"{metric}.json"
 
     def real_score(self, clip_id: str, metric: str) -> Path:
         return self.score(REAL, clip_id, metric)
 
+    def probe(self, method: str, clip_id: str) -> Path:
+        """The lipleak probe's working folder for ``method`` on ``clip_id``."""
+        return self.root / PROBE / method / clip_id
+
     @property
     def manifest(self) -> Path:
-        return self.root / "manifest.json"
+        return self.root / MANIFEST
 
     @property
     def summary(self) -> Path:
-        return self.root / "summary.json"
+        return self.root / SUMMARY
 
     @property
     def per_clip_csv(self) -> Path:
-        return self.root / "per_clip.csv"
+        return self.root / PER_CLIP_CSV
 
     @property
     def per_clip_parquet(self) -> Path:
-        return self.root / "per_clip.parquet"
+        return self.root / PER_CLIP_PARQUET
 
     @property
     def details(self) -> Path:
-        return self.root / "clip_details.jsonl"
+        return self.root / DETAILS
 
     @property
     def failures(self) -> Path:
-        return self.root / "failures.csv"
+        return self.root / FAILURES
 
     @property
     def timings(self) -> Path:
-        return self.root / "timings.json"
+        return self.root / TIMINGS
+
+    @property
+    def lipleak_probe(self) -> Path:
+        return self.root / LIPLEAK_PROBE
 
     # -- records -------------------------------------------------------------------------------------
     @staticmethod
