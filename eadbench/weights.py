@@ -574,11 +574,12 @@ def resolve_device(device: str | None = "auto") -> str:
     ``cpu``; ``cuda``/``cuda:N``/``cpu`` as given, with a one-line error when CUDA is absent."""
     import torch
 
+    from eadbench.devices import auto_device
     from eadbench.errors import ChoiceError
 
     d = check_device(device)
     if d == "auto":
-        if not torch.cuda.is_available():
+        if auto_device() == "cpu":
             return "cpu"
         rank = os.environ.get("LOCAL_RANK")
         return f"cuda:{int(rank) % torch.cuda.device_count()}" if rank is not None else "cuda"

@@ -32,6 +32,7 @@ import numpy as np
 
 from eadbench import media
 from eadbench.atomic import atomic_write_text
+from eadbench.devices import auto_device
 from eadbench.errors import ConfigError, EadbenchError, FaceNotFoundError, WeightsMissingError
 from eadbench.faces import actions
 from eadbench.jsonio import atomic_write_json
@@ -326,7 +327,7 @@ class VLMDescriber(Describer):
             import torch
             from transformers import AutoModelForImageTextToText, AutoProcessor
 
-            dev = ("cuda" if torch.cuda.is_available() else "cpu") if self.device == "auto" else self.device
+            dev = auto_device() if self.device == "auto" else self.device
             dtype = torch.bfloat16 if dev.startswith("cuda") else torch.float32
             try:
                 proc = AutoProcessor.from_pretrained(str(self.folder), local_files_only=True)

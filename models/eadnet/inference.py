@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 import torch
 
+from eadbench.devices import auto_device
 from eadbench.errors import ConfigError, EadbenchError, WeightsMissingError
 from eadbench.labels import describe_emotion
 from eadbench.media import SAMPLES_PER_FRAME
@@ -74,7 +75,7 @@ class EADNetPipeline:
             raise ConfigError(f"{p}: checkpoint does not match its config: missing {missing[:3]}, "
                               f"unexpected {unexpected[:3]}")
         model.load_state_dict(weights)
-        dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        dev = torch.device(device or auto_device())
         return cls(model, dev)
 
     @torch.no_grad()

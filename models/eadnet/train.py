@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from eadbench.atomic import atomic_path
+from eadbench.devices import auto_device
 from eadnet.codec import build_codec, latent_mask
 from eadnet.conditioning import TextEncoder
 from eadnet.config import EADNetConfig
@@ -68,7 +69,7 @@ class Trainer:
     def __init__(self, cfg: EADNetConfig, device: str | None = None, sync_expert=None, trepa_encoder=None):
         self.cfg = cfg
         self.rank, self.world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device = torch.device(device or auto_device())
         if self.world > 1:
             import torch.distributed as dist
 
