@@ -8,18 +8,17 @@ from typing import Optional
 
 import typer
 
-from eadbench.cli.common import friendly, group
+from eadbench.cli.common import friendly, group, weights_dir_option
 from eadbench.jsonio import dumps
 
 metrics_app = group("The registered metrics: direction, needs, protocols, weights.")
 methods_app = group("The registered methods (generators) and their options.")
 
-WD = typer.Option(None, "--weights-dir", envvar="EADBENCH_WEIGHTS", help="Folder searched first for weight files.")
-
 
 @metrics_app.command("list")
 @friendly
-def metrics_list(weights_dir: Optional[Path] = WD, as_json: bool = typer.Option(False, "--json", help="Print JSON.")):
+def metrics_list(weights_dir: Optional[Path] = weights_dir_option(),
+                 as_json: bool = typer.Option(False, "--json", help="Print JSON.")):
     """Every metric: level, direction of each output, what it needs, its protocols (the first is
     the default; choose another with `run --protocol METRIC=NAME`), options, and its weight
     files with whether they are present here."""

@@ -79,6 +79,23 @@ def count(default, *names: str, help: str, min: int = 1):
     return typer.Option(default, *names, help=help, min=min)
 
 
+#: the --device option's help, one text for every command
+DEVICE_HELP = ("Where the networks run: auto (CUDA when available; the rank's GPU under torchrun), cpu, cuda "
+               "or cuda:N.")
+#: the --weights-dir option's help, one text for every command
+WEIGHTS_DIR_HELP = "Folder searched first for pretrained weight files."
+
+
+def device_option(default: str | None = "auto"):
+    """The --device option (``None``: the command's config or the network's own default decides)."""
+    return typer.Option(default, "--device", help=DEVICE_HELP)
+
+
+def weights_dir_option():
+    """The --weights-dir option, also read from $EADBENCH_WEIGHTS."""
+    return typer.Option(None, "--weights-dir", envvar="EADBENCH_WEIGHTS", help=WEIGHTS_DIR_HELP)
+
+
 def split_csv(value: str | None) -> list[str] | None:
     if value is None:
         return None

@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from eadbench.cli.common import count, fail, friendly, group
+from eadbench.cli.common import count, device_option, fail, friendly, group
 
 app = group("EAD-Net, the reference model: train, generate, inspect.")
 
@@ -34,6 +34,11 @@ def _config(config: Optional[Path], preset: str, sets: list[str] | None):
         fail(str(exc))
 
 
+def _torch(device: str | None) -> str | None:
+    """--device as EAD-Net takes it: auto -> None (devices.auto_device; the rank's GPU under torchrun)."""
+    return None if device == "auto" else device
+
+
 @app.command("train")
 @friendly
 def train(
@@ -44,7 +49,7 @@ def train(
     set_: Optional[List[str]] = typer.Option(None, "--set", help="Override a config key, e.g. --set stda=false."),
     steps: int = count(1000, "--steps", help="Optimiser steps."),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Continue from OUT/checkpoint.pt (exact)."),
-    device: Optional[str] = typer.Option(None, "--device", help="cpu or cuda (default: cuda when available)."),
+    device: Optional[str] = device_option(None),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):
     """Train (also under `torchrun --nproc-per-node K -m eadbench.cli.main eadnet train ...`).
@@ -68,7 +73,7 @@ def train(
     with claim_folder(out, "eadbench eadnet train", "training", legacy=legacy) if rank0 else nullcontext():
         out.mkdir(parents=True, exist_ok=True)
         cfg.save(out / "config.json")
-        tr = run(cfg, data, out, steps, resume=resume, device=device, progress=not quiet)
+        tr = run(cfg, data, out, steps, resume=resume, device=_torch(device), progress=not quiet)
     if tr.rank == 0:
         typer.echo(f"trained {tr.step} steps -> {out / 'checkpoint.pt'}")
 
@@ -86,7 +91,7 @@ def infer(
     steps: Optional[int] = count(None, "--steps", help="DDIM steps."),
     guidance: Optional[float] = typer.Option(None, "--guidance", help="Classifier-free guidance scale."),
     seed: int = typer.Option(0, "--seed", help="Sampling seed (the same seed gives the same video)."),
-    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda or cuda:N (default: cuda when available)."),
+    device: Optional[str] = device_option(None),
     reference: str = typer.Option("self", "--reference", help="Identity reference frames: self (the frames "
                                   "regenerated, for dubbing) or offset (half a clip away, as in training: for "
                                   "evaluation, where the original mouth must not be visible)."),
@@ -99,7 +104,7 @@ def infer(
 
     if intensity is not None and not 0.0 <= intensity <= 1.0:
         fail("--intensity must be within [0, 1]")
-    pipe = EADNetPipeline.from_checkpoint(checkpoint, device)
+    pipe = EADNetPipeline.from_checkpoint(checkpoint, _torch(device))
     frames = media.read_frames(video)
     wav = media.read_audio(audio)
     res = pipe.generate(frames, wav, canonical(emotion) if emotion else None, intensity, text, steps, guidance, seed,
@@ -126,9 +131,9 @@ probe_app = group("Behaviour probes of a checkpoint on prepared clips: does it f
                   "(lipsync), its emotion text (emotion)?")
 app.add_typer(probe_app, name="probe")
 
+
 _CHECKPOINT_HELP = "checkpoint.pt from `eadbench eadnet train`."
 _DATA_HELP = "Prepared clips with face256 crops (output of `eadbench prepare`)."
-_DEVICE_HELP = "cpu, cuda or cuda:N (default: cuda when available)."
 
 
 @probe_app.command("lipsync")
@@ -142,7 +147,7 @@ def probe_lipsync(
                                                "below this (a CI gate for the audio path)."),
     steps: int = count(4, "--steps", help="DDIM steps."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the result as JSON."),
-    device: Optional[str] = typer.Option(None, "--device", help=_DEVICE_HELP),
+    device: Optional[str] = device_option(None),
 ):
     """Does the mouth follow the audio? Regenerate each clip with its own audio, another clip's
     and silence; print how closely the generated mouth follows the real one (Pearson r of the
@@ -152,7 +157,7 @@ def probe_lipsync(
 
     if reference not in ("offset", "self"):
         fail(f"--reference must be offset or self, not {reference!r}")
-    pipe = EADNetPipeline.from_checkpoint(checkpoint, device)
+    pipe = EADNetPipeline.from_checkpoint(checkpoint, _torch(device))
     res = lipsync_probe(pipe, data, reference, steps=steps)
     for audio, rs in res.per_clip.items():
         typer.echo(f"r({audio:6s}) {res.mean(audio):+.3f}   per clip: {' '.join(f'{r:+.2f}' for r in rs)}")
@@ -175,7 +180,7 @@ def probe_emotion(
                                               "produces less than this fraction of the real expression change."),
     steps: int = count(4, "--steps", help="DDIM steps."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the result as JSON."),
-    device: Optional[str] = typer.Option(None, "--device", help=_DEVICE_HELP),
+    device: Optional[str] = device_option(None),
 ):
     """Does the lower face follow the emotion text? Regenerate each clip with references from the
     same speaker's clip of another emotion, once with its own emotion text and once with that
@@ -186,7 +191,7 @@ def probe_emotion(
     from eadnet.inference import EADNetPipeline
     from eadnet.probe import emotion_probe
 
-    pipe = EADNetPipeline.from_checkpoint(checkpoint, device)
+    pipe = EADNetPipeline.from_checkpoint(checkpoint, _torch(device))
     res = emotion_probe(pipe, data, steps=steps)
     for clip, e in res.per_clip.items():
         typer.echo(f"{clip}: text effect {e['effect']:.2f}, intensity effect {e['intensity_effect']:.2f}, shift "
@@ -224,7 +229,7 @@ def describe(
     model: Optional[str] = typer.Option(
         None, "--model", help="vlm only: a model folder or a Hugging Face name in the local cache (default "
         "HuggingFaceTB/SmolVLM-256M-Instruct)."),
-    device: str = typer.Option("auto", "--device", help="vlm only: auto, cpu or cuda."),
+    device: str = device_option(),
     limit: Optional[int] = count(None, "--limit", help="Only the first N clips (by clip id)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):

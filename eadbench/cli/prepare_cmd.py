@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from eadbench.cli.common import TRACKING_HELP, count, fail, friendly, split_csv
+from eadbench.cli.common import TRACKING_HELP, count, device_option, fail, friendly, split_csv
 
 
 @friendly
@@ -23,7 +23,7 @@ def prepare(
     strict_av_length: bool = typer.Option(False, "--strict-av-length", help="Fail a clip whose audio ends more "
                                           "than 80 ms before its video (default: trim the video to the audio, "
                                           "recorded in meta.json)."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N: where the face detector runs."),
+    device: str = device_option(),
     tracking: Optional[str] = typer.Option(None, "--tracking", help=TRACKING_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):

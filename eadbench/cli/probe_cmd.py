@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from eadbench.cli.common import TRACKING_HELP, count, friendly, group, split_csv
+from eadbench.cli.common import TRACKING_HELP, count, device_option, friendly, group, split_csv, weights_dir_option
 from eadbench.jsonio import dumps
 
 app = group("Behaviour probes of the compared methods.")
@@ -29,10 +29,9 @@ def lipleak(
     limit: Optional[int] = count(4, "--limit", help="Only the first N clips by id (0: all).", min=0),
     out: Path = typer.Option(Path("runs/lipleak-probe"), "--out", "-o", help="Folder for lipleak_probe.json, the "
                              "probe's audio and the methods' videos."),
-    device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."),
+    device: str = device_option(),
     tracking: Optional[str] = typer.Option(None, "--tracking", help=TRACKING_HELP),
-    weights_dir: Optional[Path] = typer.Option(None, "--weights-dir", envvar="EADBENCH_WEIGHTS",
-                                               help="Folder with weight files."),
+    weights_dir: Optional[Path] = weights_dir_option(),
     as_json: bool = typer.Option(False, "--json", help="Print lipleak_probe.json instead of the table."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):

@@ -10,7 +10,7 @@ from typing import List, Optional
 
 import typer
 
-from eadbench.cli.common import TRACKING_HELP, count, friendly, split_csv
+from eadbench.cli.common import TRACKING_HELP, count, device_option, friendly, split_csv, weights_dir_option
 from eadbench.jsonio import dumps
 
 
@@ -40,10 +40,9 @@ def robustness(
     metric_option: Optional[List[str]] = typer.Option(None, "--metric-option", help="METRIC.KEY=VALUE: a "
                                                       "metric option, e.g. lse.syncnet_path=sync.pt "
                                                       "(repeatable)."),
-    device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."),
+    device: str = device_option(),
     tracking: Optional[str] = typer.Option(None, "--tracking", help=TRACKING_HELP),
-    weights_dir: Optional[Path] = typer.Option(None, "--weights-dir", envvar="EADBENCH_WEIGHTS",
-                                               help="Folder with pretrained weight files."),
+    weights_dir: Optional[Path] = weights_dir_option(),
     trust_weights: bool = typer.Option(False, "--trust-weights", help="Allow full unpickling of weight files "
                                        "with unknown hashes (HSEmotion)."),
     as_json: bool = typer.Option(False, "--json", help="Print robustness.json instead of the table."),

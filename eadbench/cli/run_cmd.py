@@ -8,7 +8,15 @@ from typing import List, Optional
 import typer
 from typer.core import TyperCommand
 
-from eadbench.cli.common import TRACKING_HELP, count, echo_timings, friendly, split_csv
+from eadbench.cli.common import (
+    TRACKING_HELP,
+    count,
+    device_option,
+    echo_timings,
+    friendly,
+    split_csv,
+    weights_dir_option,
+)
 
 
 class RunCommand(TyperCommand):
@@ -49,8 +57,7 @@ def run(
     strict_av_length: Optional[bool] = typer.Option(None, "--strict-av-length", help="Fail a clip whose audio "
                                                     "ends more than 80 ms before its video (default: trim the "
                                                     "video to the audio and record it)."),
-    weights_dir: Optional[Path] = typer.Option(None, "--weights-dir", envvar="EADBENCH_WEIGHTS",
-                                               help="Folder with pretrained weight files."),
+    weights_dir: Optional[Path] = weights_dir_option(),
     trust_weights: Optional[bool] = typer.Option(None, "--trust-weights", help="Allow full unpickling of "
                                                  "weight files with unknown hashes (HSEmotion)."),
     protocol: Optional[List[str]] = typer.Option(None, "--protocol", help="METRIC=NAME: a metric's protocol, "
@@ -58,8 +65,7 @@ def run(
     metric_option: Optional[List[str]] = typer.Option(None, "--metric-option", help="METRIC.KEY=VALUE: a "
                                                       "metric option, e.g. fvd.clips_per_video=2 or "
                                                       "lse.syncnet_path=sync.pt (repeatable)."),
-    device: Optional[str] = typer.Option(None, "--device", help="auto (CUDA when available; the rank's GPU "
-                                         "under torchrun), cpu, cuda or cuda:N. Every network runs there."),
+    device: Optional[str] = device_option(None),
     source: Optional[str] = typer.Option(None, "--source", help="Identity video every method is driven "
                                          "from: self (the clip; default) or neutral (the speaker's neutral "
                                          "clip, EAT's emotion-editing protocol; the ground truth stays the clip)."),

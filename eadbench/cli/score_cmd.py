@@ -8,7 +8,15 @@ from typing import Optional
 
 import typer
 
-from eadbench.cli.common import TRACKING_HELP, echo_timings, fail, friendly, split_csv
+from eadbench.cli.common import (
+    TRACKING_HELP,
+    device_option,
+    echo_timings,
+    fail,
+    friendly,
+    split_csv,
+    weights_dir_option,
+)
 from eadbench.jsonio import dumps, finite
 
 
@@ -23,13 +31,12 @@ def score(
     protocol: Optional[str] = typer.Option(None, "--protocol", help="Metric protocol: NAME for the metric(s) "
                                            "scored, e.g. latentsync for FVD, or METRIC=NAME[,METRIC=NAME]."),
     crop: str = typer.Option("auto", "--crop", help="auto, none, or a crop protocol (syncnet, face256, face224)."),
-    weights_dir: Optional[Path] = typer.Option(None, "--weights-dir", envvar="EADBENCH_WEIGHTS",
-                                               help="Folder with weight files."),
+    weights_dir: Optional[Path] = weights_dir_option(),
     trust_weights: bool = typer.Option(False, "--trust-weights", help="Allow unpickling unknown-hash model files."),
     allow_length_mismatch: bool = typer.Option(False, "--allow-length-mismatch", help="Score paired videos "
                                                "whose frame counts differ by more than 2 (their first frames "
                                                "are compared); refused by default."),
-    device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."),
+    device: str = device_option(),
     tracking: Optional[str] = typer.Option(None, "--tracking", help=TRACKING_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (one object, or a list for several metrics)."),
     profile: bool = typer.Option(False, "--profile", help="Print every stage's wall and CPU seconds, frames and "

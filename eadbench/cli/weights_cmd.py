@@ -7,17 +7,16 @@ from typing import List, Optional
 
 import typer
 
-from eadbench.cli.common import friendly, group
+from eadbench.cli.common import friendly, group, weights_dir_option
 from eadbench.jsonio import dumps
 
 app = group("Pretrained weight files: list, download (when online), verify.")
 
-WD = typer.Option(None, "--weights-dir", envvar="EADBENCH_WEIGHTS", help="Folder searched first for weight files.")
-
 
 @app.command("list")
 @friendly
-def list_(weights_dir: Optional[Path] = WD, as_json: bool = typer.Option(False, "--json", help="Print JSON.")):
+def list_(weights_dir: Optional[Path] = weights_dir_option(),
+          as_json: bool = typer.Option(False, "--json", help="Print JSON.")):
     """Every weight file eadbench and EAD-Net use: present or not, where, and whether its hash checks."""
     from eadbench.weights import WEIGHTS, status
 
@@ -44,7 +43,7 @@ def list_(weights_dir: Optional[Path] = WD, as_json: bool = typer.Option(False, 
 @app.command("fetch")
 @friendly
 def fetch(names: Optional[List[str]] = typer.Argument(None, help="Entries to fetch (default: all missing)."),
-          weights_dir: Optional[Path] = WD):
+          weights_dir: Optional[Path] = weights_dir_option()):
     """Download missing files from their official addresses (hash-checked, atomic)."""
     from eadbench.errors import EadbenchError
     from eadbench.weights import WEIGHTS, is_available
@@ -67,7 +66,7 @@ def fetch(names: Optional[List[str]] = typer.Argument(None, help="Entries to fet
 @app.command("verify")
 @friendly
 def verify(names: Optional[List[str]] = typer.Argument(None, help="Entries to verify (default: all present)."),
-           weights_dir: Optional[Path] = WD):
+           weights_dir: Optional[Path] = weights_dir_option()):
     """Check the sha256 of present files against the published values; exit 3 on a mismatch."""
     from eadbench.weights import WEIGHTS, status
 
