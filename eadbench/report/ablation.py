@@ -109,7 +109,8 @@ def figure(record: dict, out: Path) -> list[Path]:
 
 def write_ablation_report(record: dict, out: Path) -> list[Path]:
     """``out``/ablation.md, .tex, .png, .pdf and .json from an ablation record (``ablate``'s)."""
-    from eadbench.results import atomic_write_json, atomic_write_text
+    from eadbench.atomic import atomic_write_text
+    from eadbench.jsonio import atomic_write_json
 
     out.mkdir(parents=True, exist_ok=True)
     table = ablation_table(record)
