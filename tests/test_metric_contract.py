@@ -100,6 +100,7 @@ def cases() -> dict:
     emo_faces = [_face256(3, 60 + i) for i in range(3)]
     talk = [_talking(1, False), _talking(2, False)]
     leaky = [_talking(1, True), _talking(3, False)]
+    heads = [(talk[0][0], talk[1][0]), (leaky[0][0], leaky[1][0])]
     return {
         "ssim": ([({}, fake, real)], {}, [(fake[i:i + 1], real[i:i + 1]) for i in range(4)],
                  lambda: F.ssim(fake, real)),
@@ -126,6 +127,12 @@ def cases() -> dict:
                    lambda: float(np.mean([F.avsync(c, a)["avsync_peak"] for c, a in talk]))),
         "lipleak": ([({"audio": a}, c, None) for c, a in leaky], {}, leaky,
                     lambda: float(np.mean([F.lipleak(c, a)["lipleak"] for c, a in leaky]))),
+        # the synthetic faces' own head motion; the leaky copy's reordered tail makes its head jump
+        "headmotion": ([({}, f, r) for f, r in heads], {}, heads,
+                       lambda: float(np.mean([F.headmotion(f, r)["headmotion_gap"] for f, r in heads]))),
+        "headvel": ([({}, f, r) for f, r in heads], {},
+                    [(heads[0][0], False), (heads[1][0], False), (heads[0][1], True), (heads[1][1], True)],
+                    lambda: F.headvel([f for f, _ in heads], [r for _, r in heads])),
     }
 
 
@@ -176,11 +183,12 @@ def test_every_registered_metric_has_a_class_a_functional_twin_and_a_case():
     for cls in M.CLASSES:
         assert issubclass(getattr(M, cls), __import__("torchmetrics").Metric), cls
     assert set(F.__all__) >= {"ssim", "psnr", "lpips", "fid", "fvd", "lse", "emotion_accuracy", "lmd", "csim",
-                               "avsync", "lipleak"}
+                               "avsync", "lipleak", "headmotion", "headvel"}
 
 
 def cases_names() -> list[str]:
-    return ["ssim", "psnr", "lpips", "fid", "fvd", "lse", "emotion", "lmd", "csim", "avsync", "lipleak"]
+    return ["ssim", "psnr", "lpips", "fid", "fvd", "lse", "emotion", "lmd", "csim", "avsync", "lipleak", "headmotion",
+            "headvel"]
 
 
 @pytest.mark.parametrize("name", cases_names())

@@ -16,11 +16,14 @@ import torch
 from torchmetrics import Metric
 
 from eadbench.faces.crop import face_box
+from eadbench.faces.headpose import mesh_points
 from eadbench.metrics import avsync as _avsync
 from eadbench.metrics import csim as _csim
 from eadbench.metrics import emotion as _emotion
 from eadbench.metrics import fid as _fid
 from eadbench.metrics import fvd as _fvd
+from eadbench.metrics import headmotion as _headmotion
+from eadbench.metrics import headvel as _headvel
 from eadbench.metrics import lipleak as _lipleak
 from eadbench.metrics import lmd as _lmd
 from eadbench.metrics import lpips as _lpips
@@ -297,4 +300,54 @@ class LipLeak(_ClipMean):
         return _lipleak.lipleak(crops, audio, store=self.store)
 
 
-__all__ = ["AVSync", "CSIM", "FID", "FVD", "LMD", "LPIPS", "LSE", "LipLeak", "PSNR", "SSIM", "EmotionAccuracy"]
+class HeadMotion(Metric):
+    """Mean head-motion gap and energy ratio over clips (head-pose@1): ``update(fake_face256, real_face256)``
+    per clip; ``compute`` gives both means (the energy over the clips whose real head moves)."""
+
+    higher_is_better = False
+    full_state_update = False
+
+    def __init__(self, weights_dir=None, store: WeightStore | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.mesh = face_mesh(_store(store, weights_dir, "cpu"))
+        for s in ("sum_gap", "sum_energy"):
+            self.add_state(s, default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        for s in ("count", "count_energy"):
+            self.add_state(s, default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+
+    def update(self, fake_crops, real_crops) -> None:
+        r = _headmotion.headmotion_from_landmarks(mesh_points(self.mesh, np.asarray(fake_crops)),
+                                                  mesh_points(self.mesh, np.asarray(real_crops)))
+        self.sum_gap += r["headmotion_gap"]
+        self.count += 1
+        if r["headmotion_energy"] is not None:
+            self.sum_energy += r["headmotion_energy"]
+            self.count_energy += 1
+
+    def compute(self) -> dict[str, torch.Tensor]:
+        return {"headmotion_gap": self.sum_gap / self.count, "headmotion_energy": self.sum_energy / self.count_energy}
+
+
+class HeadVel(Metric):
+    """Head-velocity Frechet distance (head-velocity-fd@1): ``update(face256_video, real=bool)`` per video;
+    under DDP every process needs at least one generated and one real video (as for FID)."""
+
+    higher_is_better = False
+    full_state_update = False
+
+    def __init__(self, weights_dir=None, store: WeightStore | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.mesh = face_mesh(_store(store, weights_dir, "cpu"))
+        self.add_state("fake_feats", default=[], dist_reduce_fx="cat")
+        self.add_state("real_feats", default=[], dist_reduce_fx="cat")
+
+    def update(self, crops, real: bool) -> None:
+        f = torch.from_numpy(_headvel.headvel_features(mesh_points(self.mesh, np.asarray(crops))))
+        (self.real_feats if real else self.fake_feats).append(f)
+
+    def compute(self) -> torch.Tensor:
+        return torch.tensor(_headvel.headvel_from_features(_cat(self.fake_feats), _cat(self.real_feats)))
+
+
+__all__ = ["AVSync", "CSIM", "FID", "FVD", "HeadMotion", "HeadVel", "LMD", "LPIPS",
+           "LSE", "LipLeak", "PSNR", "SSIM", "EmotionAccuracy"]

@@ -12,6 +12,8 @@ from eadbench.metrics.csim import csim
 from eadbench.metrics.emotion import emotion_accuracy
 from eadbench.metrics.fid import fid
 from eadbench.metrics.fvd import fvd
+from eadbench.metrics.headmotion import headmotion
+from eadbench.metrics.headvel import headvel
 from eadbench.metrics.lipleak import lipleak
 from eadbench.metrics.lmd import lmd
 from eadbench.metrics.lpips import lpips_distance as lpips
@@ -19,4 +21,5 @@ from eadbench.metrics.lse import lse
 from eadbench.metrics.psnr import psnr
 from eadbench.metrics.ssim import ssim
 
-__all__ = ["avsync", "csim", "emotion_accuracy", "fid", "fvd", "lipleak", "lmd", "lpips", "lse", "psnr", "ssim"]
+__all__ = ["avsync", "csim", "emotion_accuracy", "fid", "fvd", "headmotion", "headvel", "lipleak",
+           "lmd", "lpips", "lse", "psnr", "ssim"]

@@ -32,6 +32,9 @@ DISPLAY: dict[str, tuple[str, int, float]] = {
     "avsync/avsync_peak": ("AV-sync peak", 3, 1.0),
     "avsync/avsync_r": ("AV-sync r", 3, 1.0),
     "lipleak/lipleak": ("Silent-mouth leak (%)", 1, 100.0),
+    "headmotion/headmotion_gap": ("Head-motion gap", 3, 1.0),
+    "headmotion/headmotion_energy": ("Head-motion energy (1 = real)", 2, 1.0),
+    "headvel/headvel_fd": ("Head-velocity FD", 1, 1.0),
 }
 #: methods that are controls, not contenders: the ground truth (the real video: the upper bound of
 #: every fidelity metric), shifted (the real video with its audio offset: perfect frames, broken

@@ -1,5 +1,6 @@
 """Quick face crops for tests that measure mouths on many frames: MTCNN (``mtcnn-fast``) on every
-``stride``-th frame, boxes interpolated in between, cut with the pinned ``face256`` crop."""
+``stride``-th frame, boxes interpolated in between, cut with the pinned ``face256`` crop; and a
+frozen-head copy of such crops (the head-motion tests' harmful control)."""
 
 from __future__ import annotations
 
@@ -18,3 +19,15 @@ def fast_crops(frames: np.ndarray, stride: int = STRIDE) -> np.ndarray:
     boxes[::stride] = part.boxes
     track = Track(boxes, np.full(len(frames), np.nan), np.full((len(frames), 5, 2), np.nan))
     return faces.crop_clip(frames, "face256", track).frames
+
+
+#: the mouth window of a face256 crop (rows, columns) that ``frozen_head`` keeps moving
+MOUTH_WINDOW = (slice(150, 230), slice(80, 176))
+
+
+def frozen_head(crops: np.ndarray) -> np.ndarray:
+    """A frozen-head copy of face256 crops: the first crop on every frame, with each frame's own mouth
+    window pasted in (the mouth still talks, the head never moves)."""
+    out = np.repeat(crops[:1], len(crops), axis=0)
+    out[:, MOUTH_WINDOW[0], MOUTH_WINDOW[1]] = crops[:, MOUTH_WINDOW[0], MOUTH_WINDOW[1]]
+    return out
