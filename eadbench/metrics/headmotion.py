@@ -70,16 +70,14 @@ def pose_series(landmarks: np.ndarray) -> np.ndarray:
 
 
 def smooth(angles: np.ndarray, width: int = SMOOTH) -> np.ndarray:
-    """(T, k) series -> (T - width + 1, k) centred moving means; NaN where the window misses a frame."""
+    """(T, k) series -> (T - width + 1, k) centred moving means; NaN where the window misses a frame.
+    Each window is summed on its own (no running sum), so a still head gives exactly equal means."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
     a = np.asarray(angles, dtype=np.float64)
     if len(a) < width:
         return np.zeros((0,) + a.shape[1:])
-    ok = np.isfinite(a).all(axis=1)
-    c = np.concatenate([np.zeros((1, a.shape[1])), np.cumsum(np.where(ok[:, None], a, 0.0), axis=0)])
-    n = np.concatenate([[0], np.cumsum(ok)])
-    out = (c[width:] - c[:-width]) / width
-    out[(n[width:] - n[:-width]) < width] = np.nan
-    return out
+    return sliding_window_view(a, width, axis=0).mean(axis=-1)
 
 
 def velocities(landmarks: np.ndarray) -> np.ndarray:
