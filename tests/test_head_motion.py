@@ -210,3 +210,30 @@ def test_a_harmless_reencoding_moves_the_gap_less_than_a_frozen_head(real_crops,
         moved = headmotion_from_landmarks(mesh_points(mesh, re), marks[clip]["real"])["headmotion_gap"]
         frozen = headmotion_from_landmarks(marks[clip]["frozen"], marks[clip]["real"])["headmotion_gap"]
         assert moved < 0.25 < frozen, (clip, moved, frozen)
+
+
+# ------------------------------------------------------------------ registration
+
+
+def test_registered_listed_and_in_the_tables():
+    import json
+
+    from typer.testing import CliRunner
+
+    from eadbench.cli.main import app
+    from eadbench.metrics import METRICS, import_errors
+    from eadbench.metrics.base import LOWER
+    from eadbench.report.tables import DISPLAY
+
+    for name in ("headmotion", "headvel"):
+        assert name not in import_errors
+    hm, hv = METRICS.get("headmotion"), METRICS.get("headvel")
+    assert hm.default_protocol.key == "head-pose@1" and hm.level == "clip" and hm.direction == LOWER
+    assert hm.direction_of("headmotion_energy") is None  # 1.0 is ideal: neither higher nor lower is better
+    assert hv.default_protocol.key == "head-velocity-fd@1" and hv.level == "set" and hv.direction == LOWER
+    for key in ("headmotion/headmotion_gap", "headmotion/headmotion_energy", "headvel/headvel_fd"):
+        assert key in DISPLAY
+    r = CliRunner().invoke(app, ["metrics", "list", "--json"])
+    assert r.exit_code == 0, r.output
+    rows = {row["name"]: row for row in json.loads(r.output)}
+    assert rows["headmotion"]["outputs"]["headmotion_gap"] == LOWER and "headvel" in rows
