@@ -15,7 +15,11 @@ measure what issue 16 asks of the default run's EAD-Net:
         [--work DIR] [--json F]
 
 ``--builtin`` takes the steps and recipe of ``eadbench.run.builtin`` (what the default run
-trains); ``--set`` values are YAML scalars (``1``, ``true``, ``neutral``).
+trains); ``--set`` values are YAML scalars (``1``, ``true``, ``neutral``). ``--renders`` trains on the
+counterfactual renders (every training clip in every emotion; for ``--set ref_clip=twin``).
+``--direct`` (with ``--checkpoint``) asks the model directly: the neutral render of one training
+utterance regenerated with the happy, sad and surprised texts, at guidance 1 and 3, against how
+far the real renders of those emotions are from the neutral one (lower face, 0-255 levels).
 """
 
 from __future__ import annotations
@@ -63,6 +67,41 @@ def subset(data: Path, speakers: int, dest: Path) -> Path:
     return dest
 
 
+def direct_check(ckpt: Path, renders: Path, speaker: str = "M005", utterance: str = "001", frames: int = 24) -> list:
+    """The neutral render of one utterance regenerated with other emotions' texts: how much the
+    lower face moves (text effect) and towards what (shift onto the real renders' difference)."""
+    from eadnet.data import clip_condition, frames_to_tensor
+    from eadnet.inference import EADNetPipeline
+
+    from eadbench import media
+    from eadbench.prepare import iter_prepared
+
+    pipe = EADNetPipeline.from_checkpoint(ckpt, device="cpu")
+    by = {p.meta["clip"]["emotion"]: p for p in iter_prepared(renders)
+          if p.meta["clip"]["speaker"] == speaker and Path(p.meta["clip"]["video"]).stem == utterance}
+    neutral = by["neutral"]
+    crops = frames_to_tensor(media.read_frames(neutral.crops["face256"])[:frames], pipe.cfg.size)
+    audio = media.read_audio(neutral.audio)
+    lower = slice(pipe.cfg.size // 2, None)
+    out = []
+    for emotion in ("happy", "sad", "surprised"):
+        real = frames_to_tensor(media.read_frames(by[emotion].crops["face256"])[:frames], pipe.cfg.size)
+        text, intensity = clip_condition(by[emotion])
+        real_diff = (real - crops)[..., lower, :].mean(1)
+        for guidance in (1.0, 3.0):
+            gen = {t: pipe.generate_crops(crops, audio, t, intensity, steps=4, guidance=guidance)
+                   for t in (clip_condition(neutral)[0], text)}
+            moved = (gen[text] - gen[clip_condition(neutral)[0]])[..., lower, :]
+            row = {"emotion": emotion, "guidance": guidance,
+                   "real_difference": round(float((real - crops)[..., lower, :].abs().mean()) * 127.5, 2),
+                   "text_effect": round(float(moved.abs().mean()) * 127.5, 3),
+                   "shift": round(float((moved.mean(1) * real_diff).sum() / (real_diff * real_diff).sum()), 4)}
+            print(f"direct: {emotion} guidance {guidance}: text effect {row['text_effect']} levels "
+                  f"(real renders differ by {row['real_difference']}), shift {row['shift']:+.4f}")
+            out.append(row)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=None, help="training steps (default: the built-in run's)")
@@ -81,6 +120,7 @@ def main() -> None:
     ap.add_argument("--probe-speakers", type=int, default=0,
                     help="probe only the first N training speakers' clips (0: all, as the CLI probe)")
     ap.add_argument("--no-probe", action="store_true", help="skip both probes")
+    ap.add_argument("--direct", action="store_true", help="the direct text check on the renders (see above)")
     ap.add_argument("--no-run", action="store_true", help="skip the benchmark run (Acc_emo, LSE)")
     ap.add_argument("--work", type=Path, default=Path("runs/eadnet-emotion"), help="working folder")
     ap.add_argument("--json", type=Path, help="also write the result here")
@@ -122,6 +162,8 @@ def main() -> None:
               f"{res['load_after']}")
         ckpt = out / "checkpoint.pt"
     res["checkpoint"] = str(ckpt)
+    if a.direct:
+        res["direct"] = direct_check(ckpt, builtin._prepared_renders(run_cfg, ("face256",), progress=False))
     if not a.no_probe:
         pipe = EADNetPipeline.from_checkpoint(ckpt, device="cpu")
         pdata = subset(data, a.probe_speakers, a.work / f"probe-{a.probe_speakers}") if a.probe_speakers else data
