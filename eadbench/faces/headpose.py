@@ -86,11 +86,4 @@ def angular_velocity(rotations: np.ndarray) -> np.ndarray:
 
 def mesh_points(mesh, crops: np.ndarray, ok: np.ndarray | None = None) -> np.ndarray:
     """(T, 468, 3) mesh landmarks of face crops (NaN rows: no face known or found)."""
-    marks = np.full((len(crops), 468, 3), np.nan)
-    for i, c in enumerate(crops):
-        if ok is not None and not ok[i]:
-            continue
-        pts = mesh.points(np.ascontiguousarray(c))
-        if pts is not None:
-            marks[i] = pts
-    return marks
+    return mesh.series(crops, ok)

@@ -262,13 +262,7 @@ def mouth_series(mesh, crops: np.ndarray, ok: np.ndarray | None = None) -> np.nd
     """Per-frame mouth opening of face crops with the given mesh (NaN: no face known or found)."""
     from eadbench.faces.actions import mouth_opening
 
-    marks = np.full((len(crops), 468, 3), np.nan)
-    for i, c in enumerate(crops):
-        if ok is not None and not ok[i]:
-            continue
-        pts = mesh.points(np.ascontiguousarray(c))
-        if pts is not None:
-            marks[i] = pts
+    marks = mesh.series(crops, ok)
     return np.asarray(mouth_opening(marks), dtype=np.float64).reshape(-1) if len(crops) else np.zeros(0)
 
 

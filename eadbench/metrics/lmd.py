@@ -34,10 +34,7 @@ def lmd(fake_crops: np.ndarray, real_crops: np.ndarray, store=None) -> dict:
 
 
 def _landmarks(mesh, crops: np.ndarray, ok: np.ndarray | None) -> np.ndarray:
-    marks = mesh.clip(crops)
-    if ok is not None:
-        marks[~ok] = np.nan
-    return marks
+    return mesh.series(crops, ok)[:, :, :2]
 
 
 @register_metric(

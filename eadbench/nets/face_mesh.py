@@ -48,6 +48,11 @@ def native_stderr_without(notice: str) -> Iterator[None]:
                 sys.stderr.flush()
 
 
+#: chunks whose landmarks ``FaceMesh.series`` keeps (each evaluator of a clip reads the same chunk,
+#: generated and real side, one after the other)
+RECENT = 4
+
+
 class FaceMesh:
     """The mesh interpreter (TFLite, CPU; one per process through ``face_mesh``)."""
 
@@ -65,6 +70,7 @@ class FaceMesh:
         self.input_index = inp["index"]
         self.data_index, self.flag_index = outs[0]["index"], outs[1]["index"]
         self._lock = threading.Lock()
+        self._recent: dict = {}  # chunk content -> landmarks (``series``), oldest first
 
     def points(self, crop: np.ndarray) -> np.ndarray | None:
         """(468, 3) landmarks of one RGB face crop: x, y in the crop's pixels, z (depth) on the x
@@ -89,13 +95,34 @@ class FaceMesh:
 
     def clip(self, crops: np.ndarray) -> np.ndarray:
         """(T, 468, 2), NaN rows for frames where the mesh found no face."""
-        out = np.full((len(crops), 468, 2), np.nan)
+        return self.series(crops)[:, :, :2]
+
+    def series(self, crops: np.ndarray, ok: np.ndarray | None = None) -> np.ndarray:
+        """(T, 468, 3) landmarks of face crops, NaN rows where ``ok`` is False (no face known) or the
+        mesh found none. Several metrics read the mesh of the same chunk of crops (LMD, AV-sync,
+        head motion): the last few chunks' results are kept, keyed by the crops' content, so each
+        chunk is run through the network once. Returns a copy the caller may change."""
+        import hashlib
+
+        crops = np.ascontiguousarray(crops)
+        key = (crops.shape, str(crops.dtype), hashlib.blake2b(crops.data, digest_size=16).digest(),
+               None if ok is None else np.asarray(ok, dtype=bool).tobytes())
+        with self._lock:
+            hit = self._recent.get(key)
+        if hit is not None:
+            return hit.copy()
+        marks = np.full((len(crops), 468, 3), np.nan)
         for i, c in enumerate(crops):
-            try:
-                out[i] = self(c)
-            except FaceNotFoundError:
+            if ok is not None and not ok[i]:
                 continue
-        return out
+            pts = self.points(c)
+            if pts is not None:
+                marks[i] = pts
+        with self._lock:
+            self._recent[key] = marks
+            while len(self._recent) > RECENT:
+                self._recent.pop(next(iter(self._recent)))
+        return marks.copy()
 
 
 def face_mesh(store: WeightStore | None = None) -> FaceMesh:
