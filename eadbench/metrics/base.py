@@ -336,3 +336,33 @@ def check_metric_settings(protocols: Any, options: Any) -> dict[str, dict[str, A
 __all__ = ["Chunk", "ClipMeta", "Evaluator", "FrameValues", "HIGHER", "LOWER", "METRICS",
            "MetricContext", "MetricInfo", "MetricOption", "MetricProtocol", "Path", "check_metric_settings",
            "register_metric"]
+
+
+class PairedLandmarksEvaluator(Evaluator):
+    """A clip-level evaluator over the face mesh's landmarks of the generated and the real crops,
+    read chunk by chunk (LMD, head motion): a subclass sets ``dims`` (2: x, y; 3: with depth) and
+    ``score(fake, real)`` on the whole clip's (T, 468, dims) arrays (NaN rows: no face). The mesh
+    runs once per chunk for all such metrics (``FaceMesh.series``)."""
+
+    dims = 3
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        from eadbench.nets.face_mesh import face_mesh
+
+        self.mesh = face_mesh(self.store)
+
+    def score(self, fake: np.ndarray, real: np.ndarray) -> dict:
+        raise NotImplementedError
+
+    def begin(self, meta: ClipMeta) -> dict:
+        return {"fake": [], "real": []}
+
+    def update(self, state: dict, chunk: Chunk) -> None:
+        state["fake"].append(self.mesh.series(chunk.fake, chunk.fake_ok)[:, :, :self.dims])
+        state["real"].append(self.mesh.series(chunk.real, chunk.real_ok)[:, :, :self.dims])
+
+    def end(self, state: dict) -> dict:
+        if not state["fake"]:
+            raise MetricInputError("no frames to compare")
+        return self.score(np.concatenate(state["fake"]), np.concatenate(state["real"]))

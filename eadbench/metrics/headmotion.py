@@ -36,7 +36,7 @@ import numpy as np
 
 from eadbench.errors import MetricInputError
 from eadbench.faces.headpose import head_angles, head_rotations, mesh_points
-from eadbench.metrics.base import LOWER, Chunk, ClipMeta, Evaluator, MetricProtocol, register_metric
+from eadbench.metrics.base import LOWER, MetricProtocol, PairedLandmarksEvaluator, register_metric
 
 #: frames of the centred moving mean applied to each angle before differencing (0.36 s at 25 fps)
 SMOOTH = 9
@@ -124,21 +124,8 @@ def headmotion(fake_crops: np.ndarray, real_crops: np.ndarray, store=None) -> di
     needs=("real",), weights=("face-mesh",), protocols=(PROTOCOL,),
     description="head-rotation energy vs the real clip (gap 0 = as lively, 1 = still head; energy ratio 1 = ideal)",
 )
-class HeadMotionEvaluator(Evaluator):
-    def __init__(self, ctx):
-        super().__init__(ctx)
-        from eadbench.nets.face_mesh import face_mesh
+class HeadMotionEvaluator(PairedLandmarksEvaluator):
+    dims = 3
 
-        self.mesh = face_mesh(self.store)
-
-    def begin(self, meta: ClipMeta) -> dict:
-        return {"fake": [], "real": []}
-
-    def update(self, state: dict, chunk: Chunk) -> None:
-        state["fake"].append(mesh_points(self.mesh, chunk.fake, chunk.fake_ok))
-        state["real"].append(mesh_points(self.mesh, chunk.real, chunk.real_ok))
-
-    def end(self, state: dict) -> dict:
-        if not state["fake"]:
-            raise MetricInputError("no frames to compare")
-        return headmotion_from_landmarks(np.concatenate(state["fake"]), np.concatenate(state["real"]))
+    def score(self, fake: np.ndarray, real: np.ndarray) -> dict:
+        return headmotion_from_landmarks(fake, real)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from eadbench.errors import MetricInputError
-from eadbench.metrics.base import LOWER, Chunk, ClipMeta, Evaluator, MetricProtocol, register_metric
+from eadbench.metrics.base import LOWER, MetricProtocol, PairedLandmarksEvaluator, register_metric
 from eadbench.nets.face_mesh import LIPS, face_mesh
 
 PROTOCOL = MetricProtocol("mesh468-face256", "1", "face256", (("landmarks", "mediapipe-468"), ("units", "px of 256")),
@@ -33,28 +33,13 @@ def lmd(fake_crops: np.ndarray, real_crops: np.ndarray, store=None) -> dict:
     return lmd_from_landmarks(m.clip(fake_crops), m.clip(real_crops))
 
 
-def _landmarks(mesh, crops: np.ndarray, ok: np.ndarray | None) -> np.ndarray:
-    return mesh.series(crops, ok)[:, :, :2]
-
-
 @register_metric(
     name="lmd", direction=LOWER, level="clip", outputs=("lmd", "f_lmd"), needs=("real",), weights=("face-mesh",),
     protocols=(PROTOCOL,), output_directions=(("f_lmd", LOWER),),
     description="landmark distance to the real frames: lips (M-LMD) and whole face (F-LMD), 468-point mesh",
 )
-class LMDEvaluator(Evaluator):
-    def __init__(self, ctx):
-        super().__init__(ctx)
-        self.mesh = face_mesh(self.store)
+class LMDEvaluator(PairedLandmarksEvaluator):
+    dims = 2
 
-    def begin(self, meta: ClipMeta) -> dict:
-        return {"fake": [], "real": []}
-
-    def update(self, state: dict, chunk: Chunk) -> None:
-        state["fake"].append(_landmarks(self.mesh, chunk.fake, chunk.fake_ok))
-        state["real"].append(_landmarks(self.mesh, chunk.real, chunk.real_ok))
-
-    def end(self, state: dict) -> dict:
-        if not state["fake"]:
-            raise MetricInputError("no frames to compare")
-        return lmd_from_landmarks(np.concatenate(state["fake"]), np.concatenate(state["real"]))
+    def score(self, fake: np.ndarray, real: np.ndarray) -> dict:
+        return lmd_from_landmarks(fake, real)
