@@ -64,7 +64,6 @@ def _reencode(frames: np.ndarray, crf: int) -> np.ndarray:
 def measure(path: Path, max_frames: int, crf: int, mesh) -> dict:
     """copy -> (its velocities, deg/s) and per-copy outputs against the real crops."""
     from eadbench import faces, media
-    from eadbench.faces.headpose import mesh_points
     from eadbench.metrics.headmotion import headmotion_from_landmarks
     from eadbench.metrics.headvel import headvel_features
     from tests.helpers.faces import frozen_head
@@ -74,7 +73,7 @@ def measure(path: Path, max_frames: int, crf: int, mesh) -> dict:
     real = faces.crop_clip(frames, "face256", track).frames
     crops = {"real": real, "static": np.repeat(real[:1], len(real), axis=0), "frozen": frozen_head(real),
              "reencoded": faces.crop_clip(_reencode(frames, crf), "face256", track).frames}
-    marks = {k: mesh_points(mesh, v) for k, v in crops.items()}
+    marks = {k: mesh.series(v) for k, v in crops.items()}
     out = {}
     for k in COPIES:
         r = headmotion_from_landmarks(marks[k], marks["real"])

@@ -25,6 +25,7 @@ Trained variants resume from their checkpoint, so variants can be trained in sep
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import time
@@ -207,8 +208,8 @@ def ablate(out: str | Path, names: list[str] | None = None, grid: bool = False, 
                 on = ", ".join(f"{k}={v}" for k, v in switches.items())
                 echo(f"training {label} ({on}) for {steps} steps")
                 with _threads(builtin_recipe):
-                    train(dict_config(cfg, checkpoint_every=max(10, steps)), train_data[src], ckpt.parent, steps,
-                          progress=progress)
+                    train(dataclasses.replace(cfg, checkpoint_every=max(10, steps)), train_data[src], ckpt.parent,
+                          steps, progress=progress)
             elif not ckpt.exists():
                 raise EadbenchError(f"--checkpoints: no {ckpt}")
             rows.append({"variant": label, **switches, **({"text_source": src} if src else {}),
@@ -251,13 +252,6 @@ def ablate(out: str | Path, names: list[str] | None = None, grid: bool = False, 
 
             write_ablation_report(record, Path(report))
         return AblationResult(out, table, rows)
-
-
-def dict_config(cfg, **changes):
-    """``cfg`` with ``changes`` (an EADNetConfig is a dataclass)."""
-    import dataclasses
-
-    return dataclasses.replace(cfg, **changes)
 
 
 def _threads(builtin_recipe: bool):
@@ -322,7 +316,7 @@ def _train_expert(data: Path, path: Path, echo, progress: bool) -> Path:
 
 
 def format_table(rows: list[dict[str, Any]], summary: dict) -> str:
-    from eadbench.report.tables import DISPLAY
+    from eadbench.report.tables import DISPLAY, _fmt
 
     keys = [k for k in DISPLAY if any(k in r.get("metrics", {}) for r in rows)]
     with_source = any(r.get("text_source") for r in rows)
@@ -336,17 +330,11 @@ def format_table(rows: list[dict[str, Any]], summary: dict) -> str:
         if with_source:
             cells.append(r.get("text_source") or "template")
         for k in keys:
-            v = r["metrics"].get(k)
             _, dec, scale = DISPLAY[k]
-            ci = (r.get("ci95") or {}).get(k)
-            cells.append("–" if v is None else f"{v * scale:.{dec}f}"
-                         + (f" ± {(ci[1] - ci[0]) * scale / 2:.{dec}f}" if ci else ""))
+            cells.append(_fmt(r["metrics"].get(k), dec, scale, (r.get("ci95") or {}).get(k)))
         if with_probe:
             pr = r.get("probe") or {}
-            ci = pr.get("shift_ci95")
-            cells += ["–" if "shift" not in pr else f"{pr['shift']:+.3f}" + (f" ± {(ci[1] - ci[0]) / 2:.3f}" if ci
-                                                                            else ""),
-                      "–" if "text_effect" not in pr else f"{pr['text_effect']:.2f}"]
+            cells += [_fmt(pr.get("shift"), 3, 1.0, pr.get("shift_ci95")), _fmt(pr.get("text_effect"), 2, 1.0)]
         steps = r.get("steps")
         cells += [f"{r['params'] / 1e6:.2f}M", "–" if steps is None else str(steps),
                   "–" if r["train_seconds"] is None else f"{r['train_seconds']:.0f}"]

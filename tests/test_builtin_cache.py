@@ -19,7 +19,7 @@ def _keys(monkeypatch, tmp_path: Path, prepare_version: str) -> dict:
 
     seen: dict = {}
     monkeypatch.setattr(builtin, "code_version", version)
-    monkeypatch.setattr("eadbench.run.inputs.builtin_synth_root", lambda cfg: tmp_path / "mead-0123")
+    monkeypatch.setattr("eadbench.run.inputs.builtin_synth_root", lambda cfg, renders=None: tmp_path / "mead-0123")
     monkeypatch.setattr(builtin, "_cached", lambda kind, key, build, echo: seen.setdefault(kind, key) and tmp_path)
     prepared: list[Path] = []
     monkeypatch.setattr("eadbench.prepare.prepare_dataset", lambda kind, data, out, **kw: prepared.append(out))
@@ -56,7 +56,7 @@ def _build_expert(monkeypatch, tmp_path: Path, accuracy_by_seed: dict[int, float
     def cached(kind, key, build, echo):
         return build(folder)
 
-    monkeypatch.setattr("eadbench.run.inputs.builtin_synth_root", lambda cfg: tmp_path / "mead-0123")
+    monkeypatch.setattr("eadbench.run.inputs.builtin_synth_root", lambda cfg, renders=None: tmp_path / "mead-0123")
     monkeypatch.setattr(builtin, "_prepared_train", lambda cfg, protocols, progress: tmp_path / "prep")
     monkeypatch.setattr(builtin, "_cached", cached)
     monkeypatch.setattr("eadbench.syncnet_train.train", fake_train)

@@ -53,10 +53,9 @@ def real_crops(mesh):
 @pytest.fixture(scope="module")
 def marks(real_crops, mesh):
     """clip -> copy -> (T, 468, 3) mesh landmarks, for the real crops, a still frame and a frozen head."""
-    from eadbench.faces.headpose import mesh_points
 
-    return {c: {"real": mesh_points(mesh, x), "static": mesh_points(mesh, np.repeat(x[:1], len(x), axis=0)),
-                "frozen": mesh_points(mesh, frozen_head(x))} for c, x in real_crops.items()}
+    return {c: {"real": mesh.series(x), "static": mesh.series(np.repeat(x[:1], len(x), axis=0)),
+                "frozen": mesh.series(frozen_head(x))} for c, x in real_crops.items()}
 
 
 def _rotated(crop: np.ndarray, n: int = 50) -> tuple[np.ndarray, np.ndarray]:
@@ -71,11 +70,10 @@ def _rotated(crop: np.ndarray, n: int = 50) -> tuple[np.ndarray, np.ndarray]:
 
 def _roll_fit(mesh, crop: np.ndarray) -> tuple[float, float, float]:
     """(slope, residual rms, pitch/yaw rms) of the recovered roll against the applied one (degrees)."""
-    from eadbench.faces.headpose import mesh_points
     from eadbench.metrics.headmotion import pose_series
 
     frames, angles = _rotated(crop)
-    a = pose_series(mesh_points(mesh, frames))
+    a = pose_series(mesh.series(frames))
     assert np.isfinite(a).all()
     t = angles - angles.mean()
     roll = a[:, 2] - a[:, 2].mean()
@@ -198,7 +196,6 @@ def test_a_harmless_reencoding_moves_the_gap_less_than_a_frozen_head(real_crops,
     """H.264 at crf 28 of the (already cropped) real crops, read back: the gap moves by far less
     than the frozen head's (measured on whole frames over ten clips: 0.01-0.18 against 0.52-0.88)."""
     from eadbench import media
-    from eadbench.faces.headpose import mesh_points
     from eadbench.metrics.headmotion import headmotion_from_landmarks
 
     for clip in ("WDA_KatieHill_000", "retalking_3"):
@@ -207,7 +204,7 @@ def test_a_harmless_reencoding_moves_the_gap_less_than_a_frozen_head(real_crops,
             for f in real_crops[clip]:
                 w.write(f)
         re = media.read_frames(path)[: len(real_crops[clip])]
-        moved = headmotion_from_landmarks(mesh_points(mesh, re), marks[clip]["real"])["headmotion_gap"]
+        moved = headmotion_from_landmarks(mesh.series(re), marks[clip]["real"])["headmotion_gap"]
         frozen = headmotion_from_landmarks(marks[clip]["frozen"], marks[clip]["real"])["headmotion_gap"]
         assert moved < 0.25 < frozen, (clip, moved, frozen)
 

@@ -82,8 +82,3 @@ def angular_velocity(rotations: np.ndarray) -> np.ndarray:
     v = _rotvec(rel)
     v[:, 2] = -v[:, 2]
     return v
-
-
-def mesh_points(mesh, crops: np.ndarray, ok: np.ndarray | None = None) -> np.ndarray:
-    """(T, 468, 3) mesh landmarks of face crops (NaN rows: no face known or found)."""
-    return mesh.series(crops, ok)

@@ -16,7 +16,6 @@ import torch
 from torchmetrics import Metric
 
 from eadbench.faces.crop import face_box
-from eadbench.faces.headpose import mesh_points
 from eadbench.metrics import avsync as _avsync
 from eadbench.metrics import csim as _csim
 from eadbench.metrics import emotion as _emotion
@@ -316,8 +315,8 @@ class HeadMotion(Metric):
             self.add_state(s, default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
 
     def update(self, fake_crops, real_crops) -> None:
-        r = _headmotion.headmotion_from_landmarks(mesh_points(self.mesh, np.asarray(fake_crops)),
-                                                  mesh_points(self.mesh, np.asarray(real_crops)))
+        r = _headmotion.headmotion_from_landmarks(self.mesh.series(np.asarray(fake_crops)),
+                                                  self.mesh.series(np.asarray(real_crops)))
         self.sum_gap += r["headmotion_gap"]
         self.count += 1
         if r["headmotion_energy"] is not None:
@@ -342,7 +341,7 @@ class HeadVel(Metric):
         self.add_state("real_feats", default=[], dist_reduce_fx="cat")
 
     def update(self, crops, real: bool) -> None:
-        f = torch.from_numpy(_headvel.headvel_features(mesh_points(self.mesh, np.asarray(crops))))
+        f = torch.from_numpy(_headvel.headvel_features(self.mesh.series(np.asarray(crops))))
         (self.real_feats if real else self.fake_feats).append(f)
 
     def compute(self) -> torch.Tensor:

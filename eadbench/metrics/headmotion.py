@@ -35,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from eadbench.errors import MetricInputError
-from eadbench.faces.headpose import head_angles, head_rotations, mesh_points
+from eadbench.faces.headpose import head_angles, head_rotations
 from eadbench.metrics.base import LOWER, MetricProtocol, PairedLandmarksEvaluator, register_metric
 
 #: frames of the centred moving mean applied to each angle before differencing (0.36 s at 25 fps)
@@ -115,7 +115,7 @@ def headmotion(fake_crops: np.ndarray, real_crops: np.ndarray, store=None) -> di
     from eadbench.nets.face_mesh import face_mesh
 
     m = face_mesh(store)
-    return headmotion_from_landmarks(mesh_points(m, fake_crops), mesh_points(m, real_crops))
+    return headmotion_from_landmarks(m.series(fake_crops), m.series(real_crops))
 
 
 @register_metric(

@@ -20,7 +20,6 @@ from __future__ import annotations
 import numpy as np
 
 from eadbench.errors import MetricInputError
-from eadbench.faces.headpose import mesh_points
 from eadbench.metrics.base import LOWER, Chunk, ClipMeta, Evaluator, MetricProtocol, register_metric
 from eadbench.metrics.frechet import frechet_distance_from_features
 from eadbench.metrics.headmotion import _POSE, FPS, velocities
@@ -49,7 +48,7 @@ def headvel(fake_videos: list[np.ndarray], real_videos: list[np.ndarray], store=
     from eadbench.nets.face_mesh import face_mesh
 
     m = face_mesh(store)
-    feats = [np.concatenate([headvel_features(mesh_points(m, v)) for v in side]) for side in (fake_videos, real_videos)]
+    feats = [np.concatenate([headvel_features(m.series(v)) for v in side]) for side in (fake_videos, real_videos)]
     return headvel_from_features(*feats)
 
 
@@ -72,7 +71,7 @@ class HeadVelEvaluator(Evaluator):
         return []
 
     def update(self, state: list[np.ndarray], chunk: Chunk) -> None:
-        state.append(mesh_points(self.mesh, chunk.fake, chunk.fake_ok))
+        state.append(self.mesh.series(chunk.fake, chunk.fake_ok))
 
     def end(self, state: list[np.ndarray]) -> dict:
         marks = np.concatenate(state) if state else np.zeros((0, 468, 3))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from eadbench.report.tables import DISPLAY, Cell, Table, to_latex, to_markdown
+from eadbench.report.tables import DISPLAY, Cell, Table, _fmt, to_latex, to_markdown
 
 #: the figure's panels: (row key, label, scale); probe/shift is the probe's, the rest the run's
 FIGURE = (("emotion/acc_emo", "Acc_emo (%)", 100.0), ("probe/shift", "Emotion probe shift", 1.0),
@@ -25,13 +25,6 @@ def _value(row: dict, key: str) -> tuple[float | None, list[float] | None]:
         pr = row.get("probe") or {}
         return pr.get("shift"), pr.get("shift_ci95")
     return row.get("metrics", {}).get(key), (row.get("ci95") or {}).get(key)
-
-
-def _text(v: float | None, ci, dec: int, scale: float, sign: bool = False) -> str:
-    if v is None:
-        return "–"
-    s = f"{v * scale:+.{dec}f}" if sign else f"{v * scale:.{dec}f}"
-    return s + (f" ± {(ci[1] - ci[0]) * scale / 2:.{dec}f}" if ci else "")
 
 
 def _source_text(source: str | None) -> str:
@@ -53,10 +46,10 @@ def ablation_table(record: dict) -> Table:
                                                                        else "")))
         for k in keys:
             v, ci = _value(r, k)
-            cells.append(Cell(v, _text(v, ci, DISPLAY[k][1], DISPLAY[k][2])))
+            cells.append(Cell(v, _fmt(v, DISPLAY[k][1], DISPLAY[k][2], ci)))
         if probe:
             v, ci = _value(r, "probe/shift")
-            cells.append(Cell(v, _text(v, ci, 3, 1.0, sign=True)))
+            cells.append(Cell(v, _fmt(v, 3, 1.0, ci)))
             te = (r.get("probe") or {}).get("text_effect")
             cells.append(Cell(te, "–" if te is None else f"{te:.2f}"))
         out.append((r["variant"], cells))

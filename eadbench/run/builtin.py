@@ -95,30 +95,24 @@ def _cached(kind: str, key: dict, build: Callable[[Path], Path], echo) -> Path:
 PREPARE_MODULES = ("eadbench.prepare", "eadbench.faces", "eadbench.media", "eadbench.streams")
 
 
-def _prepared_train(cfg: RunConfig, protocols: tuple[str, ...], progress: bool) -> Path:
+def _prepared_train(cfg: RunConfig, protocols: tuple[str, ...], progress: bool, renders: str | None = None) -> Path:
     """The built-in training split, prepared once per version of the preparing code (a folder
-    prepared by older code is never resumed: its crops may differ)."""
+    prepared by older code is never resumed: its crops may differ). ``renders="train"``: the
+    training clips rendered in every emotion instead (``builtin_synth_root``)."""
     from eadbench.prepare import prepare_dataset
     from eadbench.run.inputs import builtin_synth_root
 
-    data = builtin_synth_root(cfg)
+    data = builtin_synth_root(cfg, renders)
     out = data.parent / f"{data.name}-prepared-{'-'.join(protocols)}-{code_version(*PREPARE_MODULES)}"
     prepare_dataset("synth", data, out, split="train", protocols=protocols, progress=progress)
     return out / "synth"
 
 
 def _prepared_renders(cfg: RunConfig, protocols: tuple[str, ...], progress: bool) -> Path:
-    """The built-in training clips in every emotion (``builtin_renders_root``: counterfactual
-    renders for ``ref_clip: twin``), prepared once per version of the preparing code. Not the
+    """The counterfactual renders of the training clips, prepared (``ref_clip: twin``). Not the
     shipped recipe's data: the twin recipes tried did not teach the tiny EAD-Net its emotion text
     (docs/eadnet.md); ``benchmarks/eadnet_emotion.py --renders`` trains on it."""
-    from eadbench.prepare import prepare_dataset
-    from eadbench.run.inputs import builtin_renders_root
-
-    data = builtin_renders_root(cfg)
-    out = data.parent / f"{data.name}-prepared-{'-'.join(protocols)}-{code_version(*PREPARE_MODULES)}"
-    prepare_dataset("synth", data, out, split="train", protocols=protocols, progress=progress)
-    return out / "synth"
+    return _prepared_train(cfg, protocols, progress, renders="train")
 
 
 def eadnet_training_data(cfg: RunConfig, progress: bool) -> Path:

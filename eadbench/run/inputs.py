@@ -17,37 +17,23 @@ from eadbench.jsonio import atomic_write_json
 from eadbench.run.layout import RunDir
 
 
-def builtin_synth_root(cfg: RunConfig) -> Path:
-    """The built-in synthetic dataset, generated once into the cache for these settings."""
+def builtin_synth_root(cfg: RunConfig, renders: str | None = None) -> Path:
+    """The built-in synthetic dataset, generated once into the cache for these settings.
+    ``renders="train"``: instead, every training clip rendered in every emotion (counterfactual
+    renders aligned frame by frame, ``eadbench.synth.generate.every_expression``; test speakers
+    are never rendered), for EAD-Net's emotion work (``ref_clip: twin``)."""
     from eadbench.synth import write_dataset_atomic
     from eadbench.synth.generate import RENDER_VERSION
     from eadbench.weights import eadbench_cache
 
     s = {**RunConfig().synth, **cfg.synth}
-    key = fingerprint_hash({"synth": s, "version": __version__, "render": RENDER_VERSION})
-    root = eadbench_cache() / "synth" / f"{s['layout']}-{key}"
+    extra = {"renders": renders} if renders else {}
+    key = fingerprint_hash({"synth": s, "version": __version__, "render": RENDER_VERSION, **extra})
+    root = eadbench_cache() / "synth" / f"{s['layout']}-{'renders-' if renders else ''}{key}"
     if (root / "eadbench-synth.json").exists():
         return root
     return write_dataset_atomic(root, layout=s["layout"], speakers=int(s["speakers"]), clips=int(s["clips"]),
-                                seed=int(s["seed"]), seconds=float(s["seconds"]), size=int(s["size"]))
-
-
-def builtin_renders_root(cfg: RunConfig) -> Path:
-    """Every training clip of the built-in data rendered in every emotion (counterfactual renders
-    aligned frame by frame: ``eadbench.synth.generate.every_expression``), generated once into the
-    cache; what the built-in EAD-Net learns its emotion text from. Test speakers are never rendered."""
-    from eadbench.synth import write_dataset_atomic
-    from eadbench.synth.generate import RENDER_VERSION
-    from eadbench.weights import eadbench_cache
-
-    s = {**RunConfig().synth, **cfg.synth}
-    key = fingerprint_hash({"synth": s, "version": __version__, "render": RENDER_VERSION, "renders": "train"})
-    root = eadbench_cache() / "synth" / f"{s['layout']}-renders-{key}"
-    if (root / "eadbench-synth.json").exists():
-        return root
-    return write_dataset_atomic(root, layout=s["layout"], speakers=int(s["speakers"]), clips=int(s["clips"]),
-                                seed=int(s["seed"]), seconds=float(s["seconds"]), size=int(s["size"]),
-                                renders="train")
+                                seed=int(s["seed"]), seconds=float(s["seconds"]), size=int(s["size"]), **extra)
 
 
 def scan_dataset(cfg: RunConfig) -> ScanResult:

@@ -42,12 +42,10 @@ class Schedule:
         return x0, eps
 
     @torch.no_grad()
-    def ddim(self, denoise, shape, steps: int, generator: torch.Generator, device,
-             noise: torch.Tensor | None = None) -> torch.Tensor:
-        """Deterministic DDIM (eta 0). ``denoise(x_t, t) -> prediction`` (guidance applied inside);
-        ``noise``: the starting sample (default: drawn from ``generator``)."""
+    def ddim(self, denoise, shape, steps: int, generator: torch.Generator, device) -> torch.Tensor:
+        """Deterministic DDIM (eta 0). ``denoise(x_t, t) -> prediction`` (guidance applied inside)."""
         ts = torch.linspace(self.steps - 1, 0, steps, dtype=torch.float64).round().long()
-        x = (torch.randn(shape, generator=generator, device="cpu") if noise is None else noise).to(device)
+        x = torch.randn(shape, generator=generator, device="cpu").to(device)
         ac = self.alphas_cumprod.to(device)
         for i, t in enumerate(ts):
             tt = torch.full((shape[0],), int(t), device=device, dtype=torch.long)

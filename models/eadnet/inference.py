@@ -30,11 +30,6 @@ from eadnet.model import EADNet, lower_face_mask
 
 
 class EADNetPipeline:
-    #: windows denoised in one batch (the same result up to float rounding: each window draws its
-    #: own starting noise in turn). 1 on CPU: batches of 8 windows of the tiny preset took 10.8-11.4
-    #: CPU-s per 50-frame clip against 7.2-10.2 one at a time (1 thread); a GPU wants more
-    batch_windows = 1
-
     def __init__(self, model: EADNet, device: torch.device):
         self.model = model.eval().to(device)
         self.cfg = model.cfg
@@ -123,13 +118,11 @@ class EADNetPipeline:
             refs = ref_crops[:, torch.arange(total) % ref_crops.shape[1]]
         else:
             refs = torch.roll(crops, total // 2, dims=1) if reference == "offset" else None
-        for chunk in (starts[i:i + self.batch_windows] for i in range(0, len(starts), self.batch_windows)):
-            # windows denoised together, one batch per chunk; each window's starting noise is drawn
-            # in turn from the one generator, as when they were denoised one at a time
-            win_px = torch.stack([crops[:, s:s + t] for s in chunk]).to(dev)
+        for s in starts:
+            win_px = crops[:, s:s + t][None].to(dev)
             win, masked = self.codec.encode(win_px), self.codec.encode(win_px * (1 - mask_px))
-            ref = win if refs is None else self.codec.encode(torch.stack([refs[:, s:s + t] for s in chunk]).to(dev))
-            a = torch.stack([aud[s:s + t] for s in chunk]).to(dev)
+            ref = win if refs is None else self.codec.encode(refs[:, s:s + t][None].to(dev))
+            a = aud[s:s + t][None].to(dev)
             cond = self.model.conditioner(a, text_emb, inten if cfg.intensity else None)
             null = self.model.conditioner(a, text_emb, inten if cfg.intensity else None,
                                           torch.ones(1, dtype=torch.bool, device=dev),
@@ -142,12 +135,10 @@ class EADNetPipeline:
                 u = self.model(x, tt, mask, masked, ref, null)
                 return u + guidance * (c - u)
 
-            noise = torch.cat([torch.randn((1, *win.shape[1:]), generator=gen) for _ in chunk])
-            x = self.codec.decode(self.model.schedule.ddim(denoise, win.shape, steps, gen, dev, noise=noise))
-            x = (mask_px * x.clamp(-1, 1) + (1 - mask_px) * win_px).cpu()
-            for k, s in enumerate(chunk):
-                out[:, s:s + t] += x[k] * ramp.view(1, t, 1, 1)
-                weight[:, s:s + t] += ramp.view(1, t, 1, 1)
+            x = self.codec.decode(self.model.schedule.ddim(denoise, win.shape, steps, gen, dev))
+            x = mask_px * x.clamp(-1, 1) + (1 - mask_px) * win_px
+            out[:, s:s + t] += (x[0].cpu() * ramp.view(1, t, 1, 1))
+            weight[:, s:s + t] += ramp.view(1, t, 1, 1)
         return (out / weight)[:, :n]
 
     def generate(self, ref_frames: np.ndarray, audio: np.ndarray, emotion: str | None = None,
