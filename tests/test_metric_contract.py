@@ -130,6 +130,13 @@ def cases() -> dict:
         # the synthetic faces' own head motion; the leaky copy's reordered tail makes its head jump
         "headmotion": ([({}, f, r) for f, r in heads], {}, heads,
                        lambda: float(np.mean([F.headmotion(f, r)["headmotion_gap"] for f, r in heads]))),
+        # the two synthetic speakers' mouths (and the leaky copy's reordered tail) against each other
+        "lmd_dtw": ([({}, f, r) for f, r in heads], {}, heads,
+                    lambda: float(np.mean([F.lmd_dtw(f, r)["lmd_dtw"] for f, r in heads]))),
+        "action_dist": ([({}, f, r) for f, r in heads], {}, heads,
+                        lambda: float(np.mean([F.action_dist(f, r)["action_dist"] for f, r in heads]))),
+        "action_dist_dtw": ([({}, f, r) for f, r in heads], {}, heads,
+                            lambda: float(np.mean([F.action_dist_dtw(f, r)["action_dist_dtw"] for f, r in heads]))),
         "headvel": ([({}, f, r) for f, r in heads], {},
                     [(heads[0][0], False), (heads[1][0], False), (heads[0][1], True), (heads[1][1], True)],
                     lambda: F.headvel([f for f, _ in heads], [r for _, r in heads])),
@@ -183,12 +190,13 @@ def test_every_registered_metric_has_a_class_a_functional_twin_and_a_case():
     for cls in M.CLASSES:
         assert issubclass(getattr(M, cls), __import__("torchmetrics").Metric), cls
     assert set(F.__all__) >= {"ssim", "psnr", "lpips", "fid", "fvd", "lse", "emotion_accuracy", "lmd", "csim",
-                               "avsync", "lipleak", "headmotion", "headvel"}
+                               "avsync", "lipleak", "headmotion", "headvel", "lmd_dtw", "action_dist",
+                               "action_dist_dtw"}
 
 
 def cases_names() -> list[str]:
     return ["ssim", "psnr", "lpips", "fid", "fvd", "lse", "emotion", "lmd", "csim", "avsync", "lipleak", "headmotion",
-            "headvel"]
+            "headvel", "lmd_dtw", "action_dist", "action_dist_dtw"]
 
 
 @pytest.mark.parametrize("name", cases_names())

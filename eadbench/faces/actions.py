@@ -211,6 +211,23 @@ def mouth_opening(landmarks: np.ndarray) -> np.ndarray | float:
     return _inner_gap(p)
 
 
+#: The facial action vector's components, in this order (pinned: ``action_vector`` and every metric
+#: that reads it, ``action_dist`` and ``action_dist_dtw`` among them, depend on it): one per ``ACTIONS``
+#: entry.
+VECTOR = ("outer_brow_raise", "inner_brow_raise", "brow_knit", "eye_widen", "lip_corner_pull", "lip_stretch",
+          "lip_press", "upper_lip_raise", "jaw_drop", "nose_wrinkle", "lip_corner_asymmetry")
+
+
+def action_vector(landmarks: np.ndarray) -> np.ndarray:
+    """(T, 468, 2|3) mesh landmarks -> (T, K) facial action vectors, K = len(``VECTOR``): for each action,
+    ``sign * measure / scale``, its pose-free measure oriented so that more of the action is larger and
+    in units of a clear action (so a brow and a jaw weigh alike). No baseline is subtracted: a face held
+    in a smile differs from a neutral face. NaN rows where no face."""
+    m = measure(landmarks)
+    acts = [ACTION_BY_NAME[name] for name in VECTOR]
+    return np.stack([a.sign * np.asarray(m[a.measure], dtype=np.float64) / a.scale for a in acts], axis=1)
+
+
 def summarise(series: dict[str, np.ndarray]) -> dict[str, float]:
     """Clip-level value of each measure: the median over the frames with a face (NaN if none)."""
     out = {}

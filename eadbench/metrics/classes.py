@@ -16,6 +16,8 @@ import torch
 from torchmetrics import Metric
 
 from eadbench.faces.crop import face_box
+from eadbench.metrics import action_dist as _action_dist
+from eadbench.metrics import action_dist_dtw as _action_dist_dtw
 from eadbench.metrics import avsync as _avsync
 from eadbench.metrics import csim as _csim
 from eadbench.metrics import emotion as _emotion
@@ -25,6 +27,7 @@ from eadbench.metrics import headmotion as _headmotion
 from eadbench.metrics import headvel as _headvel
 from eadbench.metrics import lipleak as _lipleak
 from eadbench.metrics import lmd as _lmd
+from eadbench.metrics import lmd_dtw as _lmd_dtw
 from eadbench.metrics import lpips as _lpips
 from eadbench.metrics import lse as _lse
 from eadbench.metrics import psnr as _psnr
@@ -348,5 +351,62 @@ class HeadVel(Metric):
         return torch.tensor(_headvel.headvel_from_features(_cat(self.fake_feats), _cat(self.real_feats)))
 
 
-__all__ = ["AVSync", "CSIM", "FID", "FVD", "HeadMotion", "HeadVel", "LMD", "LPIPS",
-           "LSE", "LipLeak", "PSNR", "SSIM", "EmotionAccuracy"]
+class _PairedLandmarksMean(Metric):
+    """Mean of per-clip outputs over clips, each clip scored from the face mesh of its generated and
+    real face256 crops: ``update(fake_face256, real_face256)`` per clip."""
+
+    higher_is_better = False
+    full_state_update = False
+    outputs: tuple[str, ...] = ()
+
+    def __init__(self, weights_dir=None, store: WeightStore | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.mesh = face_mesh(_store(store, weights_dir, "cpu"))
+        for s in self.outputs:
+            self.add_state(f"sum_{s}", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("count", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+
+    def score(self, fake: np.ndarray, real: np.ndarray) -> dict:
+        raise NotImplementedError
+
+    def update(self, fake_crops, real_crops) -> None:
+        r = self.score(self.mesh.series(np.asarray(fake_crops)), self.mesh.series(np.asarray(real_crops)))
+        for s in self.outputs:
+            setattr(self, f"sum_{s}", getattr(self, f"sum_{s}") + r[s])
+        self.count += 1
+
+    def compute(self) -> dict[str, torch.Tensor]:
+        return {s: getattr(self, f"sum_{s}") / self.count for s in self.outputs}
+
+
+class LMDDTW(_PairedLandmarksMean):
+    """Mean time-warped M-LMD and F-LMD over clips (lmd-dtw-band@1): ``update(fake_face256, real_face256)``."""
+
+    outputs = ("lmd_dtw", "f_lmd_dtw")
+
+    def score(self, fake, real) -> dict:
+        return _lmd_dtw.lmd_dtw_from_landmarks(fake, real)
+
+
+class ActionDist(_PairedLandmarksMean):
+    """Mean frame-by-frame action-vector distance over clips (action-vector@1):
+    ``update(fake_face256, real_face256)``."""
+
+    outputs = ("action_dist",)
+
+    def score(self, fake, real) -> dict:
+        return _action_dist.action_dist_from_landmarks(fake, real)
+
+
+class ActionDistDTW(_PairedLandmarksMean):
+    """Mean time-warped action-vector distance over clips (action-vector-dtw-band@1):
+    ``update(fake_face256, real_face256)``."""
+
+    outputs = ("action_dist_dtw",)
+
+    def score(self, fake, real) -> dict:
+        return _action_dist_dtw.action_dist_dtw_from_landmarks(fake, real)
+
+
+__all__ = ["ActionDist", "ActionDistDTW", "AVSync", "CSIM", "FID", "FVD", "HeadMotion", "HeadVel", "LMD", "LPIPS",
+           "LMDDTW", "LSE", "LipLeak", "PSNR", "SSIM", "EmotionAccuracy"]

@@ -7,6 +7,8 @@ Frames are uint8 RGB arrays (N, H, W, 3); face metrics take the face crops of th
 
 from __future__ import annotations
 
+from eadbench.metrics.action_dist import action_dist
+from eadbench.metrics.action_dist_dtw import action_dist_dtw
 from eadbench.metrics.avsync import avsync
 from eadbench.metrics.csim import csim
 from eadbench.metrics.emotion import emotion_accuracy
@@ -16,10 +18,11 @@ from eadbench.metrics.headmotion import headmotion
 from eadbench.metrics.headvel import headvel
 from eadbench.metrics.lipleak import lipleak
 from eadbench.metrics.lmd import lmd
+from eadbench.metrics.lmd_dtw import lmd_dtw
 from eadbench.metrics.lpips import lpips_distance as lpips
 from eadbench.metrics.lse import lse
 from eadbench.metrics.psnr import psnr
 from eadbench.metrics.ssim import ssim
 
-__all__ = ["avsync", "csim", "emotion_accuracy", "fid", "fvd", "headmotion", "headvel", "lipleak",
-           "lmd", "lpips", "lse", "psnr", "ssim"]
+__all__ = ["action_dist", "action_dist_dtw", "avsync", "csim", "emotion_accuracy", "fid", "fvd", "headmotion",
+           "headvel", "lipleak", "lmd", "lmd_dtw", "lpips", "lse", "psnr", "ssim"]
