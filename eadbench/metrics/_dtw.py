@@ -41,12 +41,16 @@ PARAMS = (("dtw", "plain DTW, steps (1,0) (0,1) (1,1), unit weights, (0,0) to (n
 
 @dataclass(frozen=True)
 class Warp:
-    """The cheapest banded warping path: its value (summed cost / n), summed cost, cells and lag."""
+    """The cheapest banded warping path: its value (summed cost / n), summed cost and cells."""
 
     value: float
     total: float
-    path_length: int
-    lag: float  # mean of i - j along the path (frames; > 0: the generated face is late)
+    path: np.ndarray  # (L, 2) cells (i, j) from (0, 0) to (n - 1, n - 1)
+
+    @property
+    def lag(self) -> float:
+        """The mean of i - j along the path, frames (> 0: the generated face is late)."""
+        return float((self.path[:, 0] - self.path[:, 1]).mean())
 
 
 def band_costs(fake: np.ndarray, real: np.ndarray, frame_cost: Callable[[np.ndarray, np.ndarray], np.ndarray],
@@ -91,14 +95,14 @@ def warp(cost: np.ndarray) -> Warp:
             left = row[k] = ci[k] + best
     total = acc[n - 1][band]
     # back from (n-1, band): the predecessor with the least accumulated cost, the diagonal on ties
-    i, k, lags = n - 1, band, [0]
+    i, k, cells = n - 1, band, [(n - 1, n - 1)]
     while i > 0 or k > band:
         options = [(acc[i - 1][k] if i > 0 else inf, 0, i - 1, k),
                    (acc[i - 1][k + 1] if i > 0 and k + 1 < width else inf, 1, i - 1, k + 1),
                    (acc[i][k - 1] if k > 0 else inf, 2, i, k - 1)]
         _, _, i, k = min(options)
-        lags.append(band - k)
-    return Warp(value=total / n, total=total, path_length=len(lags), lag=float(np.mean(lags)))
+        cells.append((i, i + k - band))
+    return Warp(value=total / n, total=total, path=np.array(cells[::-1]))
 
 
 def dtw(fake: np.ndarray, real: np.ndarray, frame_cost: Callable[[np.ndarray, np.ndarray], np.ndarray],
