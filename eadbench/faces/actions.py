@@ -49,7 +49,10 @@ brow_to_nose                  subnasale 2 to the inner brows' mean height (AU9 n
 
 All measures are in IOD units. Frames where the mesh found no face are NaN rows in, NaN out.
 ``ACTIONS`` orients each measure so that a positive change is the named action and gives the
-scale of a clear action, used to rank actions and word their strength.
+scale of a clear action, used to rank actions and word their strength. ``action_vector`` stacks
+them into one vector per frame (``VECTOR``, names pinned; clear-action units), what the paired
+action distances (``action_dist``, ``action_dist_dtw``) read, and what any other metric over facial
+actions should share.
 
 The face mesh is ``eadbench.nets.face_mesh`` (its 3-D points), imported on first use.
 """
