@@ -71,6 +71,10 @@ class CheckInputError(EadbenchError):
     """`eadbench check` cannot compare (another split or protocol, a metric missing from the run)."""
 
 
+class GroupsFileError(EadbenchError):
+    """A group-label CSV (`eadbench report --groups`) that cannot be joined on clip_id."""
+
+
 class GenerationError(EadbenchError):
     """A method failed to produce a usable video for one clip (recorded, the run goes on).
 

@@ -1,6 +1,8 @@
 """`eadbench report` on a real (small) run: tables in three formats with best/second marks,
-figures, and the HTML page checked in headless chromium (loads without console errors, tables
-present, a video plays through the shared control)."""
+per-group breakdowns (the run's columns and a user CSV) checked against a plain pandas
+computation, figures, and the HTML page checked in a real browser (Playwright driving the system
+chromium: loads without console errors, tables present, a video plays through the shared control,
+each clip's scores are under its videos, and sorting by a metric puts the worst clip first)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from eadbench import config
 from eadbench import run as runner
 from eadbench.report import write_report
 from eadbench.synth import write_dataset
-from tests.helpers.headless import Browser, chromium
+from tests.helpers.headless import available, browser_page
 
 METHOD = textwrap.dedent("""
     import sys, numpy as np, cv2
@@ -58,29 +60,98 @@ def test_tables_figures_and_page(run_dir, tmp_path):
     pngs = {p.stem for p in written["figures"] if p.suffix == ".png"}
     assert {"metrics_bars", "emotion_confusion", "emotion_vs_intensity", "qualitative_grid"} <= pngs
     assert all(p.with_suffix(".pdf").exists() for p in written["figures"] if p.suffix == ".png")
-    assert any("per_emotion" in p.name for p in written["md"])
+    assert {"per_emotion.md", "per_speaker.md"} <= {p.name for p in written["md"]}
 
 
-@pytest.mark.skipif(chromium() is None, reason="chromium not installed (scripts/install.sh installs it)")
-def test_html_page_in_headless_chromium(run_dir, tmp_path):
+@pytest.mark.skipif(available() is not None, reason=str(available()))
+def test_html_page_in_a_real_browser(run_dir, tmp_path):
+    import pandas as pd
+
     out = tmp_path / "page"
     write_report([run_dir], out, formats=("html",), figures=False)
-    b = Browser()
-    try:
-        b.open((out / "index.html").resolve().as_uri() + "?selftest")
-        played = b.wait_for("(document.body && (document.body.dataset.selftest || '').startsWith('played'))"
-                            " ? document.body.dataset.selftest : ''", timeout=30)
-        assert played.startswith("played"), b.eval("document.body.dataset.selftest")
-        assert b.eval("document.querySelectorAll('table.metrics').length") >= 1
-        assert b.eval("document.querySelectorAll('.clip').length") == 4
+    with browser_page() as page:
+        page.goto((out / "index.html").resolve().as_uri() + "?selftest")
+        page.wait_for_function("(document.body.dataset.selftest || '').startsWith('played')", timeout=30_000)
+        assert page.locator("table.metrics").count() >= 1
+        assert page.locator(".clip").count() == 4
+        # each clip's scores are under its videos: the blur method's SSIM of the first clip, as written
+        per_clip = pd.read_csv(run_dir / "per_clip.csv")
+        ssim = per_clip[(per_clip["metric"] == "ssim") & (per_clip["method"] == "blur")].set_index("clip_id")["value"]
+        first = page.locator(".clip").first
+        shown = first.locator("figure[data-method='blur'] td[data-key='ssim/ssim']").inner_text()
+        assert shown == f"{ssim[first.get_attribute('data-clip')]:.4f}"
+        # sorting by blur's SSIM, worst first, orders the clips by that value (lowest first)
+        page.select_option("select.sort-method", "blur")
+        page.select_option("select.sort-key", "ssim/ssim")
+        order = page.eval_on_selector_all(".clips > .clip", "els => els.map(e => e.dataset.clip)")
+        assert order == list(ssim.sort_values(kind="stable").index)
+        page.select_option("select.sort-order", "best")
+        order = page.eval_on_selector_all(".clips > .clip", "els => els.map(e => e.dataset.clip)")
+        assert order == list(ssim.sort_values(ascending=False, kind="stable").index)
         # the emotion filter hides clips of other emotions
-        emo = b.eval("document.querySelector('.clip').dataset.emotion")
-        b.eval(f"var s=document.getElementById('f-emotion'); s.value='{emo}'; s.dispatchEvent(new Event('change'))")
-        shown = b.eval("Array.from(document.querySelectorAll('.clip')).filter(g=>g.style.display!=='none').length")
-        assert 1 <= shown < 4
-        assert b.console_errors() == []
-    finally:
-        b.close()
+        emo = first.get_attribute("data-emotion")
+        page.select_option("select.f-emotion", emo)
+        shown_n = page.eval_on_selector_all(".clip", "els => els.filter(g => g.style.display !== 'none').length")
+        assert 1 <= shown_n < 4
+        assert page.errors == []
+
+
+def test_group_tables_match_a_plain_computation(run_dir, tmp_path):
+    """Per-speaker means over the clips every method scored, their n and bootstrap CIs, as a
+    plain pandas computation gives them; a user CSV's column is a grouping too; a group with
+    fewer clips than --min-group-n is flagged, not hidden."""
+    import numpy as np
+    import pandas as pd
+
+    from eadbench.report.groups import FLAG, group_stats, group_table
+    from eadbench.results import bootstrap_ci
+    from eadbench.run.layout import load_run
+
+    run = load_run(run_dir)
+    df = pd.read_csv(run_dir / "per_clip.csv")
+    ok = df[(df["status"] == "ok") & df["value"].notna() & (df["metric"] == "ssim")]
+    stats = group_stats(run, "speaker").set_index(["group", "method", "key"])
+    for speaker, sub in ok.groupby("speaker"):
+        wide = sub.pivot(index="clip_id", columns="method", values="value").dropna()
+        for method in wide.columns:
+            row = stats.loc[(speaker, method, "ssim/ssim")]
+            assert row["n"] == len(wide) == 2
+            assert row["mean"] == pytest.approx(wide[method].mean(), abs=1e-12)
+            ci = bootstrap_ci(wide[method].to_list())
+            assert (row["lo"], row["hi"]) == pytest.approx(ci, abs=1e-12)
+    table = group_table(run, "speaker", min_n=3)
+    assert [c.text for c in table.rows[0][1]][0] == f"2 {FLAG}"  # 2 clips < 3: flagged
+    assert any(f.startswith(f"{FLAG}: fewer than 3 clips") for f in table.footnotes)
+    assert len(table.rows) == 2 * 4  # every speaker x method is shown
+    # a user CSV: clips labelled "a" / "b" by their position
+    clips = sorted(df["clip_id"].unique())
+    labels = tmp_path / "groups.csv"
+    pd.DataFrame({"clip_id": clips, "light": ["a", "b"] * (len(clips) // 2)}).to_csv(labels, index=False)
+    out = tmp_path / "rep"
+    written = write_report([run_dir], out, formats=("md", "latex"), groups=labels, min_group_n=3)
+    names = {p.name for p in written["md"]}
+    assert {"per_speaker.md", "per_emotion.md", "per_intensity.md", "per_light.md"} <= names
+    md = (out / "per_light.md").read_text()
+    want = ok[ok["clip_id"].isin(clips[0::2]) & (ok["method"] == "blur")]["value"]
+    assert f"| a · blur | 2 {FLAG} | " in md and f"{np.mean(want):.4f} ±" in md
+    assert "\\toprule" in (out / "per_light.tex").read_text()
+    pngs = {p.name for p in written["figures"]}
+    assert {"per_speaker.png", "per_light.png"} <= pngs
+
+
+def test_bad_group_files_and_columns_are_one_line_errors(run_dir, tmp_path):
+    from eadbench.errors import ChoiceError, GroupsFileError
+
+    cases = {"no_id.csv": "clip,light\nx,a\n", "only_id.csv": "clip_id\nx\n",
+             "dup.csv": "clip_id,light\nx,a\nx,b\n", "shadow.csv": "clip_id,emotion\nx,a\n"}
+    for name, text in cases.items():
+        (tmp_path / name).write_text(text)
+        with pytest.raises(GroupsFileError) as e:
+            write_report([run_dir], tmp_path / f"out-{name}", groups=tmp_path / name)
+        assert "\n" not in str(e.value) and name in str(e.value)
+    with pytest.raises(ChoiceError, match="cannot group by lighting"):
+        write_report([run_dir], tmp_path / "out-by", by=["lighting"])
+    assert not (tmp_path / "out-by").exists()
 
 
 def test_controls_are_marked_and_never_ranked_best(tmp_path):

@@ -1,17 +1,21 @@
 """A self-contained comparison page: tables, figures, and every clip's videos side by side with
-one shared play/pause and seek, filterable by emotion and method. Opens from the local folder
-(file://) with no server and no network: no external scripts, fonts or styles."""
+one shared play/pause and seek, each video with its clip's scores under it (or why it failed),
+filterable by emotion and method and sortable by any per-clip metric of any method, worst first:
+the triage view that finds a method's failures in seconds. Opens from the local folder (file://)
+with no server and no network: no external scripts, fonts or styles."""
 
 from __future__ import annotations
 
 import html
+import json
+import math
 import os
 import shutil
 import urllib.parse
 from pathlib import Path
 
 from eadbench.atomic import atomic_path
-from eadbench.report.tables import Table, row_label
+from eadbench.report.tables import CONTROLS, DISPLAY, Table, _arrow, _fmt, row_label
 from eadbench.run.layout import RunDir, RunRecord
 
 CSS = """
@@ -31,6 +35,9 @@ table.metrics thead th{border-bottom:2px solid #444}
 .controls{display:flex;gap:8px;align-items:center;margin-top:6px}
 .controls input[type=range]{flex:1}
 .filters{position:sticky;top:0;background:#fafafa;padding:8px;border:1px solid #ddd;z-index:2}
+table.scores{font-size:11px;margin:2px auto;border-collapse:collapse}
+table.scores td{padding:0 4px;text-align:right}table.scores td:first-child{text-align:left;color:#555}
+.failed{color:#b00;font-size:11px;max-width:200px}
 """
 
 JS = """
@@ -59,18 +66,38 @@ JS = """
     });
     lead.addEventListener('ended',function(){btn.textContent='Play all';});
   });
-  function applyFilters(){
-    var emo=document.getElementById('f-emotion').value;
-    var shown={};
-    document.querySelectorAll('input.f-method').forEach(function(c){shown[c.value]=c.checked;});
-    document.querySelectorAll('.clip').forEach(function(g){
-      g.style.display=(emo==='all'||g.dataset.emotion===emo)?'':'none';
-      g.querySelectorAll('figure').forEach(function(f){f.style.display=shown[f.dataset.method]===false?'none':'';});
-    });
-  }
-  var fe=document.getElementById('f-emotion');
-  if(fe){fe.addEventListener('change',applyFilters);}
-  document.querySelectorAll('input.f-method').forEach(function(c){c.addEventListener('change',applyFilters);});
+  document.querySelectorAll('section.run').forEach(function(sec){
+    var fe=sec.querySelector('select.f-emotion'), sk=sec.querySelector('select.sort-key'),
+        sm=sec.querySelector('select.sort-method'), so=sec.querySelector('select.sort-order'),
+        box=sec.querySelector('.clips');
+    function applyFilters(){
+      var emo=fe?fe.value:'all'; var shown={};
+      sec.querySelectorAll('input.f-method').forEach(function(c){shown[c.value]=c.checked;});
+      sec.querySelectorAll('.clip').forEach(function(g){
+        g.style.display=(emo==='all'||g.dataset.emotion===emo)?'':'none';
+        g.querySelectorAll('figure').forEach(function(f){f.style.display=shown[f.dataset.method]===false?'none':'';});
+      });
+    }
+    function applySort(){
+      var key=sk.value, method=sm.value, worst=so.value==='worst';
+      var dir=(sk.options[sk.selectedIndex]||{}).dataset; dir=dir&&dir.direction||'';
+      var clips=Array.prototype.slice.call(box.querySelectorAll(':scope > .clip'));
+      function val(g){var s=JSON.parse(g.dataset.scores||'{}'); var v=(s[method]||{})[key];
+        return (typeof v==='number'&&isFinite(v))?v:null;}
+      clips.sort(function(a,b){
+        if(!key){return a.dataset.clip<b.dataset.clip?-1:a.dataset.clip>b.dataset.clip?1:0;}
+        var x=val(a), y=val(b);
+        if(x===null&&y===null){return 0;} if(x===null){return 1;} if(y===null){return -1;}
+        var asc=(dir==='lower')?!worst:worst;  // worst first: low values of a higher-is-better metric
+        return asc?x-y:y-x;
+      });
+      clips.forEach(function(g){box.appendChild(g);});
+      sec.dataset.sorted=key+'|'+method+'|'+so.value;
+    }
+    if(fe){fe.addEventListener('change',applyFilters);}
+    sec.querySelectorAll('input.f-method').forEach(function(c){c.addEventListener('change',applyFilters);});
+    [sk,sm,so].forEach(function(el){if(el){el.addEventListener('change',applySort);}});
+  });
   window.eadbenchReady=true;
   // ?selftest: play the first clip's videos through the shared control and report in the DOM
   // (used by the headless-browser test; harmless otherwise).
@@ -136,6 +163,33 @@ def _rel(p: Path, base: Path) -> str:
     return html.escape(urllib.parse.quote(rel, safe="/"), quote=True)
 
 
+def _clip_scores(run: RunRecord) -> tuple[dict, dict, list[str]]:
+    """(clip -> method -> {metric/output: value}), (clip -> method -> failure reason), and the
+    per-clip keys present, in the tables' order."""
+    df = run.per_clip
+    scores: dict[str, dict[str, dict[str, float]]] = {}
+    failed: dict[str, dict[str, str]] = {}
+    if df is None or df.empty:
+        return scores, failed, []
+    keys = set()
+    for m, c, metric, o, v, st, why in zip(df["method"], df["clip_id"].astype(str), df["metric"], df["output"],
+                                           df["value"], df["status"], df["reason"]):
+        key = f"{metric}/{o}"
+        if st == "ok" and key in DISPLAY and v == v and math.isfinite(float(v)):
+            scores.setdefault(c, {}).setdefault(m, {})[key] = float(v)
+            keys.add(key)
+        elif st == "failed":
+            failed.setdefault(c, {}).setdefault(m, f"{metric}: {why}" if why == why else metric)
+    return scores, failed, [k for k in DISPLAY if k in keys]
+
+
+def _scores_html(values: dict[str, float], keys: list[str]) -> str:
+    rows = "".join(f"<tr><td>{html.escape(DISPLAY[k][0])}</td><td data-key='{html.escape(k)}'>"
+                   f"{html.escape(_fmt(values[k], DISPLAY[k][1], DISPLAY[k][2]))}</td></tr>"
+                   for k in keys if k in values)
+    return f"<table class='scores'>{rows}</table>" if rows else ""
+
+
 def _videos_section(out: Path, run: RunRecord, copy_videos: bool, max_clips: int | None) -> str:
     methods = list(run.summary["methods"])
     if "ground_truth" in methods:
@@ -145,16 +199,29 @@ def _videos_section(out: Path, run: RunRecord, copy_videos: bool, max_clips: int
     if not df.empty:
         for cid, emo in zip(df["clip_id"], df["emotion"]):
             clip_meta.setdefault(str(cid), "" if emo != emo else str(emo))  # NaN-safe
+    scores, failed, keys = _clip_scores(run)
     clips = sorted({p.stem for m in methods for p in RunDir(run.path).videos(m).glob("*.mp4")})
     if max_clips:
         clips = clips[:max_clips]
     emotions = sorted({clip_meta.get(c, "") for c in clips} - {""})
-    filt = ["<div class='filters'>Emotion: <select id='f-emotion'><option value='all'>all</option>"]
+    filt = ["<div class='filters'>Emotion: <select class='f-emotion'><option value='all'>all</option>"]
     filt += [f"<option value='{html.escape(e)}'>{html.escape(e)}</option>" for e in emotions]
     filt.append("</select> Methods: ")
     filt += [f"<label><input type='checkbox' class='f-method' value='{html.escape(m)}' checked> "
              f"{html.escape(m)}</label> " for m in methods]
-    filt.append("</div>")
+    directions = {k: next((e.get(k.split("/")[0], {}).get(k.split("/")[1], {}).get("direction")
+                           for e in run.summary["methods"].values()
+                           if e.get(k.split("/")[0], {}).get(k.split("/")[1], {}).get("direction")), "")
+                  for k in keys}
+    contenders = [m for m in methods if m not in CONTROLS] or methods
+    filt.append(" Sort by: <select class='sort-key'><option value=''>clip id</option>")
+    filt += [f"<option value='{html.escape(k)}' data-direction='{html.escape(directions[k] or '')}'>"
+             f"{html.escape((DISPLAY[k][0] + ' ' + _arrow(directions[k])).strip())}</option>" for k in keys]
+    filt.append("</select> of <select class='sort-method'>")
+    filt += [f"<option value='{html.escape(m)}'{' selected' if m == contenders[0] else ''}>{html.escape(m)}</option>"
+             for m in methods]
+    filt.append("</select> <select class='sort-order'><option value='worst'>worst first</option>"
+                "<option value='best'>best first</option></select></div>")
     groups = []
     for clip in clips:
         figs = []
@@ -169,12 +236,18 @@ def _videos_section(out: Path, run: RunRecord, copy_videos: bool, max_clips: int
                     with atomic_path(dst) as tmp:
                         shutil.copyfile(src, tmp)
                 src = dst
+            why = failed.get(clip, {}).get(m)
             figs.append(f"<figure data-method='{html.escape(m)}'><video src='{_rel(src, out)}' preload='auto' "
-                        f"muted playsinline></video><figcaption>{html.escape(m)}</figcaption></figure>")
+                        f"muted playsinline></video><figcaption>{html.escape(m)}</figcaption>"
+                        + _scores_html(scores.get(clip, {}).get(m, {}), keys)
+                        + (f"<div class='failed'>failed: {html.escape(why)}</div>" if why else "") + "</figure>")
+        data = html.escape(json.dumps(scores.get(clip, {}), sort_keys=True), quote=True)
         groups.append(
-            f"<div class='clip' data-emotion='{html.escape(clip_meta.get(clip, ''))}'>"
+            f"<div class='clip' data-clip='{html.escape(clip)}' data-emotion='{html.escape(clip_meta.get(clip, ''))}' "
+            f"data-scores='{data}'>"
             f"<b>{html.escape(clip)}</b> <span class='notes'>{html.escape(clip_meta.get(clip, ''))}</span>"
             f"<div class='vids'>{''.join(figs)}</div>"
             "<div class='controls'><button class='play'>Play all</button>"
             "<input class='seek' type='range' min='0' max='1000' value='0'></div></div>")
-    return f"<h2>Videos: {html.escape(run.label)}</h2>" + "".join(filt) + "".join(groups)
+    return (f"<section class='run'><h2>Videos: {html.escape(run.label)}</h2>" + "".join(filt)
+            + "<div class='clips'>" + "".join(groups) + "</div></section>")

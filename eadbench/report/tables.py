@@ -1,4 +1,4 @@
-"""Paper tables from run folders: the main comparison and per-emotion / per-intensity breakdowns.
+"""Paper tables from run folders: the main comparison (per-group breakdowns: ``report.groups``).
 
 A table is built once as a ``Table`` (cells with their numeric values and ranks) and rendered
 to Markdown, LaTeX (booktabs) and CSV, so the three formats always agree. Best value per
@@ -228,30 +228,6 @@ def _dedupe(items: list[str]) -> list[str]:
             seen.add(i)
             out.append(i)
     return out
-
-
-def breakdown_table(run: RunRecord, by: str) -> Table | None:
-    """Per-emotion or per-intensity means of the per-clip metrics (Acc_emo, Sync, ...)."""
-    df = run.per_clip
-    if df.empty or by not in df:
-        return None
-    df = df[(df["status"] == "ok") & df["value"].notna() & df[by].notna()]
-    keys = [k for k in ("emotion/acc_emo", "lse/lse_c", "ssim/ssim", "lmd/lmd") if k.split("/")[1] in set(df["output"])]
-    if not keys:
-        return None
-    groups = sorted(df[by].astype(str).unique())
-    methods = sorted(df["method"].unique())
-    columns, cols = [], []
-    for key in keys:
-        metric, out = key.split("/")
-        label, dec, scale = DISPLAY[key]
-        sub = df[(df["metric"] == metric) & (df["output"] == out)]
-        means = sub.groupby(["method", sub[by].astype(str)])["value"].mean()
-        for g in groups:
-            columns.append((label, g))
-            cols.append([Cell(means.get((m, g)), _fmt(means.get((m, g)), dec, scale)) for m in methods])
-    rows = [(m, [c[i] for c in cols]) for i, m in enumerate(methods)]
-    return Table(f"Per-{by} breakdown ({run.label})", columns, rows, [_split_note(run)])
 
 
 def confusion(run: RunRecord, method: str) -> pd.DataFrame | None:
