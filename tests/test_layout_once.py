@@ -1,7 +1,9 @@
 """One place per concept (issue 27), checked over the source tree with ``ast``: the shared
 constants are assigned at module level in one module of eadbench/ and models/ only, and the
 run folder's file names are spelled only in eadbench/run/layout.py (everyone else takes them
-from there or from ``RunDir``). A second definition or a stray literal fails here, naming where."""
+from there or from ``RunDir``). Video and audio are encoded only in eadbench/media.py (every
+stream added, every frame handed to an encoder) and Frechet distances are defined only in
+eadbench/metrics/frechet.py. A second definition or a stray literal fails here, naming where."""
 
 from __future__ import annotations
 
@@ -15,6 +17,11 @@ ONCE = ("SAMPLES_PER_FRAME", "REAL", "FRAMES")
 #: layout.py file names that another folder legitimately shares: a prepared clip's audio.wav
 #: (eadbench/prepare.py) is not the run folder's
 SHARED = {"audio.wav"}
+MEDIA = ROOT / "eadbench" / "media.py"
+FRECHET = ROOT / "eadbench" / "metrics" / "frechet.py"
+#: the calls that encode: only media.py makes them
+ENCODING_CALLS = ("add_stream", "add_stream_from_template")
+ENCODED_FRAMES = ("VideoFrame", "AudioFrame")
 
 
 def _sources() -> dict[Path, ast.Module]:
@@ -57,6 +64,44 @@ def stray_literals(sources: dict[Path, ast.Module], names: set[str]) -> list[str
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in names]
 
 
+def encoder_calls(sources: dict[Path, ast.Module]) -> list[str]:
+    """``x.add_stream(...)``, ``x.add_stream_from_template(...)`` and ``av.VideoFrame`` /
+    ``av.AudioFrame`` ``.from_ndarray(...)`` outside media.py."""
+    found = []
+    for p, tree in sources.items():
+        if p == MEDIA:
+            continue
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+                continue
+            f = node.func
+            owner = f.value.attr if isinstance(f.value, ast.Attribute) else getattr(f.value, "id", None)
+            if f.attr in ENCODING_CALLS or (f.attr == "from_ndarray" and owner in ENCODED_FRAMES):
+                found.append(f"{p.relative_to(ROOT)}:{node.lineno}: {f.attr}")
+    return found
+
+
+def frechet_definitions(sources: dict[Path, ast.Module]) -> list[str]:
+    return [f"{p.relative_to(ROOT)}:{node.lineno}: {node.name}" for p, tree in sources.items() if p != FRECHET
+            for node in ast.walk(tree)
+            if isinstance(node, ast.FunctionDef) and node.name.lower().startswith("frechet")]
+
+
+def test_encoders_live_in_media_and_frechet_in_metrics_frechet():
+    sources = _sources()
+    assert encoder_calls({MEDIA: sources[MEDIA]}) == [] and "add_video_stream" in _module_level_fns(sources[MEDIA])
+    strays = encoder_calls(sources)
+    assert not strays, "encoding outside eadbench/media.py (use its Codec / rewrite / VideoWriter):\n" + "\n".join(
+        strays)
+    assert {"frechet_distance", "frechet_small"} <= _module_level_fns(sources[FRECHET])
+    again = frechet_definitions(sources)
+    assert not again, "a Frechet distance outside eadbench/metrics/frechet.py:\n" + "\n".join(again)
+
+
+def _module_level_fns(tree: ast.Module) -> set[str]:
+    return {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+
+
 def test_shared_constants_are_defined_in_one_module():
     sources = _sources()
     for name in ONCE:
@@ -77,7 +122,11 @@ def test_the_checks_see_a_violation():
     sources = _sources()
     fake = ROOT / "eadbench" / "_violation.py"
     sources[fake] = ast.parse('FRAMES = "frames"\nSR, SAMPLES_PER_FRAME = 16000, 640\n'
-                              'def f(root):\n    return root / "summary.json"\n')
+                              'def f(root):\n    return root / "summary.json"\n'
+                              'def frechet_tiny(a, b):\n    return 0.0\n'
+                              'def w(c, f):\n    c.add_stream("libx264")\n    av.VideoFrame.from_ndarray(f)\n')
     assert len(defined_in(sources, "FRAMES")) == 2
     assert len(defined_in(sources, "SAMPLES_PER_FRAME")) == 2
     assert stray_literals(sources, run_file_names(sources[LAYOUT])) == ["eadbench/_violation.py:4: 'summary.json'"]
+    assert frechet_definitions(sources) == ["eadbench/_violation.py:5: frechet_tiny"]
+    assert encoder_calls(sources) == ["eadbench/_violation.py:8: add_stream", "eadbench/_violation.py:9: from_ndarray"]

@@ -6,11 +6,17 @@ trace with scipy.linalg.sqrtm of the non-symmetric product (about 12 s for 2048-
 symmetric PSD matrix sqrt(S1) S2 sqrt(S1) (similar to S1 S2), which two symmetric
 eigendecompositions give in about a second; the tests hold it to pytorch-fid's value.
 The value of a pair of feature sets is cached on disk by their content.
+
+``frechet_small`` is the same distance for sets of few rows (n << d), exact without any d x d
+matrix: the robustness study's bootstrap resamples of per-clip features take it (a few clips of
+400-d features, a thousand times); it is not merged into ``frechet_distance`` because the two
+round differently and the published values must not move.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 
 import numpy as np
 from scipy import linalg
@@ -38,8 +44,27 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     sigma1, sigma2 = np.atleast_2d(sigma1), np.atleast_2d(sigma2)
     diff = mu1 - mu2
     d = float(diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * trace_sqrt_product(sigma1, sigma2))
-    # the distance is >= 0; tiny negative values are round-off on identical sets
+    return _rounded_off(d)
+
+
+def _rounded_off(d: float) -> float:
+    """The distance is >= 0: tiny negative values are round-off on identical sets (0); a larger
+    negative value is kept, so that it shows."""
     return max(d, 0.0) if d > -1e-3 else d
+
+
+def frechet_small(a: np.ndarray, b: np.ndarray) -> float:
+    """Frechet distance of Gaussian fits of two feature sets with few rows (n << d), exactly:
+    with centred, scaled rows A (S1 = A^T A) and B, Tr sqrt(S1 S2) is the nuclear norm of A B^T
+    (n x n), so no d x d matrix is formed. Used for bootstrap resamples; equals
+    ``frechet_distance`` up to round-off."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    ca = (a - a.mean(0)) / math.sqrt(len(a) - 1)
+    cb = (b - b.mean(0)) / math.sqrt(len(b) - 1)
+    diff = a.mean(0) - b.mean(0)
+    nuclear = np.linalg.svd(ca @ cb.T, compute_uv=False).sum()
+    return _rounded_off(float(diff @ diff + (ca * ca).sum() + (cb * cb).sum() - 2 * nuclear))
 
 
 def frechet_distance_from_features(a: np.ndarray, b: np.ndarray) -> float:
