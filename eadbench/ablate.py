@@ -21,6 +21,10 @@ the shipped model, the full variant of that recipe). ``source="neutral"`` scores
 protocol (every clip driven from its speaker's neutral clip), ``probe`` adds the emotion probe on
 the training split, and ``report`` writes the ablation report (Markdown, LaTeX, figure, JSON).
 Trained variants resume from their checkpoint, so variants can be trained in separate sessions.
+
+A study on the shared session (``eadbench.run.session``): the session owns and locks the
+ablation folder and writes its records; the variants are evaluated by one ``eadbench.run`` (the
+same session's setup) into ``<out>/run``.
 """
 
 from __future__ import annotations
@@ -33,12 +37,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eadbench.atomic import atomic_write_text
 from eadbench.config import MethodSpec, RunConfig
 from eadbench.errors import EadbenchError
-from eadbench.jsonio import atomic_write_json
+from eadbench.run.session import Owner, Session
 
 SWITCHES = ("stda", "tfrm", "text")
+ABLATION_JSON, ABLATION_MD = "ablation.json", "ablation.md"
+#: an ablation folder written before owner markers holds ablation.json with its rows
+ABLATE = Owner("eadbench ablate", "ablate", ABLATION_JSON, "rows")
 EXPERT_STEPS = 400  # about a minute on 2 cores (on the built-in data it stays near chance: see run/builtin.py)
 PAPER_ROWS = {
     "baseline": dict(stda=False, tfrm=False, text=False), "+stda": dict(stda=True, tfrm=False, text=False),
@@ -127,7 +133,6 @@ def ablate(out: str | Path, names: list[str] | None = None, grid: bool = False, 
     from eadnet.model import EADNet
     from eadnet.train import train
 
-    from eadbench.locking import claim_folder, wrote
     from eadbench.prepare import prepare_dataset
     from eadbench.run import run as run_benchmark
     from eadbench.run.inputs import scan_dataset
@@ -155,10 +160,11 @@ def ablate(out: str | Path, names: list[str] | None = None, grid: bool = False, 
         train_steps = 300 if train_steps is None else train_steps
         infer_steps = 8 if infer_steps is None else infer_steps
         guidance = 1.0
-    with claim_folder(out, "eadbench ablate", "ablate", note=echo, legacy=wrote("ablation.json", "rows")):
-        rc = RunConfig(dataset="synth", out=str(out / "run"), quiet=not progress, limit=limit, metrics=metrics)
-        if synth:
-            rc.synth.update(synth)
+    rc = RunConfig(dataset="synth", out=str(out / "run"), quiet=not progress, limit=limit, metrics=metrics)
+    if synth:
+        rc.synth.update(synth)
+    session = Session(rc, ABLATE, out, echo)
+    with session.locked():
         scan = scan_dataset(RunConfig(dataset="synth", split=None, synth=rc.synth))
         data_root = Path(scan.root)
         rc.root = str(data_root)
@@ -240,13 +246,13 @@ def ablate(out: str | Path, names: list[str] | None = None, grid: bool = False, 
                 echo(f"emotion probe of {r['variant']} on {probe_data}")
                 r["probe"] = _probe(Path(r["checkpoint"]), probe_data)
         table = format_table(rows, res.summary)
-        atomic_write_text(out / "ablation.md", table)
+        session.write_text(ABLATION_MD, table)
         record = {"rows": rows, "train_steps": train_steps, "infer_steps": infer_steps, "guidance": guidance,
                   "recipe": recipe, "steps_for": steps_for or {}, "source": source,
                   "overrides": {k: v for k, v in base.items()},
                   "split_hash": res.summary.get("split_hash"), "n_clips": res.summary.get("n_clips"),
                   "text_sources": sources, "command": command}
-        atomic_write_json(out / "ablation.json", record)
+        session.write_json(ABLATION_JSON, record)
         if report is not None:
             from eadbench.report.ablation import write_ablation_report
 

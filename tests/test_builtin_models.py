@@ -90,13 +90,13 @@ def _no_training(monkeypatch):
 
 
 def test_the_default_run_loads_the_shipped_models_and_trains_nothing(monkeypatch, tmp_path):
-    from eadbench.run import _builtin_assets
+    from eadbench.run.session import prepare_builtin_assets
 
     monkeypatch.setenv("EADBENCH_CACHE", str(tmp_path / "cache"))  # no syncnet_v2.model: LSE uses the expert
     monkeypatch.delenv("EADBENCH_WEIGHTS", raising=False)
     _no_training(monkeypatch)
     cfg = _synth_cfg()
-    _builtin_assets(cfg, lambda s: None, 0)
+    prepare_builtin_assets(cfg, lambda s: None, 0)
     assert cfg.metric_options["lse"]["syncnet_path"] == str(builtin.HERE / "lse_expert.safetensors")
     eadnet = next(m for m in cfg.methods if m.method == "eadnet")
     assert eadnet.options == {"checkpoint": str(builtin.HERE / "eadnet_tiny.safetensors"), "steps": 4,
@@ -105,7 +105,7 @@ def test_the_default_run_loads_the_shipped_models_and_trains_nothing(monkeypatch
 
 
 def test_retrain_builtin_takes_the_training_path(monkeypatch, tmp_path):
-    from eadbench.run import _builtin_assets
+    from eadbench.run.session import prepare_builtin_assets
 
     monkeypatch.setenv("EADBENCH_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("EADBENCH_WEIGHTS", raising=False)
@@ -115,7 +115,7 @@ def test_retrain_builtin_takes_the_training_path(monkeypatch, tmp_path):
     monkeypatch.setattr("eadbench.run.builtin.tiny_eadnet", lambda cfg, echo, progress: asked.append("eadnet")
                         or tmp_path / "checkpoint.pt")
     cfg = _synth_cfg(retrain_builtin=True)
-    _builtin_assets(cfg, lambda s: None, 0)
+    prepare_builtin_assets(cfg, lambda s: None, 0)
     assert asked == ["syncnet", "eadnet"]
     assert cfg.metric_options["lse"]["syncnet_path"] == str(tmp_path / "expert.pt")
 
@@ -131,7 +131,7 @@ def _damaged_copy(folder: Path, name: str) -> Path:
 
 
 def test_a_damaged_file_is_one_line_naming_it(monkeypatch, tmp_path):
-    from eadbench.run import _builtin_assets
+    from eadbench.run.session import prepare_builtin_assets
 
     bad = _damaged_copy(tmp_path / "weights", "lse")
     with pytest.raises(WeightsIntegrityError) as err:
@@ -141,7 +141,7 @@ def test_a_damaged_file_is_one_line_naming_it(monkeypatch, tmp_path):
     monkeypatch.setenv("EADBENCH_CACHE", str(tmp_path / "cache"))
     _no_training(monkeypatch)
     with pytest.raises(WeightsIntegrityError):
-        _builtin_assets(_synth_cfg(weights_dir=str(tmp_path / "weights")), lambda s: None, 0)
+        prepare_builtin_assets(_synth_cfg(weights_dir=str(tmp_path / "weights")), lambda s: None, 0)
     # the reader itself refuses a file that is not a built-in model
     (tmp_path / "junk.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ")
     with pytest.raises(WeightsIntegrityError, match="not"):

@@ -13,7 +13,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 TREES = ("eadbench", "models")
 LAYOUT = ROOT / "eadbench" / "run" / "layout.py"
-ONCE = ("SAMPLES_PER_FRAME", "REAL", "FRAMES")
+#: constants with one home each: media's rates and encoder settings, the robustness study's clean
+#: label and flag rule, the owner markers of the studies' folders
+ONCE = ("SAMPLES_PER_FRAME", "REAL", "FRAMES", "VIDEO_FPS", "AUDIO_RATE", "HEVC_CRF", "LOSSLESS", "CLEAN",
+        "FLAG_RULE", "RUN_COMMAND", "PROBE_COMMAND")
 #: layout.py file names that another folder legitimately shares: a prepared clip's audio.wav
 #: (eadbench/prepare.py) is not the run folder's
 SHARED = {"audio.wav"}

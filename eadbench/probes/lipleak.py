@@ -37,6 +37,8 @@ from eadbench.datasets.base import Clip
 from eadbench.errors import EadbenchError
 from eadbench.generators.base import GenerationRequest, Generator
 from eadbench.media import SAMPLES_PER_FRAME
+from eadbench.run.layout import LIPLEAK_PROBE
+from eadbench.run.session import Owner
 
 CASES = ("silence", "half-silent")
 
@@ -128,45 +130,38 @@ def run_probe(generator: Generator, clip: Clip, reference_video: Path, audio: np
 PROBE_COMMAND = "eadbench probe lipleak"  # the owner marker of the probe's output folder
 
 
+#: a probe folder written before owner markers holds lipleak_probe.json with its probe name
+PROBE = Owner(PROBE_COMMAND, "probe output", LIPLEAK_PROBE, "probe")
+
+
 def probe_dataset(cfg, out: Path, echo=print, progress: bool = True) -> dict:
-    """The probe for every method of ``cfg`` on its dataset's clips (``cfg.limit`` first by id):
+    """The probe for every method of ``cfg`` on its dataset's clips (``cfg.limit`` first by id;
+    ``cfg.metrics`` is set to the probe's one metric):
     per method and case, the mean ``lipleak`` over the clips scored and the per-clip outputs;
     written to ``out/lipleak_probe.json`` (``out`` keeps the staged inputs and the videos).
-    Built-in data trains what the default run would (the tiny EAD-Net) first."""
-    from tqdm import tqdm
+    Built-in data makes ready what the default run would (the tiny EAD-Net) first. A study on the
+    shared session; its one metric is built per method and clip by ``run_probe``."""
+    from eadbench.run.session import Session
 
-    from eadbench.jsonio import atomic_write_json
-    from eadbench.locking import check_owner, claim_folder, wrote
-    from eadbench.run import _builtin_assets, _check_names
-    from eadbench.run.generate import build_generators
-    from eadbench.run.inputs import scan_dataset, stage_inputs
-    from eadbench.run.layout import LIPLEAK_PROBE, RunDir
-    from eadbench.weights import WeightStore
-
-    scan = scan_dataset(cfg)
-    _check_names(cfg)
-    legacy = wrote(LIPLEAK_PROBE, "probe")  # a probe folder written before owner markers
-    check_owner(out, PROBE_COMMAND, legacy)  # someone else's folder: one line, before anything is trained
-    cfg.metrics = ["lipleak"]  # only what the probe needs is trained (no sync expert)
-    _builtin_assets(cfg, echo, 0)
-    gens = build_generators(cfg)
-    clips = sorted(scan.clips, key=lambda c: c.clip_id)[: cfg.limit or None]
-    store = WeightStore(cfg.weights_dir, cfg.trust_weights, cfg.device)
-    run = RunDir(out)
+    cfg.metrics = ["lipleak"]  # only what the probe needs is made ready (no sync expert)
+    session = Session.open(cfg, PROBE, out, echo, evaluators=False, progress=progress)
+    gens = session.methods
+    clips = sorted(session.clips, key=lambda c: c.clip_id)[: cfg.limit or None]
+    run = session.dir
     per: dict[str, dict[str, dict]] = {label: {} for label in gens}
     failures: list[dict] = []
-    with claim_folder(run.root, PROBE_COMMAND, "probe output", note=echo, legacy=legacy):
-        bar = tqdm(total=len(clips) * len(gens), disable=not progress, desc="silent-mouth probe", unit="video")
+    with session.locked():
+        bar = session.progress(desc="silent-mouth probe", unit="video", total=len(clips) * len(gens))
         for clip in clips:
             try:
-                real, wav, _ = stage_inputs(clip, run, cfg.strict_av_length)
+                real, wav, _ = session.stage(clip)
                 audio = media.read_audio(wav)
             except EadbenchError as exc:
                 failures.append({"clip": clip.clip_id, "method": None, "reason": str(exc)})
                 bar.update(len(gens))
                 continue
             for label, gen in gens.items():
-                res = run_probe(gen, clip, real, audio, run.probe(label, clip.clip_id), store=store,
+                res = run_probe(gen, clip, real, audio, run.probe(label, clip.clip_id), store=session.store,
                                 tracking=cfg.tracking)
                 per[label][clip.clip_id] = res.cases
                 for case, o in res.cases.items():
@@ -176,10 +171,10 @@ def probe_dataset(cfg, out: Path, echo=print, progress: bool = True) -> dict:
         bar.close()
         summary = {label: {case: _mean_leak([c.get(case, {}) for c in clips_.values()]) for case in CASES}
                    for label, clips_ in per.items()}
-        report = {"probe": "silent-mouth@1", "dataset": cfg.dataset, "split_name": scan.split_name,
-                  "split_hash": scan.split_hash(), "clips": [c.clip_id for c in clips], "summary": summary,
+        report = {"probe": "silent-mouth@1", "dataset": cfg.dataset, "split_name": session.scan.split_name,
+                  "split_hash": session.scan.split_hash(), "clips": [c.clip_id for c in clips], "summary": summary,
                   "per_clip": per, "failures": failures}
-        atomic_write_json(run.lipleak_probe, report)
+        session.write_json(run.lipleak_probe, report)
     return report
 
 

@@ -19,7 +19,11 @@ from eadbench.media import hevc_codec
 from eadbench.robustness.perturbations import PERTURBATIONS, Perturbation, get_perturbation, make_perturbations
 from eadbench.robustness.report import build_report, markdown
 from eadbench.robustness.scoring import score_videos
+from eadbench.run.session import Owner
 
+REPORT_JSON, REPORT_MD = "robustness.json", "robustness.md"
+#: a robustness folder written before owner markers holds robustness.json with its perturbations
+ROBUSTNESS = Owner("eadbench robustness", "robustness", REPORT_JSON, "perturbations")
 
 @dataclass
 class RobustnessResult:
@@ -38,15 +42,11 @@ def robustness(metrics: list[str] | None = None, dataset: str = "synth", root: s
                command: str | None = None, echo: Callable[[str], None] = print) -> RobustnessResult:
     """Stage each clip, write its perturbations, score them against the clean video, and write
     ``robustness.json`` and ``robustness.md`` into ``out`` (default ``runs/robustness-<dataset>``).
-    ``metrics``: None = every metric whose weights are present (as ``eadbench run``)."""
+    ``metrics``: None = every metric whose weights are present (as ``eadbench run``). A study on
+    the shared session: it generates nothing and takes the metric settings as given (no built-in
+    models)."""
     from eadbench import config as config_mod
-    from eadbench.atomic import atomic_write_text
-    from eadbench.jsonio import atomic_write_json
-    from eadbench.locking import claim_folder, wrote
-    from eadbench.run.inputs import scan_dataset
-    from eadbench.run.shard import build_evaluators
-    from eadbench.streams import Timer
-    from eadbench.weights import WeightStore, exact_metrics_mode
+    from eadbench.run.session import Session
 
     names = list(perturbations) if perturbations else [p.name for p in PERTURBATIONS]
     chosen = [get_perturbation(n) for n in dict.fromkeys(names)]
@@ -58,10 +58,9 @@ def robustness(metrics: list[str] | None = None, dataset: str = "synth", root: s
     cfg.protocols.update(protocols or {})
     for m, opts in (metric_options or {}).items():
         cfg.metric_options.setdefault(m, {}).update(opts)
-    config_mod.check_metric_settings(cfg)
-    store = WeightStore(cfg.weights_dir, cfg.trust_weights, cfg.device)
-    exact_metrics_mode(store.device)
-    evaluators, unavailable = build_evaluators(cfg, store)
+    session = Session.open(cfg, ROBUSTNESS, out or f"runs/robustness-{cfg.dataset}", echo, methods=False,
+                           builtin=False, progress=progress)
+    evaluators, unavailable = session.evaluators, session.unavailable
     for name, why in unavailable.items():
         echo(f"metric {name} unavailable: {why}")
     if not evaluators:
@@ -72,33 +71,23 @@ def robustness(metrics: list[str] | None = None, dataset: str = "synth", root: s
             echo(f"warning: metric {name}: {note}")
     if any(p.name == "h265" for p in chosen) and hevc_codec()[0] is None:
         echo(f"perturbation h265 skipped: {hevc_codec()[1]}")
-    scan = scan_dataset(cfg)
-    if not scan.clips:
+    if not session.clips:
         raise MetricInputError(f"dataset {cfg.dataset} split {cfg.split} has no clips")
-    folder = Path(out or f"runs/robustness-{cfg.dataset}")
-    timer = Timer()
     started = time.time()
-    with claim_folder(folder, "eadbench robustness", "robustness", note=echo,
-                      legacy=wrote("robustness.json", "perturbations")):
-        clips, failures = _run_clips(scan.clips, folder, chosen, evaluators, store, cfg, progress, timer)
-        report = build_report(cfg, scan, clips, failures, chosen, evaluators, unavailable, command)
-        report["timings"] = {"seconds": timer.as_dict(), "wall": round(time.time() - started, 1)}
-        atomic_write_json(folder / "robustness.json", report)
-        atomic_write_text(folder / "robustness.md", markdown(report))
-    return RobustnessResult(folder, report, failures)
+    with session.locked():
+        clips, failures = _run_clips(session, chosen)
+        report = build_report(cfg, session.scan, clips, failures, chosen, evaluators, unavailable, command)
+        report["timings"] = {"seconds": session.timer.as_dict(), "wall": round(time.time() - started, 1)}
+        session.write_json(REPORT_JSON, report)
+        session.write_text(REPORT_MD, markdown(report))
+    return RobustnessResult(session.dir.root, report, failures)
 
 
-def _run_clips(clips, folder: Path, chosen: list[Perturbation], evaluators, store, cfg, progress: bool,
-               timer) -> tuple[dict[str, dict], list[dict[str, Any]]]:
-    from tqdm import tqdm
-
-    from eadbench.run.inputs import stage_inputs
-    from eadbench.run.layout import RunDir
-
-    run = RunDir(folder)
+def _run_clips(session, chosen: list[Perturbation]) -> tuple[dict[str, dict], list[dict[str, Any]]]:
+    cfg, folder, timer = session.cfg, session.dir.root, session.timer
     per_clip: dict[str, dict] = {}
     failures: list[dict[str, Any]] = []
-    bar = tqdm(clips, desc="robustness", unit="clip", disable=not progress or None, dynamic_ncols=True)
+    bar = session.progress(session.clips, "robustness", "clip")
 
     def step(cid: str, what: str) -> None:
         bar.set_postfix(clip=cid[:24], step=what, failed=len(failures))
@@ -108,17 +97,17 @@ def _run_clips(clips, folder: Path, chosen: list[Perturbation], evaluators, stor
         try:
             step(cid, "stage")
             with timer.timed("stage"):
-                clean, wav, _ = stage_inputs(clip, run, cfg.strict_av_length)
+                clean, wav, _ = session.stage(clip)
             step(cid, "perturb")
             with timer.timed("perturb"):
                 made = make_perturbations(cid, clean, wav, folder / "perturbed" / cid,
-                                          [p.name for p in chosen], cfg.seed, store, cfg.tracking)
+                                          [p.name for p in chosen], cfg.seed, session.store, cfg.tracking)
             for m in made.values():
                 if m.status == "failed":
                     failures.append({"clip": cid, "perturbation": m.name, "metric": None, "reason": m.reason})
             step(cid, "score")
             scored = score_videos(clip, clean, {n: m.path for n, m in made.items() if m.status == "ok"},
-                                  evaluators, store, cfg.tracking, timer)
+                                  session.evaluators, session.store, cfg.tracking, timer)
         except EadbenchError as exc:
             reason = str(exc)
         except Exception as exc:  # noqa: BLE001 - one clip's bug must not lose the others

@@ -16,11 +16,11 @@ results, resumable, sharded. ``eadbench.run`` is this package *and* the library 
 | ``executors`` | serial, local worker processes, torchrun ranks |
 | ``collect`` | rows, details, set-level values, summary and manifest |
 | ``layout`` | every path of the run folder, its records, ``load_run`` |
+| ``session`` | the setup every study shares (this run, robustness, the probes, ablate, yours) |
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 import types
@@ -30,7 +30,8 @@ from typing import Any
 
 from eadbench.config import RunConfig
 from eadbench.run.inputs import neutral_map
-from eadbench.run.layout import REAL, RunDir, RunRecord, load_run
+from eadbench.run.layout import MANIFEST, REAL, RunDir, RunRecord, load_run
+from eadbench.run.session import Owner
 
 
 @dataclass
@@ -40,10 +41,6 @@ class RunResult:
     failures: list[str]
     unavailable: dict[str, str]
     timings: dict[str, Any] = field(default_factory=dict)  # as timings.json
-
-
-def _dist_info() -> tuple[int, int]:
-    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
 
 
 def run(cfg: RunConfig | None = None, echo=print, **options: Any) -> RunResult:
@@ -63,112 +60,28 @@ def run(cfg: RunConfig | None = None, echo=print, **options: Any) -> RunResult:
 
 
 RUN_COMMAND = "eadbench run"  # the owner marker of a run folder (eadbench.locking)
+#: a run folder written before owner markers holds a manifest with the eadbench version
+RUN = Owner(RUN_COMMAND, "run", MANIFEST, "eadbench_version")
 
 
 def _run(cfg: RunConfig, echo) -> RunResult:
-    from eadbench.atomic import ensure_folder
-    from eadbench.locking import check_owner, claim_folder, wrote
-    from eadbench.run.inputs import scan_dataset
-    from eadbench.run.shard import build_shard
+    """The run as a study on the session: set up (nothing written yet), then rank 0 claims the
+    folder (a failed validation leaves no empty folder behind) and every rank executes."""
+    from eadbench.run.session import Session, dist_info
+    from eadbench.run.shard import Shard
     from eadbench.streams import cpu_seconds
     from eadbench.threads import configure
-    from eadbench.weights import WeightStore, exact_metrics_mode
 
     started, started_cpu = time.time(), cpu_seconds()
     configure()
-    rank, world = _dist_info()
-    scan = scan_dataset(cfg)
-    t_data = time.time()
-    _check_names(cfg)  # a misspelt metric or method: one line, before anything is trained
-    out = RunDir(cfg.out or f"runs/{cfg.dataset}-{cfg.split or 'all'}")
-    legacy = wrote(out.manifest.name, "eadbench_version")  # a run folder written before owner markers
-    check_owner(out.root, RUN_COMMAND, legacy)  # someone else's folder: one line, before any work
-    _builtin_assets(cfg, echo, rank)
-    t_models = time.time()
-    store = WeightStore(cfg.weights_dir, cfg.trust_weights, cfg.device)
-    exact_metrics_mode(store.device)
-    shard, unavailable = build_shard(cfg, out, scan.clips, store)
-    shard.neutral = neutral_map(cfg)
-    shard.setup = {"data": round(t_data - started, 3), "builtin_models": round(t_models - t_data, 3),
-                   "networks": round(time.time() - t_models, 3)}
-    if rank != 0:  # rank 0 owns and locks the folder; the other ranks write only their clips
-        ensure_folder(out.root, "run")
-        return _execute(cfg, scan, shard, unavailable, (started, started_cpu), rank, world, echo)
-    # only now: a failed validation leaves no empty folder behind
-    with claim_folder(out.root, RUN_COMMAND, "run", note=echo, legacy=legacy):
-        return _execute(cfg, scan, shard, unavailable, (started, started_cpu), rank, world, echo)
-
-
-def _check_names(cfg: RunConfig) -> None:
-    """Every metric and method named exists, every protocol and metric option fits what its metric
-    declares (one line with a suggestion otherwise)."""
-    from eadbench.config import check_metric_settings
-    from eadbench.generators import GENERATORS
-    from eadbench.metrics import METRICS
-
-    for name in cfg.metrics or []:
-        METRICS.get(name)
-    check_metric_settings(cfg)
-    for m in cfg.methods:
-        GENERATORS.get(m.method)
-
-
-def _builtin_assets(cfg: RunConfig, echo, rank: int) -> None:
-    """On the built-in data, what the default run compares: the tiny EAD-Net for an ``eadnet``
-    method given no checkpoint, and the LSE sync expert for ``--syncnet auto`` (the default there
-    when syncnet_v2.model is absent). They are the models shipped in ``eadbench/builtin/``, hash-
-    checked, and nothing trains; ``cfg.retrain_builtin`` trains them from scratch instead (once,
-    cached: ``eadbench.run.builtin``)."""
-    from eadbench.errors import ConfigError
-    from eadbench.weights import is_available
-
-    lse = cfg.metric_options.setdefault("lse", {}) if (cfg.metrics is None or "lse" in cfg.metrics) else {}
-    wants_eadnet = [m for m in cfg.methods if m.method == "eadnet" and not m.options.get("checkpoint")]
-    if cfg.dataset != "synth":
-        if wants_eadnet:
-            raise ConfigError("method eadnet needs a checkpoint (--eadnet-checkpoint or checkpoint: in the config); "
-                              "only the built-in data has a built-in one")
-        if lse.get("syncnet_path") == "auto":
-            raise ConfigError("--syncnet auto is the built-in expert, trained on the built-in data only; train an "
-                              "expert on yours with `eadbench syncnet train` and pass it with "
-                              "--metric-option lse.syncnet_path=FILE")
-        return
-    if (cfg.metrics is None or "lse" in cfg.metrics) and "syncnet_path" not in lse \
-            and not is_available("syncnet-v2", cfg.weights_dir):
-        lse["syncnet_path"] = "auto"
-    if not cfg.retrain_builtin:
-        from eadbench.builtin import shipped
-        from eadbench.run.builtin import EADNET_GUIDANCE, EADNET_INFER_STEPS
-
-        if lse.get("syncnet_path") == "auto":
-            lse["syncnet_path"] = str(shipped("lse", cfg.weights_dir))
-        for m in wants_eadnet:
-            m.options.setdefault("checkpoint", str(shipped("eadnet", cfg.weights_dir)))
-            m.options.setdefault("steps", EADNET_INFER_STEPS)
-            m.options.setdefault("guidance", EADNET_GUIDANCE)
-        return
-    from eadbench.run import builtin
-
-    training = bool(wants_eadnet) or lse.get("syncnet_path") == "auto"
-    distributed = _dist_info()[1] > 1 and training
-    if distributed and rank != 0:
-        _barrier()  # rank 0 trains first; the others then find the cached files
-    if lse.get("syncnet_path") == "auto":
-        lse["syncnet_path"] = str(builtin.sync_expert(cfg, "syncnet", echo, not cfg.quiet))
-    for m in wants_eadnet:
-        m.options.setdefault("checkpoint", str(builtin.tiny_eadnet(cfg, echo, not cfg.quiet)))
-        m.options.setdefault("steps", builtin.EADNET_INFER_STEPS)
-        m.options.setdefault("guidance", builtin.EADNET_GUIDANCE)
-    if distributed and rank == 0:
-        _barrier()
-
-
-def _barrier() -> None:
-    import torch.distributed as dist
-
-    if not dist.is_initialized():
-        dist.init_process_group("gloo")
-    dist.barrier()
+    rank, world = dist_info()
+    session = Session.open(cfg, RUN, cfg.out or f"runs/{cfg.dataset}-{cfg.split or 'all'}", echo, rank=rank,
+                           started=started)
+    shard = Shard(cfg, session.dir, session.clips, session.store, methods=session.methods,
+                  evaluators=session.evaluators, timer=session.timer, neutral=neutral_map(cfg),
+                  setup=session.setup)
+    with session.locked():
+        return _execute(cfg, session.scan, shard, session.unavailable, (started, started_cpu), rank, world, echo)
 
 
 def _execute(cfg, scan, shard, unavailable, started, rank, world, echo) -> RunResult:
