@@ -2,6 +2,7 @@
 
     from eadbench.metrics import SSIM, PSNR, LPIPS, FID, FVD, LSE, EmotionAccuracy, LMD, CSIM
     from eadbench.metrics import HeadMotion, HeadVel
+    from eadbench.metrics import ExpFID, BlinkBrow
     from eadbench.metrics import functional as F   # ssim, psnr, lpips, fid, fvd, lse, ...
 
 The classes are ordinary ``torchmetrics.Metric`` subclasses in ``eadbench.metrics.classes``,
@@ -27,10 +28,12 @@ from eadbench.metrics.base import (
 
 MODULES = ("ssim", "psnr", "lpips", "fid", "fvd", "lse", "emotion", "lmd", "csim", "avsync", "lipleak", "headmotion",
            "headvel")
+MODULES += ("expfid", "blinkbrow")  # issue 28 items 2-3
 #: metric name -> its torchmetrics class in eadbench.metrics.classes
 CLASS_OF = {"ssim": "SSIM", "psnr": "PSNR", "lpips": "LPIPS", "fid": "FID", "fvd": "FVD", "lse": "LSE",
             "emotion": "EmotionAccuracy", "lmd": "LMD", "csim": "CSIM", "avsync": "AVSync", "lipleak": "LipLeak",
             "headmotion": "HeadMotion", "headvel": "HeadVel"}
+CLASS_OF.update({"expfid": "ExpFID", "blinkbrow": "BlinkBrow"})
 CLASSES = tuple(CLASS_OF.values())
 import_errors: dict[str, str] = {}
 for _m in MODULES:

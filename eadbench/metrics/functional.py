@@ -8,8 +8,10 @@ Frames are uint8 RGB arrays (N, H, W, 3); face metrics take the face crops of th
 from __future__ import annotations
 
 from eadbench.metrics.avsync import avsync
+from eadbench.metrics.blinkbrow import blinkbrow
 from eadbench.metrics.csim import csim
 from eadbench.metrics.emotion import emotion_accuracy
+from eadbench.metrics.expfid import expfid
 from eadbench.metrics.fid import fid
 from eadbench.metrics.fvd import fvd
 from eadbench.metrics.headmotion import headmotion
@@ -23,3 +25,4 @@ from eadbench.metrics.ssim import ssim
 
 __all__ = ["avsync", "csim", "emotion_accuracy", "fid", "fvd", "headmotion", "headvel", "lipleak",
            "lmd", "lpips", "lse", "psnr", "ssim"]
+__all__ += ["blinkbrow", "expfid"]  # issue 28 items 2-3
