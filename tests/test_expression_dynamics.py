@@ -115,7 +115,10 @@ def test_gap_arithmetic():
     never = bb.blinkbrow_from_series(open_eyes, blink, marks, marks)
     assert never["blink_gap"] == 1.0 and never["blinkbrow_gap"] == 0.5 and never["blink_rate"] == 0.0
     neither = bb.blinkbrow_from_series(open_eyes, open_eyes, marks, marks)
-    assert neither["blink_gap"] is None and neither["blinkbrow_gap"] == neither["brow_gap"] == 0.0
+    assert neither["blink_gap"] == 0.0 and neither["blinkbrow_gap"] == neither["brow_gap"] == 0.0
+    # neither blinks: the value is the brow gap alone
+    half = bb.blinkbrow_from_series(open_eyes, open_eyes, (marks + marks[:1]) / 2, marks)  # calmer brows
+    assert half["blink_gap"] == 0.0 and half["blinkbrow_gap"] == half["brow_gap"] > 0
     still = np.repeat(marks[:1], 60, axis=0)
     frozen = bb.blinkbrow_from_series(open_eyes, blink, still, marks)
     assert frozen["brow_gap"] == 1.0 and frozen["brow_energy"] == 0.0 and frozen["blinkbrow_gap"] == 1.0
@@ -229,7 +232,7 @@ def test_expfid_separates_the_synthetic_emotions_from_neutral_and_blinkbrow_is_i
         assert d > 5.0 and d > 5 * control, (e, d, control)
     m = _read(nets, crops(2, "happy", 0))
     ideal = blinkbrow_from_series(m["eyes"], m["eyes"], m["marks"], m["marks"])
-    assert ideal["blinkbrow_gap"] == 0.0 and ideal["blink_gap"] is None and ideal["brow_energy"] == 1.0
+    assert ideal["blinkbrow_gap"] == 0.0 and ideal["blink_gap"] == 0.0 and ideal["brow_energy"] == 1.0
     still = _read(nets, np.repeat(crops(2, "happy", 0)[:1], 50, axis=0))
     assert blinkbrow_from_series(still["eyes"], m["eyes"], still["marks"], m["marks"])["blinkbrow_gap"] == 1.0
 

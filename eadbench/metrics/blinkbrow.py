@@ -25,8 +25,8 @@ Outputs (``n``, ``n_real`` the blink counts; ``E``, ``E_real`` the brow energies
 
 * ``blinkbrow_gap`` (the value, lower is better): the mean of ``blink_gap`` and ``brow_gap``, or
   ``brow_gap`` alone when neither clip blinks; 0 ideal, 1 for a still face when the real one blinks;
-* ``blink_gap`` (lower is better) = 1 - min(n, n_real) / max(n, n_real): 0 for as many blinks, 1
-  when one side never blinks and the other does; absent (None) when neither blinks;
+* ``blink_gap`` (lower is better) = 1 - min(n, n_real) / max(n, n_real): 0 for as many blinks (0
+  when neither blinks), 1 when one side never blinks and the other does;
 * ``brow_gap`` (lower is better) = 1 - min(E, E_real) / max(E, E_real), as ``headmotion_gap``;
 * ``blink_rate`` and ``blink_rate_real``: blinks per minute (no direction);
 * ``brow_energy`` = E / E_real (1.0 = as lively, 0 frozen; no direction); None when E_real is 0.
@@ -117,9 +117,8 @@ def blinkbrow_from_series(fake_eyes: np.ndarray, real_eyes: np.ndarray, fake_mar
         energies.append(float((v ** 2).sum(axis=1).mean()))
     e, e_real = energies
     nb, nb_real = len(blinks(fake_eyes[:n])), len(blinks(real_eyes[:n]))
-    blink_gap = None if nb == nb_real == 0 else _ratio_gap(nb, nb_real)
-    brow_gap = _ratio_gap(e, e_real)
-    return {"blinkbrow_gap": brow_gap if blink_gap is None else (blink_gap + brow_gap) / 2,
+    blink_gap, brow_gap = _ratio_gap(nb, nb_real), _ratio_gap(e, e_real)
+    return {"blinkbrow_gap": brow_gap if nb == nb_real == 0 else (blink_gap + brow_gap) / 2,
             "blink_gap": blink_gap, "brow_gap": brow_gap,
             "blink_rate": blink_rate(fake_eyes[:n]), "blink_rate_real": blink_rate(real_eyes[:n]),
             "brow_energy": None if e_real == 0 else e / e_real, "blinks": nb, "blinks_real": nb_real}

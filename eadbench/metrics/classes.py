@@ -373,8 +373,8 @@ class ExpFID(Metric):
 
 class BlinkBrow(Metric):
     """Mean blink/brow gap, blink rates and brow-energy ratio over clips (blink-brow@1):
-    ``update(fake_face256, real_face256)`` per clip; the blink gap's mean is over the clips where
-    either side blinks, the energy ratio's over those whose real brows move."""
+    ``update(fake_face256, real_face256)`` per clip; the energy ratio's mean is over the clips whose
+    real brows move."""
 
     higher_is_better = False
     full_state_update = False
