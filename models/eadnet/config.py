@@ -77,6 +77,10 @@ class EADNetConfig:
     w_lpips: float = 0.1
     w_trepa: float = 10.0
     syncnet_path: str | None = None  # sync expert from `eadbench syncnet train`
+    # the lower-face expression loss (eadnet.expression): a frozen classifier of the lower face's
+    # emotion, trained on the counterfactual renders, on the estimated clean frames; 0 = off
+    w_expr: float = 0.0
+    expr_path: str | None = None  # its weights (eadnet.expression.save_classifier)
     lpips_pretrained: bool = True  # False only in tests (random backbone, stated)
     # optimisation
     lr: float = 2e-4

@@ -19,10 +19,12 @@ import torch.nn.functional as F
 
 from eadbench.atomic import atomic_path
 from eadbench.devices import auto_device
+from eadbench.labels import EMOTIONS
 from eadnet.codec import build_codec, latent_mask
 from eadnet.conditioning import TextEncoder
 from eadnet.config import EADNetConfig
 from eadnet.data import ClipTensors, WindowIndex, load_prepared, partners, twins
+from eadnet.expression import ExpressionLoss, load_classifier
 from eadnet.losses import LPIPSLoss, SyncLoss, TREPALoss, noise_loss
 from eadnet.model import EADNet, lower_face_mask
 
@@ -35,7 +37,7 @@ def make_batch(clips: list[ClipTensors], idx: list[tuple[int, int]], cfg: EADNet
     if cfg.ref_other_clip > 0:
         others = twins(clips) if cfg.ref_clip == "twin" else partners([(c.speaker, c.emotion) for c in clips],
                                                                        cfg.ref_clip)
-    x0, ref, aud, cc, texts, inten = [], [], [], [], [], []
+    x0, ref, aud, cc, texts, inten, emos = [], [], [], [], [], [], []
     half = cfg.size // 2  # the upper edge of lower_face_mask
     for ci, s in idx:
         c = rc = clips[ci]
@@ -61,8 +63,9 @@ def make_batch(clips: list[ClipTensors], idx: list[tuple[int, int]], cfg: EADNet
         cc.append(F.pad(block, (0, 20 - block.shape[1]))[None])
         texts.append(c.text)
         inten.append(c.intensity)
+        emos.append(EMOTIONS.index(c.emotion) if c.emotion in EMOTIONS else -1)
     return (torch.stack(x0), torch.stack(ref), torch.stack(aud), torch.stack(cc), texts,
-            torch.tensor(inten, dtype=torch.float32))
+            torch.tensor(inten, dtype=torch.float32), torch.tensor(emos))
 
 
 class Trainer:
@@ -104,6 +107,13 @@ class Trainer:
             self.sync = SyncLoss(sync_expert).to(self.device)
         self.lpips = LPIPSLoss(cfg.lpips_pretrained).to(self.device) if cfg.w_lpips > 0 else None
         self.trepa = TREPALoss(trepa_encoder).to(self.device) if cfg.w_trepa > 0 else None
+        self.expr = None
+        if cfg.w_expr > 0:
+            if not cfg.expr_path:
+                from eadbench.errors import WeightsMissingError
+
+                raise WeightsMissingError("EAD-Net expression loss needs a classifier: set expr_path (or w_expr: 0)")
+            self.expr = ExpressionLoss(load_classifier(cfg.expr_path)).to(self.device)
         self.step = 0
 
     # -- state ---------------------------------------------------------------------------
@@ -128,8 +138,8 @@ class Trainer:
     # -- one step ------------------------------------------------------------------------
     def losses(self, batch, gen: torch.Generator) -> dict[str, torch.Tensor]:
         cfg, dev = self.cfg, self.device
-        x0, ref, aud, cc, texts, inten = batch
-        x0, ref, aud, cc, inten = (z.to(dev) for z in (x0, ref, aud, cc, inten))
+        x0, ref, aud, cc, texts, inten, emos = batch
+        x0, ref, aud, cc, inten, emos = (z.to(dev) for z in (x0, ref, aud, cc, inten, emos))
         b = x0.shape[0]
         mask_px = lower_face_mask(cfg.frames, cfg.size, dev)
         mask = latent_mask(mask_px, self.codec.factor)
@@ -147,7 +157,7 @@ class Trainer:
             cond = self.model.conditioner(aud, text_emb, inten if cfg.intensity else None, drop_a, drop_t)
             pred = self.net(noisy, t, mask, masked, ref, cond)
         out = {"noise": noise_loss(pred, sched.target(z0, noise, t))}
-        if self.sync or self.lpips or self.trepa:
+        if self.sync or self.lpips or self.trepa or self.expr:
             z0_hat, _ = sched.x0_and_eps(noisy, pred.float(), t)
             x0_hat = self.codec.decode(z0_hat)
             x0_hat = mask_px * x0_hat.clamp(-1, 1) + (1 - mask_px) * x0
@@ -157,7 +167,11 @@ class Trainer:
                 out["lpips"] = self.lpips(x0_hat, x0)
             if self.trepa is not None:
                 out["trepa"] = self.trepa(x0_hat, x0)
-        weights = {"noise": cfg.w_noise, "sync": cfg.w_sync, "lpips": cfg.w_lpips, "trepa": cfg.w_trepa}
+            if self.expr is not None:
+                known = (emos >= 0).float()
+                out["expr"] = self.expr(x0_hat, emos.clamp(min=0), known)
+        weights = {"noise": cfg.w_noise, "sync": cfg.w_sync, "lpips": cfg.w_lpips, "trepa": cfg.w_trepa,
+                   "expr": cfg.w_expr}
         out["total"] = sum(weights[k] * v for k, v in out.items())
         return out
 
