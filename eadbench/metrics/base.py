@@ -366,3 +366,48 @@ class PairedLandmarksEvaluator(Evaluator):
         if not state["fake"]:
             raise MetricInputError("no frames to compare")
         return self.score(np.concatenate(state["fake"]), np.concatenate(state["real"]))
+
+
+class SetLandmarksEvaluator(Evaluator):
+    """A set-level evaluator over per-frame features of the face mesh's landmarks (head velocities,
+    facial-action vectors): each generated and real video's mesh is read chunk by chunk, one video
+    at a time (the driver runs the real side once per clip), turned into features by ``features``
+    ((T, 468, 3) -> (N, K)), and the generated set is compared with the real set by ``distance``.
+    A subclass sets ``output`` (the value's name), ``counted`` (what a feature row is, for the
+    ``n_<counted>_fake/real`` outputs) and ``feature_dim`` (K)."""
+
+    output = ""
+    counted = "frames"
+    feature_dim = 0
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        from eadbench.nets.face_mesh import face_mesh
+
+        self.mesh = face_mesh(self.store)
+
+    def features(self, marks: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def distance(self, fake: np.ndarray, real: np.ndarray) -> float:
+        raise NotImplementedError
+
+    def views(self):
+        return super().views()[0], None
+
+    def begin(self, meta: ClipMeta) -> list[np.ndarray]:
+        return []
+
+    def update(self, state: list[np.ndarray], chunk: Chunk) -> None:
+        state.append(self.mesh.series(chunk.fake, chunk.fake_ok))
+
+    def end(self, state: list[np.ndarray]) -> dict:
+        marks = np.concatenate(state) if state else np.zeros((0, 468, 3))
+        return {"features": self.features(marks)}
+
+    def reduce(self, outputs: list[dict], real: list[dict] | None = None) -> dict:
+        empty = np.zeros((0, self.feature_dim))
+        fake = np.concatenate([o["features"] for o in outputs]) if outputs else empty
+        ref = np.concatenate([o["features"] for o in real]) if real else empty
+        return {self.output: self.distance(fake, ref), f"n_{self.counted}_fake": len(fake),
+                f"n_{self.counted}_real": len(ref)}

@@ -332,9 +332,11 @@ class HeadMotion(Metric):
         return {"headmotion_gap": self.sum_gap / self.count, "headmotion_energy": self.sum_energy / self.count_energy}
 
 
-class HeadVel(Metric):
-    """Head-velocity Frechet distance (head-velocity-fd@1): ``update(face256_video, real=bool)`` per video;
-    under DDP every process needs at least one generated and one real video (as for FID)."""
+class _SetLandmarksFrechet(Metric):
+    """A Frechet distance of per-frame mesh features, generated set vs real set:
+    ``update(face256_video, real=bool)`` per video; under DDP every process needs at least one
+    generated and one real video (as for FID). A subclass names its module's ``features`` and
+    ``from_features``."""
 
     higher_is_better = False
     full_state_update = False
@@ -345,12 +347,28 @@ class HeadVel(Metric):
         self.add_state("fake_feats", default=[], dist_reduce_fx="cat")
         self.add_state("real_feats", default=[], dist_reduce_fx="cat")
 
+    def features(self, marks: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def from_features(self, fake: np.ndarray, real: np.ndarray) -> float:
+        raise NotImplementedError
+
     def update(self, crops, real: bool) -> None:
-        f = torch.from_numpy(_headvel.headvel_features(self.mesh.series(np.asarray(crops))))
+        f = torch.from_numpy(self.features(self.mesh.series(np.asarray(crops))))
         (self.real_feats if real else self.fake_feats).append(f)
 
     def compute(self) -> torch.Tensor:
-        return torch.tensor(_headvel.headvel_from_features(_cat(self.fake_feats), _cat(self.real_feats)))
+        return torch.tensor(self.from_features(_cat(self.fake_feats), _cat(self.real_feats)))
+
+
+class HeadVel(_SetLandmarksFrechet):
+    """Head-velocity Frechet distance (head-velocity-fd@1) over every video seen."""
+
+    def features(self, marks):
+        return _headvel.headvel_features(marks)
+
+    def from_features(self, fake, real):
+        return _headvel.headvel_from_features(fake, real)
 
 
 class _PairedLandmarksMean(Metric):
@@ -410,25 +428,14 @@ class ActionDistDTW(_PairedLandmarksMean):
         return _action_dist_dtw.action_dist_dtw_from_landmarks(fake, real)
 
 
-class ExpFID(Metric):
-    """Expression Frechet distance (action-frechet@1): ``update(face256_video, real=bool)`` per video;
-    under DDP every process needs at least one generated and one real video (as for FID)."""
+class ExpFID(_SetLandmarksFrechet):
+    """Expression Frechet distance (action-frechet@1) over every video seen."""
 
-    higher_is_better = False
-    full_state_update = False
+    def features(self, marks):
+        return _expfid.expfid_features(marks)
 
-    def __init__(self, weights_dir=None, store: WeightStore | None = None, **kwargs):
-        super().__init__(**kwargs)
-        self.mesh = face_mesh(_store(store, weights_dir, "cpu"))
-        self.add_state("fake_feats", default=[], dist_reduce_fx="cat")
-        self.add_state("real_feats", default=[], dist_reduce_fx="cat")
-
-    def update(self, crops, real: bool) -> None:
-        f = torch.from_numpy(_expfid.expfid_features(self.mesh.series(np.asarray(crops))))
-        (self.real_feats if real else self.fake_feats).append(f)
-
-    def compute(self) -> torch.Tensor:
-        return torch.tensor(_expfid.expfid_from_features(_cat(self.fake_feats), _cat(self.real_feats)))
+    def from_features(self, fake, real):
+        return _expfid.expfid_from_features(fake, real)
 
 
 class BlinkBrow(Metric):

@@ -31,7 +31,7 @@ import numpy as np
 
 from eadbench.errors import MetricInputError
 from eadbench.faces.actions import frontalise, measure_frontal
-from eadbench.metrics.base import LOWER, Chunk, ClipMeta, Evaluator, MetricProtocol, register_metric
+from eadbench.metrics.base import LOWER, MetricProtocol, SetLandmarksEvaluator, register_metric
 from eadbench.metrics.frechet import frechet_distance_from_features
 
 #: per-frame features and the IOD size of a clear action of each (the divisor)
@@ -83,28 +83,11 @@ def expfid(fake_videos: list[np.ndarray], real_videos: list[np.ndarray], store=N
     protocols=(PROTOCOL,),
     description="Frechet distance of pose-free facial-action vectors (brows, eyes, lips, jaw), generated vs real set",
 )
-class ExpFIDEvaluator(Evaluator):
-    def __init__(self, ctx):
-        super().__init__(ctx)
-        from eadbench.nets.face_mesh import face_mesh
+class ExpFIDEvaluator(SetLandmarksEvaluator):
+    output, counted, feature_dim = "expfid_fd", "frames", len(FEATURES)
 
-        self.mesh = face_mesh(self.store)
+    def features(self, marks: np.ndarray) -> np.ndarray:
+        return expfid_features(marks)
 
-    def views(self):
-        return super().views()[0], None  # one video at a time; the driver runs the real side once per clip
-
-    def begin(self, meta: ClipMeta) -> list[np.ndarray]:
-        return []
-
-    def update(self, state: list[np.ndarray], chunk: Chunk) -> None:
-        state.append(self.mesh.series(chunk.fake, chunk.fake_ok))
-
-    def end(self, state: list[np.ndarray]) -> dict:
-        marks = np.concatenate(state) if state else np.zeros((0, 468, 3))
-        return {"features": expfid_features(marks)}
-
-    def reduce(self, outputs: list[dict], real: list[dict] | None = None) -> dict:
-        empty = np.zeros((0, len(FEATURES)))
-        fake = np.concatenate([o["features"] for o in outputs]) if outputs else empty
-        ref = np.concatenate([o["features"] for o in real]) if real else empty
-        return {"expfid_fd": expfid_from_features(fake, ref), "n_frames_fake": len(fake), "n_frames_real": len(ref)}
+    def distance(self, fake: np.ndarray, real: np.ndarray) -> float:
+        return expfid_from_features(fake, real)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from eadbench.errors import MetricInputError
-from eadbench.metrics.base import LOWER, Chunk, ClipMeta, Evaluator, MetricProtocol, register_metric
+from eadbench.metrics.base import LOWER, MetricProtocol, SetLandmarksEvaluator, register_metric
 from eadbench.metrics.frechet import frechet_distance_from_features
 from eadbench.metrics.headmotion import _POSE, FPS, velocities
 
@@ -57,27 +57,11 @@ def headvel(fake_videos: list[np.ndarray], real_videos: list[np.ndarray], store=
     protocols=(PROTOCOL,),
     description="Frechet distance of head-rotation velocities, generated vs real set (deg/s)^2",
 )
-class HeadVelEvaluator(Evaluator):
-    def __init__(self, ctx):
-        super().__init__(ctx)
-        from eadbench.nets.face_mesh import face_mesh
+class HeadVelEvaluator(SetLandmarksEvaluator):
+    output, counted, feature_dim = "headvel_fd", "samples", 3
 
-        self.mesh = face_mesh(self.store)
+    def features(self, marks: np.ndarray) -> np.ndarray:
+        return headvel_features(marks)
 
-    def views(self):
-        return super().views()[0], None  # one video at a time; the driver runs the real side once per clip
-
-    def begin(self, meta: ClipMeta) -> list[np.ndarray]:
-        return []
-
-    def update(self, state: list[np.ndarray], chunk: Chunk) -> None:
-        state.append(self.mesh.series(chunk.fake, chunk.fake_ok))
-
-    def end(self, state: list[np.ndarray]) -> dict:
-        marks = np.concatenate(state) if state else np.zeros((0, 468, 3))
-        return {"features": headvel_features(marks)}
-
-    def reduce(self, outputs: list[dict], real: list[dict] | None = None) -> dict:
-        fake = np.concatenate([o["features"] for o in outputs]) if outputs else np.zeros((0, 3))
-        ref = np.concatenate([o["features"] for o in real]) if real else np.zeros((0, 3))
-        return {"headvel_fd": headvel_from_features(fake, ref), "n_samples_fake": len(fake), "n_samples_real": len(ref)}
+    def distance(self, fake: np.ndarray, real: np.ndarray) -> float:
+        return headvel_from_features(fake, real)
