@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -57,21 +56,11 @@ def scores(fake: np.ndarray, real: np.ndarray) -> dict:
     return {k: out[k] for k in SCORES}
 
 
-def _reencode(frames: np.ndarray, crf: int) -> np.ndarray:
-    from eadbench import media
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "re.mp4"
-        with media.VideoWriter(path, crf=crf) as w:
-            for f in frames:
-                w.write(f)
-        return media.read_frames(path)[: len(frames)]
-
-
 def measure(path: Path, max_frames: int, crf: int, mesh) -> dict:
     """copy -> its scores against the real crops."""
     from eadbench import faces, media
     from eadbench.faces.track import Track
+    from tests.helpers.faces import reencoded
 
     frames = media.read_frames(path, max_frames=max_frames)
     part = faces.track_clip(frames[::8], protocol="mtcnn-fast")
@@ -81,7 +70,7 @@ def measure(path: Path, max_frames: int, crf: int, mesh) -> dict:
     real = mesh.series(faces.crop_clip(frames, "face256", track).frames)
     marks = {"real": real, "late2": late(real, 2), "late8": late(real, 8),
              "static": np.repeat(real[:1], len(real), axis=0),
-             "reencoded": mesh.series(faces.crop_clip(_reencode(frames, crf), "face256", track).frames)}
+             "reencoded": mesh.series(faces.crop_clip(reencoded(frames, crf), "face256", track).frames)}
     return {k: scores(marks[k], real) for k in COPIES}
 
 

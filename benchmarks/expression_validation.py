@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -50,22 +49,11 @@ COPIES = ("real", "static", "frozen", "upper", "reencoded")
 SYNTH_SPEAKERS, SYNTH_SECONDS = 4, 3.0
 
 
-def reencode(crops: np.ndarray, crf: int) -> np.ndarray:
-    from eadbench import media
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "re.mp4"
-        with media.VideoWriter(path, crf=crf) as w:
-            for f in crops:
-                w.write(f)
-        return media.read_frames(path)[: len(crops)]
-
-
 def copies(crops: np.ndarray, crf: int) -> dict[str, np.ndarray]:
-    from tests.helpers.faces import frozen_head, frozen_upper
+    from tests.helpers.faces import frozen_head, frozen_upper, reencoded
 
     return {"real": crops, "static": np.repeat(crops[:1], len(crops), axis=0), "frozen": frozen_head(crops),
-            "upper": frozen_upper(crops), "reencoded": reencode(crops, crf)}
+            "upper": frozen_upper(crops), "reencoded": reencoded(crops, crf)}
 
 
 def read(v: np.ndarray, mesh, eyes) -> dict:

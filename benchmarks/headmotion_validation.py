@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -50,29 +49,18 @@ def _track(frames: np.ndarray):
     return Track(boxes, np.full(len(frames), np.nan), np.full((len(frames), 5, 2), np.nan))
 
 
-def _reencode(frames: np.ndarray, crf: int) -> np.ndarray:
-    from eadbench import media
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "re.mp4"
-        with media.VideoWriter(path, crf=crf) as w:
-            for f in frames:
-                w.write(f)
-        return media.read_frames(path)[: len(frames)]
-
-
 def measure(path: Path, max_frames: int, crf: int, mesh) -> dict:
     """copy -> (its velocities, deg/s) and per-copy outputs against the real crops."""
     from eadbench import faces, media
     from eadbench.metrics.headmotion import headmotion_from_landmarks
     from eadbench.metrics.headvel import headvel_features
-    from tests.helpers.faces import frozen_head
+    from tests.helpers.faces import frozen_head, reencoded
 
     frames = media.read_frames(path, max_frames=max_frames)
     track = _track(frames)
     real = faces.crop_clip(frames, "face256", track).frames
     crops = {"real": real, "static": np.repeat(real[:1], len(real), axis=0), "frozen": frozen_head(real),
-             "reencoded": faces.crop_clip(_reencode(frames, crf), "face256", track).frames}
+             "reencoded": faces.crop_clip(reencoded(frames, crf), "face256", track).frames}
     marks = {k: mesh.series(v) for k, v in crops.items()}
     out = {}
     for k in COPIES:

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from eadbench.errors import MetricInputError
-from tests.helpers.faces import fast_crops, frozen_head, frozen_upper
+from tests.helpers.faces import fast_crops, frozen_head, frozen_upper, reencoded
 from tests.helpers.shared_data import real_data
 
 #: real clips whose speakers blink in their first 150 frames (HDTF, video-retalking)
@@ -46,15 +46,6 @@ def _read(nets, crops: np.ndarray) -> dict:
     return {"marks": marks, "eyes": eyes.series(crops, marks)}
 
 
-def _reencode(crops: np.ndarray, path) -> np.ndarray:
-    from eadbench import media
-
-    with media.VideoWriter(path, crf=28) as w:
-        for f in crops:
-            w.write(f)
-    return media.read_frames(path)[: len(crops)]
-
-
 def _real(names) -> dict:
     from eadbench import media
 
@@ -67,13 +58,12 @@ def _real(names) -> dict:
 
 
 @pytest.fixture(scope="module")
-def blinking(nets, tmp_path_factory):
+def blinking(nets):
     """clip -> copy -> marks and eyes, for the blinking real clips and their harmful and harmless copies."""
-    tmp = tmp_path_factory.mktemp("reencoded")
     out = {}
     for c, x in _real(BLINKING).items():
         copies = {"real": x, "static": np.repeat(x[:1], len(x), axis=0), "frozen": frozen_head(x),
-                  "upper": frozen_upper(x), "reencoded": _reencode(x, tmp / f"{c}.mp4")}
+                  "upper": frozen_upper(x), "reencoded": reencoded(x, 28)}
         out[c] = {k: _read(nets, v) for k, v in copies.items()} | {"crops": x}
     return out
 
@@ -187,7 +177,7 @@ def test_still_and_frozen_eyes_and_brows_score_clearly_worse_and_reencoding_move
             assert r["blinkbrow_gap"] >= 0.7 > re["blinkbrow_gap"] + 0.4, (clip, copy, r, re)
 
 
-def test_expfid_separates_mead_emotions_from_neutral(nets, tmp_path):
+def test_expfid_separates_mead_emotions_from_neutral(nets):
     """MEAD W011, level-3 emotions against the level-1 neutral clip. Measured (whole clips): 2.7
     (sad) to 17.4 (happy); the neutral clip's second half against its first 1.1, the re-encoded
     neutral clip 0.12."""
@@ -198,7 +188,7 @@ def test_expfid_separates_mead_emotions_from_neutral(nets, tmp_path):
     neutral = feats[NEUTRAL]
     half = len(neutral) // 2
     halves = expfid_from_features(neutral[half:], neutral[:half])
-    re = expfid_from_features(expfid_features(nets[0].series(_reencode(crops[NEUTRAL], tmp_path / "n.mp4"))), neutral)
+    re = expfid_from_features(expfid_features(nets[0].series(reencoded(crops[NEUTRAL], 28))), neutral)
     assert re < 0.5 and halves < 2.0, (re, halves)
     for e in EMOTIONS:
         d = expfid_from_features(feats[MEAD.format(e)], neutral)

@@ -1,13 +1,28 @@
 """Quick face crops for tests that measure mouths on many frames: MTCNN (``mtcnn-fast``) on every
 ``stride``-th frame, boxes interpolated in between, cut with the pinned ``face256`` crop; and a
-frozen-head copy of such crops (the head-motion tests' harmful control), and a copy with frozen eyes and
-brows (the blink/brow tests')."""
+frozen-head copy of such crops (the head-motion tests' harmful control), a copy with frozen eyes and
+brows (the blink/brow tests'), and an H.264 re-encoded copy (the harmless control of them all)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 STRIDE = 8
+
+
+def reencoded(frames: np.ndarray, crf: int) -> np.ndarray:
+    """``frames`` through eadbench's H.264 writer at ``crf`` and back (as many frames as given)."""
+    import tempfile
+    from pathlib import Path
+
+    from eadbench import media
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "re.mp4"
+        with media.VideoWriter(path, crf=crf) as w:
+            for f in frames:
+                w.write(f)
+        return media.read_frames(path)[: len(frames)]
 
 
 def fast_crops(frames: np.ndarray, stride: int = STRIDE) -> np.ndarray:
