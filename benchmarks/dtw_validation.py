@@ -59,14 +59,10 @@ def scores(fake: np.ndarray, real: np.ndarray) -> dict:
 def measure(path: Path, max_frames: int, crf: int, mesh) -> dict:
     """copy -> its scores against the real crops."""
     from eadbench import faces, media
-    from eadbench.faces.track import Track
-    from tests.helpers.faces import reencoded
+    from tests.helpers.faces import fast_track, reencoded
 
     frames = media.read_frames(path, max_frames=max_frames)
-    part = faces.track_clip(frames[::8], protocol="mtcnn-fast")
-    boxes = np.full((len(frames), 4), np.nan)
-    boxes[::8] = part.boxes
-    track = Track(boxes, np.full(len(frames), np.nan), np.full((len(frames), 5, 2), np.nan))
+    track = fast_track(frames)
     real = mesh.series(faces.crop_clip(frames, "face256", track).frames)
     marks = {"real": real, "late2": late(real, 2), "late8": late(real, 8),
              "static": np.repeat(real[:1], len(real), axis=0),

@@ -39,25 +39,15 @@ CLIPS = ("WDA_AlexandriaOcasioCortez_000", "WDA_KatieHill_000", "retalking_1", "
 COPIES = ("real", "static", "frozen", "reencoded")
 
 
-def _track(frames: np.ndarray):
-    from eadbench import faces
-    from eadbench.faces.track import Track
-
-    part = faces.track_clip(frames[::8], protocol="mtcnn-fast")
-    boxes = np.full((len(frames), 4), np.nan)
-    boxes[::8] = part.boxes
-    return Track(boxes, np.full(len(frames), np.nan), np.full((len(frames), 5, 2), np.nan))
-
-
 def measure(path: Path, max_frames: int, crf: int, mesh) -> dict:
     """copy -> (its velocities, deg/s) and per-copy outputs against the real crops."""
     from eadbench import faces, media
     from eadbench.metrics.headmotion import headmotion_from_landmarks
     from eadbench.metrics.headvel import headvel_features
-    from tests.helpers.faces import frozen_head, reencoded
+    from tests.helpers.faces import fast_track, frozen_head, reencoded
 
     frames = media.read_frames(path, max_frames=max_frames)
-    track = _track(frames)
+    track = fast_track(frames)
     real = faces.crop_clip(frames, "face256", track).frames
     crops = {"real": real, "static": np.repeat(real[:1], len(real), axis=0), "frozen": frozen_head(real),
              "reencoded": faces.crop_clip(reencoded(frames, crf), "face256", track).frames}

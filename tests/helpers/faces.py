@@ -25,16 +25,23 @@ def reencoded(frames: np.ndarray, crf: int) -> np.ndarray:
         return media.read_frames(path)[: len(frames)]
 
 
-def fast_crops(frames: np.ndarray, stride: int = STRIDE) -> np.ndarray:
-    """face256 crops from an MTCNN track detected on every ``stride``-th frame (boxes interpolated)."""
+def fast_track(frames: np.ndarray, stride: int = STRIDE):
+    """An MTCNN (``mtcnn-fast``) track detected on every ``stride``-th frame; the crop interpolates
+    the boxes in between."""
     from eadbench import faces
     from eadbench.faces.track import Track
 
     part = faces.track_clip(frames[::stride], protocol="mtcnn-fast")
     boxes = np.full((len(frames), 4), np.nan)
     boxes[::stride] = part.boxes
-    track = Track(boxes, np.full(len(frames), np.nan), np.full((len(frames), 5, 2), np.nan))
-    return faces.crop_clip(frames, "face256", track).frames
+    return Track(boxes, np.full(len(frames), np.nan), np.full((len(frames), 5, 2), np.nan))
+
+
+def fast_crops(frames: np.ndarray, stride: int = STRIDE) -> np.ndarray:
+    """face256 crops from ``fast_track`` (boxes interpolated)."""
+    from eadbench import faces
+
+    return faces.crop_clip(frames, "face256", fast_track(frames, stride)).frames
 
 
 #: the mouth window of a face256 crop (rows, columns) that ``frozen_head`` keeps moving
