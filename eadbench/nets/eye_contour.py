@@ -23,8 +23,7 @@ import threading
 import cv2
 import numpy as np
 
-from eadbench.errors import WeightsMissingError
-from eadbench.nets.face_mesh import XNNPACK_NOTICE, native_stderr_without
+from eadbench.nets.face_mesh import tflite_interpreter
 from eadbench.weights import WeightStore
 
 SIZE = 64
@@ -40,15 +39,8 @@ class EyeContour:
     """The iris landmark interpreter (TFLite, CPU; one per process through ``eye_contour``)."""
 
     def __init__(self, path):
-        try:
-            from ai_edge_litert.interpreter import Interpreter
-        except ImportError as exc:
-            raise WeightsMissingError(f"eye contour needs ai-edge-litert ({exc}); "
-                                      "pip install ai-edge-litert==2.3.0") from None
         self.path = path
-        with native_stderr_without(XNNPACK_NOTICE):
-            self.interp = Interpreter(model_path=str(path), num_threads=1)
-            self.interp.allocate_tensors()
+        self.interp = tflite_interpreter(path, "eye contour")
         self.input_index = self.interp.get_input_details()[0]["index"]
         self.contour_index = next(o["index"] for o in self.interp.get_output_details()
                                   if int(np.prod(o["shape"])) == 71 * 3)

@@ -53,19 +53,25 @@ def native_stderr_without(notice: str) -> Iterator[None]:
 RECENT = 4
 
 
+def tflite_interpreter(path, what: str):
+    """A one-thread TFLite interpreter for ``path``, tensors allocated (the mesh's and the iris
+    model's); ``what`` names the network in the error when ai-edge-litert is missing."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError as exc:
+        raise WeightsMissingError(f"{what} needs ai-edge-litert ({exc}); pip install ai-edge-litert==2.3.0") from None
+    with native_stderr_without(XNNPACK_NOTICE):  # the runtime prints it from C when the delegate is made
+        interp = Interpreter(model_path=str(path), num_threads=1)
+        interp.allocate_tensors()
+    return interp
+
+
 class FaceMesh:
     """The mesh interpreter (TFLite, CPU; one per process through ``face_mesh``)."""
 
     def __init__(self, path):
-        try:
-            from ai_edge_litert.interpreter import Interpreter
-        except ImportError as exc:
-            raise WeightsMissingError(f"face mesh needs ai-edge-litert ({exc}); "
-                                      "pip install ai-edge-litert==2.3.0") from None
         self.path = path
-        with native_stderr_without(XNNPACK_NOTICE):  # the runtime prints it from C when the delegate is made
-            self.interp = Interpreter(model_path=str(self.path), num_threads=1)
-            self.interp.allocate_tensors()
+        self.interp = tflite_interpreter(path, "face mesh")
         inp, outs = self.interp.get_input_details()[0], self.interp.get_output_details()
         self.input_index = inp["index"]
         self.data_index, self.flag_index = outs[0]["index"], outs[1]["index"]
