@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from eadbench.errors import GroupsFileError
-from eadbench.report.tables import CONTROLS, DISPLAY, Cell, Table, _arrow, _fmt, _rank, _split_note
+from eadbench.report.tables import CONTROLS, DISPLAY, Cell, Table, _arrow, _fmt, _rank, _split_note, direction_of
 from eadbench.results import bootstrap_ci
 from eadbench.run.layout import RunRecord
 
@@ -115,7 +115,7 @@ def group_table(run: RunRecord, by: str, groups: pd.DataFrame | None = None, min
         return None
     keys = [k for k in DISPLAY if k in set(stats["key"])]
     methods = [m for m in run.summary["methods"] if m in set(stats["method"])]
-    direction = {k: _direction(run, k) for k in keys}
+    direction = {k: direction_of(run, k) for k in keys}
     columns = [("", "n")] + [("", f"{DISPLAY[k][0]} {_arrow(direction[k])}".strip()) for k in keys]
     rows, controls, small = [], [], []
     idx = stats.set_index(["group", "method", "key"])
@@ -154,15 +154,6 @@ def group_table(run: RunRecord, by: str, groups: pd.DataFrame | None = None, min
     return Table(f"Per-{by} breakdown ({run.label})", columns, rows, notes, tuple(controls))
 
 
-def _direction(run: RunRecord, key: str) -> str | None:
-    metric, out = key.split("/")
-    for m in run.summary["methods"].values():
-        d = m.get(metric, {}).get(out, {}).get("direction")
-        if d:
-            return d
-    return None
-
-
 def group_figure(run: RunRecord, by: str, out: Path, groups: pd.DataFrame | None = None,
                  min_n: int = MIN_N, max_metrics: int = 6) -> list[Path]:
     """``per_<by>.png/.pdf``: one panel per metric (the first ``max_metrics``), bars per group and
@@ -198,7 +189,7 @@ def group_figure(run: RunRecord, by: str, out: Path, groups: pd.DataFrame | None
             ax.bar(x, vals, width, yerr=np.array(err), capsize=2, label=m, edgecolor="black", linewidth=0.4,
                    hatch="//" if m in CONTROLS else None, alpha=0.6 if m in CONTROLS else 1.0)
         ax.set_xticks(range(len(order)), labels, fontsize=7)
-        ax.set_title(f"{label} {_arrow(_direction(run, key))}".strip())
+        ax.set_title(f"{label} {_arrow(direction_of(run, key))}".strip())
     for ax in list(axes.flat)[len(keys):]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=7, ncol=min(4, len(methods)))

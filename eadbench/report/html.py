@@ -15,7 +15,7 @@ import urllib.parse
 from pathlib import Path
 
 from eadbench.atomic import atomic_path
-from eadbench.report.tables import CONTROLS, DISPLAY, Table, _arrow, _fmt, row_label
+from eadbench.report.tables import CONTROLS, DISPLAY, Table, _arrow, _fmt, direction_of, row_label
 from eadbench.run.layout import RunDir, RunRecord
 
 CSS = """
@@ -209,10 +209,7 @@ def _videos_section(out: Path, run: RunRecord, copy_videos: bool, max_clips: int
     filt.append("</select> Methods: ")
     filt += [f"<label><input type='checkbox' class='f-method' value='{html.escape(m)}' checked> "
              f"{html.escape(m)}</label> " for m in methods]
-    directions = {k: next((e.get(k.split("/")[0], {}).get(k.split("/")[1], {}).get("direction")
-                           for e in run.summary["methods"].values()
-                           if e.get(k.split("/")[0], {}).get(k.split("/")[1], {}).get("direction")), "")
-                  for k in keys}
+    directions = {k: direction_of(run, k) for k in keys}
     contenders = [m for m in methods if m not in CONTROLS] or methods
     filt.append(" Sort by: <select class='sort-key'><option value=''>clip id</option>")
     filt += [f"<option value='{html.escape(k)}' data-direction='{html.escape(directions[k] or '')}'>"

@@ -89,6 +89,16 @@ def _arrow(direction: str | None) -> str:
     return {"higher": "↑", "lower": "↓"}.get(direction or "", "")
 
 
+def direction_of(run: RunRecord, key: str) -> str | None:
+    """A metric output's direction (higher / lower / None) as the run's summary records it."""
+    metric, out = key.split("/")
+    for m in run.summary["methods"].values():
+        d = m.get(metric, {}).get(out, {}).get("direction")
+        if d:
+            return d
+    return None
+
+
 def _rank(cells: list[Cell], methods: list[str], direction: str | None) -> None:
     if direction not in ("higher", "lower"):
         return
