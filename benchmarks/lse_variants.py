@@ -55,7 +55,7 @@ class CachedFaces:
         from eadbench.weights import file_sha256
 
         self.detect, self.seen = detect, 0
-        from eadbench.metrics.lse import FACEDET_SCALE
+        from eadbench.metrics.lse.latentsync_tracks import FACEDET_SCALE
 
         self.file = folder / f"{file_sha256(path)[:16]}-mtcnn-x{FACEDET_SCALE}.json" if folder else None
         self.faces: list = json.loads(self.file.read_text()) if self.file and self.file.exists() else []
@@ -201,7 +201,7 @@ def main() -> None:
         cache = None
         if "latentsync" in evaluators:
             ev = evaluators["latentsync"]
-            cache = ev.detector = CachedFaces(ev._mtcnn_faces, a.face_cache, path)
+            cache = ev.detector = CachedFaces(ev.procedure.mtcnn_faces, a.face_cache, path)
         rows.append(score_clip(path, audio, evaluators, store, a.tracking))
         if cache is not None:
             cache.save()

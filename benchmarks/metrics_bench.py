@@ -77,7 +77,7 @@ def main() -> None:
     from eadbench.metrics import lse, psnr, ssim
     from eadbench.metrics.fvd import PROTOCOLS, i3d_features
     from eadbench.nets.i3d import kinetics_i3d
-    from eadbench.nets.syncnet import SyncNetV2
+    from eadbench.nets.syncnet import SyncNetV2, lse_from_features
 
     frames = np.stack([np.asarray(Image.fromarray(src).resize((256, 256)))] * 75)
     other = np.roll(frames, 3, axis=2)
@@ -90,7 +90,7 @@ def main() -> None:
     crops = frames[:, 16:240, 16:240]
     audio = rng.normal(0, 0.1, 48000).astype(np.float32)
     t = time.perf_counter()
-    lse.lse_from_features(*lse.lse_features(net, crops, audio))
+    lse_from_features(*lse.lse_features(net, crops, audio))
     print(f"  {'LSE (SyncNet v2 224)':<22} {75 / (time.perf_counter() - t):8.1f} frames/s")
     model = kinetics_i3d()
     clips = [frames[:16]] * 4
