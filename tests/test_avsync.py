@@ -307,7 +307,9 @@ def test_protocol_is_recorded_and_version_1_stays_selectable_with_its_numbers(sy
     for protocol, key in ((None, "avsync_peak"), ("mouth-envelope@1", "avsync_r")):
         m = AVSync(protocol=protocol)
         m.update(crops, audio)
-        assert float(m.compute()) == pytest.approx(F.avsync(crops, audio, protocol=protocol)[key]), protocol
+        values = m.compute()  # every output of the protocol, its value first
+        assert next(iter(values)) == key, protocol
+        assert float(values[key]) == pytest.approx(F.avsync(crops, audio, protocol=protocol)[key]), protocol
 
 
 # ------------------------------------------------------------------ contract

@@ -123,7 +123,7 @@ def test_contempt_and_calm_are_excluded_and_counted(astronaut_face, astronaut_fa
     assert acc == 0.5 and excluded == 1
     from eadbench.metrics import EmotionAccuracy
 
-    m = EmotionAccuracy(clf)
+    m = EmotionAccuracy(classifier=clf)
     for t in ["happy", "sad", "contempt"]:
         m.update(astronaut_face256, t)  # the class takes face256 crops, as the evaluator
     assert m.compute().item() == 0.5 and m.excluded.item() == 1

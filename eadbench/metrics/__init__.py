@@ -4,15 +4,19 @@
     from eadbench.metrics import HeadMotion, HeadVel, LMDDTW, ActionDist, ActionDistDTW, ExpFID, BlinkBrow
     from eadbench.metrics import functional as F   # ssim, psnr, lpips, fid, fvd, lse, ...
 
-The classes are ordinary ``torchmetrics.Metric`` subclasses in ``eadbench.metrics.classes``,
-imported on first access (torchmetrics costs seconds to import, which the command line and a
-cached run should not pay). Each metric module is imported defensively so one broken optional
-dependency never hides the others; ``import_errors`` records what failed and why.
+Every module of this package except ``base``, ``classes`` and ``functional`` (and private ``_*``
+helpers) is a metric module, imported here; each declares its metric once (``base``'s docstring).
+The classes are ordinary ``torchmetrics.Metric`` subclasses built in ``eadbench.metrics.classes``
+from those declarations, imported on first access (torchmetrics costs seconds to import, which
+the command line and a cached run should not pay). Each metric module is imported defensively so
+one broken optional dependency never hides the others; ``import_errors`` records what failed and
+why.
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 
 from eadbench.metrics.base import (
     METRICS,
@@ -25,14 +29,12 @@ from eadbench.metrics.base import (
     register_metric,
 )
 
-MODULES = ("ssim", "psnr", "lpips", "fid", "fvd", "lse", "emotion", "lmd", "csim", "avsync", "lipleak", "headmotion",
-           "headvel", "lmd_dtw", "action_dist", "action_dist_dtw", "expfid", "blinkbrow")
-#: metric name -> its torchmetrics class in eadbench.metrics.classes
-CLASS_OF = {"ssim": "SSIM", "psnr": "PSNR", "lpips": "LPIPS", "fid": "FID", "fvd": "FVD", "lse": "LSE",
-            "emotion": "EmotionAccuracy", "lmd": "LMD", "csim": "CSIM", "avsync": "AVSync", "lipleak": "LipLeak",
-            "headmotion": "HeadMotion", "headvel": "HeadVel", "lmd_dtw": "LMDDTW", "action_dist": "ActionDist",
-            "action_dist_dtw": "ActionDistDTW", "expfid": "ExpFID", "blinkbrow": "BlinkBrow"}
-CLASSES = tuple(CLASS_OF.values())
+#: the package's modules that are not metrics: the contract, the torchmetrics classes, the functional
+#: twins (each imports the metric modules, not the other way)
+_NOT_METRICS = ("base", "classes", "functional")
+#: every metric module, found in this package (a new metric is a new module; nothing lists it)
+MODULES = tuple(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_") and m.name not in
+                _NOT_METRICS)
 import_errors: dict[str, str] = {}
 for _m in MODULES:
     try:
@@ -46,9 +48,21 @@ from eadbench import plugins  # noqa: E402
 plugins.load("eadbench.metrics")  # third-party metric modules register themselves on import
 
 
+
+def class_names() -> dict[str, str]:
+    """metric name -> the name of its torchmetrics class, for every metric registered now (the
+    class is built in eadbench.metrics.classes from the metric's own declaration)."""
+    return {name: info.torchmetric.name for name, info in METRICS.items() if info.torchmetric is not None}
+
+
 def __getattr__(name: str):
-    """The torchmetrics classes, imported on first use (PEP 562 lazy attribute)."""
-    if name in CLASSES:
+    """``CLASS_OF`` / ``CLASSES`` (read from the registry when asked, so a metric registered later
+    is in them) and the torchmetrics classes, imported on first use (PEP 562 lazy attributes)."""
+    if name == "CLASS_OF":
+        return class_names()
+    if name == "CLASSES":
+        return tuple(class_names().values())
+    if name in class_names().values():
         from eadbench.metrics import classes
 
         return getattr(classes, name)
@@ -58,5 +72,4 @@ def __getattr__(name: str):
 
 
 __all__ = ["CLASSES", "CLASS_OF", "METRICS", "Chunk", "ClipMeta", "Evaluator", "MetricContext", "MetricInfo",
-           "MetricProtocol",
-           "import_errors", "register_metric", *CLASSES, "functional"]
+           "MetricProtocol", "class_names", "import_errors", "register_metric", *class_names().values(), "functional"]

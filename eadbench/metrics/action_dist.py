@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from eadbench.faces.actions import VECTOR, action_vector
-from eadbench.metrics.base import LOWER, MetricProtocol, PairedLandmarksEvaluator, register_metric
+from eadbench.metrics.base import LOWER, Column, MetricProtocol, PairedLandmarksEvaluator, TorchMetric, register_metric
 from eadbench.metrics.lmd_dtw import paired_frames
 
 #: what every action-vector protocol pins
@@ -61,6 +61,9 @@ def action_dist(fake_crops: np.ndarray, real_crops: np.ndarray, store=None) -> d
     name="action_dist", direction=LOWER, level="clip", outputs=("action_dist",), needs=("real",),
     weights=("face-mesh",), protocols=(PROTOCOL,),
     description="facial action-vector distance to the real frames, frame by frame (pose-free, clear-action units)",
+    functional=action_dist, order=100, columns=(Column("action_dist", "Action dist.", 3),),
+    torchmetric=TorchMetric("ActionDist", "update(fake_face256, real_face256)",
+                            clip_outputs=lambda store, fake, real: action_dist(fake, real, store)),
 )
 class ActionDistEvaluator(PairedLandmarksEvaluator):
     dims = 3

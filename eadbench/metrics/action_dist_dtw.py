@@ -19,7 +19,7 @@ import numpy as np
 
 from eadbench.metrics._dtw import BAND, PARAMS, dtw
 from eadbench.metrics.action_dist import ACTION_PARAMS, frame_cost, paired_vectors
-from eadbench.metrics.base import LOWER, MetricProtocol, PairedLandmarksEvaluator, register_metric
+from eadbench.metrics.base import LOWER, Column, MetricProtocol, PairedLandmarksEvaluator, TorchMetric, register_metric
 
 PROTOCOL = MetricProtocol("action-vector-dtw-band", "1", "face256", ACTION_PARAMS + PARAMS,
                           f"RMS facial action-vector difference after plain DTW within +-{BAND} frames, "
@@ -47,6 +47,9 @@ def action_dist_dtw(fake_crops: np.ndarray, real_crops: np.ndarray, store=None) 
     name="action_dist_dtw", direction=LOWER, level="clip", outputs=("action_dist_dtw",), needs=("real",),
     weights=("face-mesh",), protocols=(PROTOCOL,),
     description=f"facial action-vector distance after aligning the clips in time (DTW, +-{BAND} frames)",
+    functional=action_dist_dtw, order=110, columns=(Column("action_dist_dtw", "Action dist. (DTW)", 3),),
+    torchmetric=TorchMetric("ActionDistDTW", "update(fake_face256, real_face256)",
+                            clip_outputs=lambda store, fake, real: action_dist_dtw(fake, real, store)),
 )
 class ActionDistDTWEvaluator(PairedLandmarksEvaluator):
     dims = 3

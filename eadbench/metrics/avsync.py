@@ -72,7 +72,16 @@ import numpy as np
 
 from eadbench.errors import MetricInputError
 from eadbench.media import SAMPLES_PER_FRAME
-from eadbench.metrics.base import HIGHER, Chunk, ClipMeta, Evaluator, MetricProtocol, register_metric
+from eadbench.metrics.base import (
+    HIGHER,
+    Chunk,
+    ClipMeta,
+    Column,
+    Evaluator,
+    MetricProtocol,
+    TorchMetric,
+    register_metric,
+)
 from eadbench.nets import vad
 
 SAMPLE_RATE = 16000
@@ -303,6 +312,11 @@ class MouthEvaluator(Evaluator):
     output_directions=(("avsync_r", HIGHER), ("avsync_r_best", HIGHER)),
     description="AV-sync: mouth vs 1-4 kHz loudness on voiced frames; @2 peak prominence in the articulatory "
                 "window (avsync_peak), @1 r at offset 0 (avsync_r); training-free, not LSE",
+    functional=avsync, order=130,
+    columns=(Column("avsync_peak", "AV-sync peak", 3), Column("avsync_r", "AV-sync r", 3)),
+    torchmetric=TorchMetric(
+        "AVSync", "update(face256_crops, audio_16k)", nets=lambda store, protocol: (store, protocol.key),
+        clip_outputs=lambda nets, crops, audio: avsync(crops, audio, store=nets[0], protocol=nets[1])),
 )
 class AVSyncEvaluator(MouthEvaluator):
     def end(self, state: MouthState) -> dict:

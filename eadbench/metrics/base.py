@@ -1,24 +1,27 @@
 """The contract between metrics and the harness: protocols, the metric table, streaming evaluators.
 
-Every metric lives in its own module (``eadbench/metrics/<name>.py``) and provides:
+A metric is one module (``eadbench/metrics/<name>.py``; every module there is imported) that
+declares everything about it once, in its ``@register_metric(...)``:
 
-* a **functional** twin: plain functions on arrays (re-exported by ``eadbench.metrics.functional``);
-* an **evaluator**, registered with ``@register_metric(...)``: what ``run`` and ``score`` call.
-  It reads a clip as a stream of chunks (``begin`` -> ``update`` per chunk -> ``end``), so no
-  video is ever held whole in memory, and separates per-clip work from the set-level
-  ``reduce``, which is what makes caching, resuming and sharding exact;
-* a ``torchmetrics.Metric`` class in ``eadbench/metrics/classes.py`` (imported lazily: the CLI
-  never pays for torchmetrics).
+* its facts (``MetricInfo``: direction, outputs, protocols, weights, options, table columns);
+* the **evaluator** it decorates: what ``run`` and ``score`` call. It reads a clip as a stream
+  of chunks (``begin`` -> ``update`` per chunk -> ``end``), so no video is ever held whole in
+  memory, and separates per-clip work from the set-level ``reduce``, which is what makes
+  caching, resuming and sharding exact;
+* its **functional** twin (``functional=``): plain functions on arrays, exported by
+  ``eadbench.metrics.functional`` under the function's name;
+* its ``torchmetrics.Metric`` class (``torchmetric=TorchMetric(...)``): which per-frame,
+  per-clip or per-video function the class accumulates. ``eadbench.metrics.classes`` builds the
+  class from it on first use (the CLI never pays for importing torchmetrics), with
+  ``higher_is_better`` from the direction.
 
-A metric's facts are declared once, in its ``MetricInfo`` and its ``MetricProtocol`` objects:
-the evaluator, the cache keys, the run manifest, the tables and ``eadbench metrics list`` all
-read them from there.
+The evaluator, the cache keys, the run manifest, the tables, ``eadbench metrics list``, the
+classes and the contract test all read these facts from there.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -95,6 +98,61 @@ class MetricOption:
         return text
 
 
+#: how a TorchMetric accumulates: the mean over frames, each output's mean over clips, or a
+#: distance between the feature sets of the generated and the real videos
+FRAME_MEAN, CLIP_MEAN, SET = "frame mean", "clip mean", "set"
+
+
+@dataclass(frozen=True)
+class TorchMetric:
+    """How a metric's ``torchmetrics.Metric`` class is made (``eadbench.metrics.classes`` builds it).
+
+    Exactly one of three ways to accumulate:
+
+    * ``frame_values(nets, *args)``: values per frame; the class is their mean over every frame
+      seen (a float64 sum and a count);
+    * ``clip_outputs(nets, *args)``: one clip's outputs (a dict); the class is each of
+      ``outputs`` (default: the protocol's) averaged over the clips where it is not None, as the
+      evaluator's ``reduce`` does;
+    * ``features(nets, video)`` with ``distance(fake, real)``: ``update(video, real=bool)``
+      gathers feature rows per side (concatenated across processes) and ``compute`` is the
+      distance between the two sets.
+
+    ``nets(store, protocol, **kwargs)`` builds what those functions get first (networks, the
+    protocol's settings); without it they get the ``WeightStore``. Its keyword arguments are the
+    class's own (e.g. ``FVD(clips_per_video=2)``). ``usage``: the update call, for the docstring."""
+
+    name: str
+    usage: str
+    frame_values: Callable[..., Any] | None = None
+    clip_outputs: Callable[..., Any] | None = None
+    features: Callable[..., Any] | None = None
+    distance: Callable[..., Any] | None = None
+    nets: Callable[..., Any] | None = None
+    outputs: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        ways = [w for w in (self.frame_values, self.clip_outputs, self.features) if w is not None]
+        if len(ways) != 1 or (self.features is None) != (self.distance is None):
+            raise ValueError(f"TorchMetric {self.name}: give exactly one of frame_values, clip_outputs or "
+                             "features (features with distance)")
+
+    @property
+    def kind(self) -> str:
+        return FRAME_MEAN if self.frame_values else CLIP_MEAN if self.clip_outputs else SET
+
+
+@dataclass(frozen=True)
+class Column:
+    """One output shown in the paper tables: its header, decimals and the scale it is shown in
+    (100 for a percentage)."""
+
+    output: str
+    label: str
+    decimals: int
+    scale: float = 1.0
+
+
 @dataclass(frozen=True)
 class MetricInfo:
     name: str
@@ -110,6 +168,14 @@ class MetricInfo:
     output_directions: tuple[tuple[str, str], ...] = ()
     #: options the metric accepts (--metric-option METRIC.KEY=VALUE), with their types and ranges
     options: tuple[MetricOption, ...] = ()
+    #: the functional twin (exported by eadbench.metrics.functional under its name)
+    functional: Callable[..., Any] | None = None
+    #: how its torchmetrics class is built (eadbench.metrics.classes)
+    torchmetric: TorchMetric | None = None
+    #: the outputs the paper tables show, in order; ``order`` places the metric's columns among
+    #: the others' (ascending; the built-in metrics use multiples of 10)
+    columns: tuple[Column, ...] = ()
+    order: int = 1000
 
     def direction_of(self, output: str) -> str | None:
         extra = dict(self.output_directions)
@@ -305,10 +371,15 @@ class FrameValues:
 
 
 def register_metric(**kwargs) -> Callable[[type], type]:
-    """Class decorator for an Evaluator subclass: records its MetricInfo in METRICS."""
+    """Class decorator for an Evaluator subclass: records its MetricInfo (every fact about the
+    metric, its functional twin and its class's recipe) in METRICS."""
 
     def deco(cls: type) -> type:
         info = MetricInfo(factory=cls, **kwargs)
+        named = [c.output for c in info.columns] + list((info.torchmetric and info.torchmetric.outputs) or ())
+        stray = [o for o in named if o not in info.outputs]
+        if stray:
+            raise ValueError(f"metric {info.name}: {', '.join(stray)} named in its columns or class but not an output")
         cls.info = info
         METRICS.add(info.name, info)
         return cls
@@ -333,9 +404,6 @@ def check_metric_settings(protocols: Any, options: Any) -> dict[str, dict[str, A
             for metric, opts in options.items()}
 
 
-__all__ = ["Chunk", "ClipMeta", "Evaluator", "FrameValues", "HIGHER", "LOWER", "METRICS",
-           "MetricContext", "MetricInfo", "MetricOption", "MetricProtocol", "Path", "check_metric_settings",
-           "register_metric"]
 
 
 class PairedLandmarksEvaluator(Evaluator):
@@ -411,3 +479,8 @@ class SetLandmarksEvaluator(Evaluator):
         ref = np.concatenate([o["features"] for o in real]) if real else empty
         return {self.output: self.distance(fake, ref), f"n_{self.counted}_fake": len(fake),
                 f"n_{self.counted}_real": len(ref)}
+
+
+__all__ = ["CLIP_MEAN", "Chunk", "ClipMeta", "Column", "Evaluator", "FRAME_MEAN", "FrameValues", "HIGHER", "LOWER",
+           "METRICS", "MetricContext", "MetricInfo", "MetricOption", "MetricProtocol", "PairedLandmarksEvaluator",
+           "SET", "SetLandmarksEvaluator", "TorchMetric", "check_metric_settings", "register_metric"]

@@ -42,7 +42,16 @@ import numpy as np
 
 from eadbench.errors import MetricInputError
 from eadbench.faces.actions import measure
-from eadbench.metrics.base import LOWER, Chunk, ClipMeta, MetricProtocol, PairedLandmarksEvaluator, register_metric
+from eadbench.metrics.base import (
+    LOWER,
+    Chunk,
+    ClipMeta,
+    Column,
+    MetricProtocol,
+    PairedLandmarksEvaluator,
+    TorchMetric,
+    register_metric,
+)
 from eadbench.metrics.headmotion import FPS, MIN_SAMPLES, SMOOTH, smooth
 
 #: a frame is closed below this fraction of the clip's median eye opening
@@ -141,6 +150,11 @@ def blinkbrow(fake_crops: np.ndarray, real_crops: np.ndarray, store=None) -> dic
     output_directions=(("blink_gap", LOWER), ("brow_gap", LOWER)),
     needs=("real",), weights=("face-mesh", "iris-landmark"), protocols=(PROTOCOL,),
     description="blink count and brow-motion energy vs the real clip (gap 0 = as lively; rates per minute)",
+    functional=blinkbrow, order=180,
+    columns=(Column("blinkbrow_gap", "Blink/brow gap", 3), Column("blink_rate", "Blinks/min", 1),
+             Column("brow_energy", "Brow energy (1 = real)", 2)),
+    torchmetric=TorchMetric("BlinkBrow", "update(fake_face256, real_face256)",
+                            clip_outputs=lambda store, fake, real: blinkbrow(fake, real, store)),
 )
 class BlinkBrowEvaluator(PairedLandmarksEvaluator):
     dims = 3

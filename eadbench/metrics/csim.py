@@ -11,7 +11,17 @@ import torch
 
 from eadbench.errors import MetricInputError
 from eadbench.faces.crop import face_box
-from eadbench.metrics.base import HIGHER, Chunk, ClipMeta, Evaluator, FrameValues, MetricProtocol, register_metric
+from eadbench.metrics.base import (
+    HIGHER,
+    Chunk,
+    ClipMeta,
+    Column,
+    Evaluator,
+    FrameValues,
+    MetricProtocol,
+    TorchMetric,
+    register_metric,
+)
 from eadbench.nets.facenet import embed, facenet
 
 PROTOCOL = MetricProtocol("facenet-vggface2-face256", "1", "face256", (("network", "facenet-vggface2"),
@@ -23,15 +33,23 @@ PROTOCOL = MetricProtocol("facenet-vggface2-face256", "1", "face256", (("network
 def csim(fake_faces: np.ndarray, reference_face: np.ndarray, store=None) -> float:
     """Functional twin: mean cosine similarity of generated face256 crops to one reference
     face256 crop (both reduced to their centre, the face box, as the evaluator does)."""
-    net = facenet(store)
+    return float(csim_frames(facenet(store), fake_faces, reference_face).mean())
+
+
+def csim_frames(net, fake_faces: np.ndarray, reference_face: np.ndarray) -> torch.Tensor:
+    """Per-frame cosine similarity of generated face256 crops to one reference face256 crop."""
     e, r = embed(net, face_box(np.asarray(fake_faces))), embed(net, face_box(np.asarray(reference_face)[None]))
-    return float(torch.nn.functional.cosine_similarity(e, r.expand_as(e)).mean())
+    return torch.nn.functional.cosine_similarity(e, r.expand_as(e))
 
 
 @register_metric(
     name="csim", direction=HIGHER, level="clip", outputs=("csim",), needs=("real",), weights=("facenet-vggface2",),
     protocols=(PROTOCOL,),
     description="identity similarity (FaceNet cosine) of generated frames to the reference identity frame",
+    functional=csim, order=120, columns=(Column("csim", "CSIM", 4),),
+    torchmetric=TorchMetric("CSIM", "update(fake_face256, reference_face256)",
+                            nets=lambda store, protocol: facenet(store),
+                            frame_values=csim_frames),
 )
 class CSIMEvaluator(Evaluator):
     def __init__(self, ctx):

@@ -14,7 +14,17 @@ import numpy as np
 
 from eadbench.errors import MetricInputError
 from eadbench.faces.crop import FACE_FRACTION, face_box
-from eadbench.metrics.base import HIGHER, Chunk, ClipMeta, Evaluator, MetricOption, MetricProtocol, register_metric
+from eadbench.metrics.base import (
+    HIGHER,
+    Chunk,
+    ClipMeta,
+    Column,
+    Evaluator,
+    MetricOption,
+    MetricProtocol,
+    TorchMetric,
+    register_metric,
+)
 from eadbench.nets import emotion as classifiers
 from eadbench.nets.emotion import video_prediction
 
@@ -32,14 +42,25 @@ def judge(target: str | None, pred: str, classifier) -> dict:
     return {"acc_emo": 1.0 if pred == target else 0.0}
 
 
+def judge_clip(classifier, faces: np.ndarray, target: str | None) -> dict:
+    """One video's judgement (``acc_emo`` 1, 0 or None with the reason) from its face256 crops."""
+    pred, _ = video_prediction(classifier.probs(face_box(np.asarray(faces))), classifier)
+    return judge(target, pred, classifier)
+
+
+def classifier_for(store, protocol: MetricProtocol, classifier=None):
+    """The classifier the EmotionAccuracy class uses: a built one as given, else by name (None: auto)."""
+    return classifier if classifier is not None and not isinstance(classifier, str) else \
+        classifiers.build(classifier, store)
+
+
 def emotion_accuracy(videos_faces: list[np.ndarray], targets: list[str], classifier=None) -> tuple[float, int]:
     """Functional twin: (accuracy over judged clips, number excluded) of videos given as their
     face256 crops, each with its target emotion."""
     classifier = classifier or classifiers.build()
     correct, judged, excluded = 0, 0, 0
     for faces, target in zip(videos_faces, targets):
-        pred, _ = video_prediction(classifier.probs(face_box(np.asarray(faces))), classifier)
-        j = judge(target, pred, classifier)
+        j = judge_clip(classifier, faces, target)
         if j["acc_emo"] is None:
             excluded += 1
             continue
@@ -54,6 +75,9 @@ def emotion_accuracy(videos_faces: list[np.ndarray], targets: list[str], classif
     options=(MetricOption("classifier", "auto (HSEmotion when its weights load, else fer), hsemotion or fer",
                           choices=classifiers.CLASSIFIERS),),
     description="emotion accuracy: video-level prediction (mean of frame probabilities) vs target emotion",
+    functional=emotion_accuracy, order=70, columns=(Column("acc_emo", "Acc_emo (%)", 2, 100.0),),
+    torchmetric=TorchMetric("EmotionAccuracy", "update(face256_crops, target)", nets=classifier_for,
+                            clip_outputs=judge_clip),
 )
 class EmotionEvaluator(Evaluator):
     def __init__(self, ctx):

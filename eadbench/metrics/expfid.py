@@ -31,8 +31,9 @@ import numpy as np
 
 from eadbench.errors import MetricInputError
 from eadbench.faces.actions import frontalise, measure_frontal
-from eadbench.metrics.base import LOWER, MetricProtocol, SetLandmarksEvaluator, register_metric
+from eadbench.metrics.base import LOWER, Column, MetricProtocol, SetLandmarksEvaluator, TorchMetric, register_metric
 from eadbench.metrics.frechet import frechet_distance_from_features
+from eadbench.nets.face_mesh import face_mesh
 
 #: per-frame features and the IOD size of a clear action of each (the divisor)
 SCALES = (("outer_brow_height", 0.03), ("inner_brow_height", 0.03), ("inner_brow_gap", 0.015),
@@ -71,8 +72,6 @@ def expfid_from_features(fake: np.ndarray, real: np.ndarray) -> float:
 
 def expfid(fake_videos: list[np.ndarray], real_videos: list[np.ndarray], store=None) -> float:
     """Functional twin: the distance between two lists of face256 crop videos (T, 256, 256, 3) uint8."""
-    from eadbench.nets.face_mesh import face_mesh
-
     m = face_mesh(store)
     feats = [np.concatenate([expfid_features(m.series(v)) for v in side]) for side in (fake_videos, real_videos)]
     return expfid_from_features(*feats)
@@ -82,6 +81,10 @@ def expfid(fake_videos: list[np.ndarray], real_videos: list[np.ndarray], store=N
     name="expfid", direction=LOWER, level="set", outputs=("expfid_fd",), needs=("real",), weights=("face-mesh",),
     protocols=(PROTOCOL,),
     description="Frechet distance of pose-free facial-action vectors (brows, eyes, lips, jaw), generated vs real set",
+    functional=expfid, order=170, columns=(Column("expfid_fd", "Expression FD", 2),),
+    torchmetric=TorchMetric("ExpFID", "update(face256_video, real=bool)", nets=lambda store, protocol: face_mesh(store),
+                            features=lambda mesh, video: expfid_features(mesh.series(video)),
+                            distance=expfid_from_features),
 )
 class ExpFIDEvaluator(SetLandmarksEvaluator):
     output, counted, feature_dim = "expfid_fd", "frames", len(FEATURES)

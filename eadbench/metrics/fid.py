@@ -16,7 +16,16 @@ import numpy as np
 import torch
 
 from eadbench.errors import MetricInputError
-from eadbench.metrics.base import LOWER, Chunk, ClipMeta, Evaluator, MetricProtocol, register_metric
+from eadbench.metrics.base import (
+    LOWER,
+    Chunk,
+    ClipMeta,
+    Column,
+    Evaluator,
+    MetricProtocol,
+    TorchMetric,
+    register_metric,
+)
 from eadbench.metrics.frechet import frechet_distance_from_features
 from eadbench.nets.inception import fid_inception
 
@@ -57,6 +66,9 @@ def fid(fake_frames: np.ndarray, real_frames: np.ndarray, store=None) -> float:
     name="fid", direction=LOWER, level="set", outputs=("fid",), needs=("real",), weights=("inception-fid",),
     protocols=(PROTOCOL,),
     description="Frechet Inception Distance over all frames of the split (pytorch-fid InceptionV3)",
+    functional=fid, order=40, columns=(Column("fid", "FID", 2),),
+    torchmetric=TorchMetric("FID", "update(frames, real=bool)", nets=lambda store, protocol: fid_inception(store),
+                            features=lambda net, frames: fid_features(frames, net), distance=fid_from_features),
 )
 class FIDEvaluator(Evaluator):
     def __init__(self, ctx):

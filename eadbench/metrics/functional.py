@@ -1,5 +1,11 @@
 """The functional twins of every metric: plain functions on arrays, no state, no registry.
 
+    import eadbench.metrics.functional as F
+    F.ssim(fake, real); F.lse(crops, audio); F.fid(fake_frames, real_frames); F.emotion_accuracy(...)
+
+Each metric declares its twin in its own module (``register_metric(functional=...)``); this
+module exports every one under the function's name (``F.__all__`` lists them).
+
 Frames are uint8 RGB arrays (N, H, W, 3); face metrics take the face crops of their protocol
 (``eadbench.faces.crop_clip(frames, "syncnet" | "face256")``); networks come from a
 ``WeightStore`` (``store=``; by default ``$EADBENCH_WEIGHTS`` and the libraries' caches).
@@ -7,24 +13,22 @@ Frames are uint8 RGB arrays (N, H, W, 3); face metrics take the face crops of th
 
 from __future__ import annotations
 
-from eadbench.metrics.action_dist import action_dist
-from eadbench.metrics.action_dist_dtw import action_dist_dtw
-from eadbench.metrics.avsync import avsync
-from eadbench.metrics.blinkbrow import blinkbrow
-from eadbench.metrics.csim import csim
-from eadbench.metrics.emotion import emotion_accuracy
-from eadbench.metrics.expfid import expfid
-from eadbench.metrics.fid import fid
-from eadbench.metrics.fvd import fvd
-from eadbench.metrics.headmotion import headmotion
-from eadbench.metrics.headvel import headvel
-from eadbench.metrics.lipleak import lipleak
-from eadbench.metrics.lmd import lmd
-from eadbench.metrics.lmd_dtw import lmd_dtw
-from eadbench.metrics.lpips import lpips_distance as lpips
-from eadbench.metrics.lse import lse
-from eadbench.metrics.psnr import psnr
-from eadbench.metrics.ssim import ssim
+from eadbench.metrics import METRICS
 
-__all__ = ["action_dist", "action_dist_dtw", "avsync", "blinkbrow", "csim", "emotion_accuracy", "expfid", "fid", "fvd",
-           "headmotion", "headvel", "lipleak", "lmd", "lmd_dtw", "lpips", "lse", "psnr", "ssim"]
+
+def twins() -> dict:
+    """function name -> the functional twin, for every metric registered now."""
+    return {info.functional.__name__: info.functional for _, info in METRICS.items() if info.functional is not None}
+
+
+globals().update(twins())
+
+
+def __getattr__(name: str):
+    """The twin of a metric registered after this module was imported (a plugin)."""
+    if name in twins():
+        return twins()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = sorted(twins())

@@ -22,7 +22,17 @@ import torch
 import torch.nn.functional as F
 
 from eadbench.errors import MetricInputError
-from eadbench.metrics.base import LOWER, Chunk, ClipMeta, Evaluator, MetricOption, MetricProtocol, register_metric
+from eadbench.metrics.base import (
+    LOWER,
+    Chunk,
+    ClipMeta,
+    Column,
+    Evaluator,
+    MetricOption,
+    MetricProtocol,
+    TorchMetric,
+    register_metric,
+)
 from eadbench.metrics.frechet import frechet_distance_from_features
 from eadbench.nets.i3d import kinetics_i3d
 
@@ -130,12 +140,26 @@ class _Clips:
     taken: int = 0
 
 
+class _ClassNets:
+    """What the FVD class holds: its protocol, clips per video and the I3D network."""
+
+    def __init__(self, store, protocol: MetricProtocol, clips_per_video: int = 1):
+        self.protocol, self.clips_per_video = get_protocol(protocol.name), clips_per_video
+        self.net = kinetics_i3d(store)
+
+    def features(self, video: np.ndarray) -> np.ndarray:
+        return i3d_features(self.protocol.clips(video, self.clips_per_video), self.protocol, self.net)
+
+
 @register_metric(
     name="fvd", direction=LOWER, level="set", outputs=("fvd",), needs=("real",), weights=("i3d-kinetics-400",),
     protocols=tuple(p.metric_protocol() for p in PROTOCOLS.values()),
     options=(MetricOption("clips_per_video", "16-frame clips per video (stylegan-v; default 1)", int, min=1,
                           unit="clips"),),
     description="Frechet Video Distance (Kinetics-400 I3D logits; protocol stylegan-v or latentsync)",
+    functional=fvd, order=50, columns=(Column("fvd", "FVD", 2),),
+    torchmetric=TorchMetric("FVD", "update(video, real=bool)", nets=_ClassNets, features=_ClassNets.features,
+                            distance=fvd_from_features),
 )
 class FVDEvaluator(Evaluator):
     def __init__(self, ctx):

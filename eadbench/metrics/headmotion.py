@@ -36,7 +36,7 @@ import numpy as np
 
 from eadbench.errors import MetricInputError
 from eadbench.faces.headpose import head_angles, head_rotations
-from eadbench.metrics.base import LOWER, MetricProtocol, PairedLandmarksEvaluator, register_metric
+from eadbench.metrics.base import LOWER, Column, MetricProtocol, PairedLandmarksEvaluator, TorchMetric, register_metric
 
 #: frames of the centred moving mean applied to each angle before differencing (0.36 s at 25 fps)
 SMOOTH = 9
@@ -123,6 +123,11 @@ def headmotion(fake_crops: np.ndarray, real_crops: np.ndarray, store=None) -> di
     outputs=("headmotion_gap", "headmotion_energy", "headmotion_speed", "headmotion_speed_real"),
     needs=("real",), weights=("face-mesh",), protocols=(PROTOCOL,),
     description="head-rotation energy vs the real clip (gap 0 = as lively, 1 = still head; energy ratio 1 = ideal)",
+    functional=headmotion, order=150,
+    columns=(Column("headmotion_gap", "Head-motion gap", 3),
+             Column("headmotion_energy", "Head-motion energy (1 = real)", 2)),
+    torchmetric=TorchMetric("HeadMotion", "update(fake_face256, real_face256)",
+                            clip_outputs=lambda store, fake, real: headmotion(fake, real, store)),
 )
 class HeadMotionEvaluator(PairedLandmarksEvaluator):
     dims = 3

@@ -20,9 +20,10 @@ from __future__ import annotations
 import numpy as np
 
 from eadbench.errors import MetricInputError
-from eadbench.metrics.base import LOWER, MetricProtocol, SetLandmarksEvaluator, register_metric
+from eadbench.metrics.base import LOWER, Column, MetricProtocol, SetLandmarksEvaluator, TorchMetric, register_metric
 from eadbench.metrics.frechet import frechet_distance_from_features
 from eadbench.metrics.headmotion import _POSE, FPS, velocities
+from eadbench.nets.face_mesh import face_mesh
 
 PROTOCOL = MetricProtocol(
     "head-velocity-fd", "1", "face256",
@@ -45,8 +46,6 @@ def headvel_from_features(fake: np.ndarray, real: np.ndarray) -> float:
 
 def headvel(fake_videos: list[np.ndarray], real_videos: list[np.ndarray], store=None) -> float:
     """Functional twin: the distance between two lists of face256 crop videos (T, 256, 256, 3) uint8."""
-    from eadbench.nets.face_mesh import face_mesh
-
     m = face_mesh(store)
     feats = [np.concatenate([headvel_features(m.series(v)) for v in side]) for side in (fake_videos, real_videos)]
     return headvel_from_features(*feats)
@@ -56,6 +55,11 @@ def headvel(fake_videos: list[np.ndarray], real_videos: list[np.ndarray], store=
     name="headvel", direction=LOWER, level="set", outputs=("headvel_fd",), needs=("real",), weights=("face-mesh",),
     protocols=(PROTOCOL,),
     description="Frechet distance of head-rotation velocities, generated vs real set (deg/s)^2",
+    functional=headvel, order=160, columns=(Column("headvel_fd", "Head-velocity FD", 1),),
+    torchmetric=TorchMetric("HeadVel", "update(face256_video, real=bool)",
+                            nets=lambda store, protocol: face_mesh(store),
+                            features=lambda mesh, video: headvel_features(mesh.series(video)),
+                            distance=headvel_from_features),
 )
 class HeadVelEvaluator(SetLandmarksEvaluator):
     output, counted, feature_dim = "headvel_fd", "samples", 3

@@ -35,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from eadbench.metrics.avsync import MouthEvaluator, MouthState, audio_frames, check_audio, mouth_series, voice_probs
-from eadbench.metrics.base import LOWER, MetricProtocol, register_metric
+from eadbench.metrics.base import LOWER, Column, MetricProtocol, TorchMetric, register_metric
 from eadbench.nets import vad
 
 MARGIN = 6
@@ -138,6 +138,9 @@ def calibrate(clips: list[tuple[np.ndarray, np.ndarray]], quantile: float = QUAN
     name="lipleak", direction=LOWER, level="clip", outputs=("lipleak",), needs=("audio",),
     weights=("face-mesh", "silero-vad"), protocols=(PROTOCOL,),
     description="silent-mouth leak: fraction of silent frames (VAD) whose mouth is open or moving",
+    functional=lipleak, order=140, columns=(Column("lipleak", "Silent-mouth leak (%)", 1, 100.0),),
+    torchmetric=TorchMetric("LipLeak", "update(face256_crops, audio_16k)",
+                            clip_outputs=lambda store, crops, audio: lipleak(crops, audio, store=store)),
 )
 class LipLeakEvaluator(MouthEvaluator):
     def end(self, state: MouthState) -> dict:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from eadbench.errors import MetricInputError
-from eadbench.metrics.base import LOWER, MetricProtocol, PairedLandmarksEvaluator, register_metric
+from eadbench.metrics.base import LOWER, Column, MetricProtocol, PairedLandmarksEvaluator, TorchMetric, register_metric
 from eadbench.nets.face_mesh import LIPS, face_mesh
 
 PROTOCOL = MetricProtocol("mesh468-face256", "1", "face256", (("landmarks", "mediapipe-468"), ("units", "px of 256")),
@@ -37,6 +37,9 @@ def lmd(fake_crops: np.ndarray, real_crops: np.ndarray, store=None) -> dict:
     name="lmd", direction=LOWER, level="clip", outputs=("lmd", "f_lmd"), needs=("real",), weights=("face-mesh",),
     protocols=(PROTOCOL,), output_directions=(("f_lmd", LOWER),),
     description="landmark distance to the real frames: lips (M-LMD) and whole face (F-LMD), 468-point mesh",
+    functional=lmd, order=80, columns=(Column("lmd", "M-LMD", 3), Column("f_lmd", "F-LMD", 3)),
+    torchmetric=TorchMetric("LMD", "update(fake_face256, real_face256)",
+                            clip_outputs=lambda store, fake, real: lmd(fake, real, store)),
 )
 class LMDEvaluator(PairedLandmarksEvaluator):
     dims = 2

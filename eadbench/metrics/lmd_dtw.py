@@ -25,7 +25,7 @@ import numpy as np
 
 from eadbench.errors import MetricInputError
 from eadbench.metrics._dtw import BAND, PARAMS, dtw
-from eadbench.metrics.base import LOWER, MetricProtocol, PairedLandmarksEvaluator, register_metric
+from eadbench.metrics.base import LOWER, Column, MetricProtocol, PairedLandmarksEvaluator, TorchMetric, register_metric
 from eadbench.nets.face_mesh import LIPS, face_mesh
 
 PROTOCOL = MetricProtocol(
@@ -73,6 +73,9 @@ def lmd_dtw(fake_crops: np.ndarray, real_crops: np.ndarray, store=None) -> dict:
     name="lmd_dtw", direction=LOWER, level="clip", outputs=("lmd_dtw", "f_lmd_dtw"), needs=("real",),
     weights=("face-mesh",), protocols=(PROTOCOL,), output_directions=(("f_lmd_dtw", LOWER),),
     description=f"LMD (lips, whole face) after aligning the clips in time (DTW, +-{BAND} frames): lag forgiven",
+    functional=lmd_dtw, order=90, columns=(Column("lmd_dtw", "M-LMD (DTW)", 3), Column("f_lmd_dtw", "F-LMD (DTW)", 3)),
+    torchmetric=TorchMetric("LMDDTW", "update(fake_face256, real_face256)",
+                            clip_outputs=lambda store, fake, real: lmd_dtw(fake, real, store)),
 )
 class LMDDTWEvaluator(PairedLandmarksEvaluator):
     dims = 2

@@ -8,7 +8,17 @@ import numpy as np
 import torch
 
 from eadbench.metrics._frames import paired
-from eadbench.metrics.base import LOWER, Chunk, ClipMeta, Evaluator, FrameValues, MetricProtocol, register_metric
+from eadbench.metrics.base import (
+    LOWER,
+    Chunk,
+    ClipMeta,
+    Column,
+    Evaluator,
+    FrameValues,
+    MetricProtocol,
+    TorchMetric,
+    register_metric,
+)
 from eadbench.nets.lpips import lpips_alex
 
 PROTOCOL = MetricProtocol("lpips-alex-v0.1", "1", None, (("net", "alex"), ("version", "0.1"), ("range", "[-1, 1]")),
@@ -28,7 +38,7 @@ def lpips_frames(fake, real, net: torch.nn.Module, batch: int = 16) -> torch.Ten
     return torch.cat(out)
 
 
-def lpips_distance(fake, real, store=None) -> float:
+def lpips(fake, real, store=None) -> float:
     """Functional twin: mean LPIPS over frame pairs."""
     return float(lpips_frames(fake, real, lpips_alex(store)).mean())
 
@@ -37,6 +47,9 @@ def lpips_distance(fake, real, store=None) -> float:
     name="lpips", direction=LOWER, level="clip", outputs=("lpips",), needs=("real",), weights=("alexnet",),
     protocols=(PROTOCOL,),
     description="learned perceptual distance to the real frames (lpips 0.1.4, AlexNet)",
+    functional=lpips, order=30, columns=(Column("lpips", "LPIPS", 4),),
+    torchmetric=TorchMetric("LPIPS", "update(fake, real)", nets=lambda store, protocol: lpips_alex(store),
+                            frame_values=lambda net, fake, real: lpips_frames(fake, real, net)),
 )
 class LPIPSEvaluator(Evaluator):
     def __init__(self, ctx):

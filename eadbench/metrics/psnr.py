@@ -9,11 +9,22 @@ import numpy as np
 import torch
 
 from eadbench.metrics._frames import paired, per_frame, scratch
-from eadbench.metrics.base import HIGHER, Chunk, ClipMeta, Evaluator, FrameValues, MetricProtocol, register_metric
+from eadbench.metrics.base import (
+    HIGHER,
+    Chunk,
+    ClipMeta,
+    Column,
+    Evaluator,
+    FrameValues,
+    MetricProtocol,
+    TorchMetric,
+    register_metric,
+)
 
-CAP_DB = 100.0
-PROTOCOL = MetricProtocol("psnr-frame-mean", "1", None, (("data_range", 255), ("cap_db", CAP_DB)),
+PROTOCOL = MetricProtocol("psnr-frame-mean", "1", None, (("data_range", 255), ("cap_db", 100.0)),
                           "per frame, range 255, capped at 100 dB")
+#: the protocol's parameters, read from it (stated once)
+DATA_RANGE, CAP_DB = float(PROTOCOL.param("data_range")), PROTOCOL.param("cap_db")
 
 
 def _mse(fake: np.ndarray, real: np.ndarray) -> float:
@@ -30,7 +41,7 @@ def psnr_frames(fake, real) -> torch.Tensor:
         mse = torch.from_numpy(per_frame(_mse, f, r))
     else:  # float frames (already in [0, 255]): float64 as given
         mse = torch.from_numpy(((f.astype(np.float64) - r.astype(np.float64)) ** 2).reshape(len(f), -1).mean(1))
-    db = 10 * torch.log10(255.0 ** 2 / mse)
+    db = 10 * torch.log10(DATA_RANGE ** 2 / mse)
     return torch.where(mse == 0, torch.full_like(db, CAP_DB), db.clamp(max=CAP_DB))
 
 
@@ -43,6 +54,9 @@ def psnr(fake, real) -> float:
     name="psnr", direction=HIGHER, level="clip", outputs=("psnr",), needs=("real",), weights=(),
     protocols=(PROTOCOL,),
     description="peak signal-to-noise ratio to the real frames (range 255, per frame, capped at 100 dB)",
+    functional=psnr, order=20, columns=(Column("psnr", "PSNR", 2),),
+    torchmetric=TorchMetric("PSNR", "update(fake, real)",
+                            frame_values=lambda store, fake, real: psnr_frames(fake, real)),
 )
 class PSNREvaluator(Evaluator):
     def begin(self, meta: ClipMeta) -> FrameValues:

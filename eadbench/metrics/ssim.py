@@ -15,12 +15,24 @@ import torch
 
 from eadbench.errors import MetricInputError
 from eadbench.metrics._frames import paired, per_frame, scratch
-from eadbench.metrics.base import HIGHER, Chunk, ClipMeta, Evaluator, FrameValues, MetricProtocol, register_metric
+from eadbench.metrics.base import (
+    HIGHER,
+    Chunk,
+    ClipMeta,
+    Column,
+    Evaluator,
+    FrameValues,
+    MetricProtocol,
+    TorchMetric,
+    register_metric,
+)
 
 PROTOCOL = MetricProtocol("ssim-gauss11", "1", None, (("window", 11), ("sigma", 1.5), ("k1", 0.01),
                                                       ("k2", 0.03), ("data_range", 255), ("area", "valid")),
                           "Gaussian 11x11, sigma 1.5, K1 .01, K2 .03, range 255, RGB mean, valid area")
-WINDOW, SIGMA, K1, K2, DATA_RANGE = 11, 1.5, 0.01, 0.03, 255.0
+#: the protocol's parameters, read from it (stated once)
+WINDOW, SIGMA, K1, K2 = (PROTOCOL.param(k) for k in ("window", "sigma", "k1", "k2"))
+DATA_RANGE = float(PROTOCOL.param("data_range"))
 
 
 def _gauss1d() -> np.ndarray:
@@ -120,6 +132,9 @@ def ssim(fake, real) -> float:
     name="ssim", direction=HIGHER, level="clip", outputs=("ssim",), needs=("real",), weights=(),
     protocols=(PROTOCOL,),
     description="structural similarity to the real frames (Gaussian 11x11, sigma 1.5, range 255)",
+    functional=ssim, order=10, columns=(Column("ssim", "SSIM", 4),),
+    torchmetric=TorchMetric("SSIM", "update(fake, real)",
+                            frame_values=lambda store, fake, real: ssim_frames(fake, real)),
 )
 class SSIMEvaluator(Evaluator):
     def begin(self, meta: ClipMeta) -> FrameValues:

@@ -10,40 +10,42 @@ and never ranked: they bound what a method can reach, they do not compete with i
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pandas as pd
 
 from eadbench.run.layout import RunRecord
 
+
+class _Columns(Mapping):
+    """metric/output -> (column label, decimals, scale), in column order: every registered metric's
+    declared ``columns`` (``MetricInfo``), metrics by their ``order``. Read from the registry on first
+    use, so importing the report does not import the metrics."""
+
+    def __init__(self) -> None:
+        self._columns: dict[str, tuple[str, int, float]] | None = None
+
+    def _all(self) -> dict[str, tuple[str, int, float]]:
+        if self._columns is None:
+            from eadbench.metrics import METRICS
+
+            infos = sorted((info for _, info in METRICS.items()), key=lambda i: (i.order, i.name))
+            self._columns = {f"{i.name}/{c.output}": (c.label, c.decimals, c.scale) for i in infos for c in i.columns}
+        return self._columns
+
+    def __getitem__(self, key: str) -> tuple[str, int, float]:
+        return self._all()[key]
+
+    def __iter__(self):
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
 #: metric/output -> (column label, decimals, scale). Order = column order.
-DISPLAY: dict[str, tuple[str, int, float]] = {
-    "ssim/ssim": ("SSIM", 4, 1.0),
-    "psnr/psnr": ("PSNR", 2, 1.0),
-    "lpips/lpips": ("LPIPS", 4, 1.0),
-    "fid/fid": ("FID", 2, 1.0),
-    "fvd/fvd": ("FVD", 2, 1.0),
-    "lse/lse_c": ("Sync (LSE-C)", 2, 1.0),
-    "lse/lse_d": ("LSE-D", 2, 1.0),
-    "emotion/acc_emo": ("Acc_emo (%)", 2, 100.0),
-    "lmd/lmd": ("M-LMD", 3, 1.0),
-    "lmd/f_lmd": ("F-LMD", 3, 1.0),
-    "lmd_dtw/lmd_dtw": ("M-LMD (DTW)", 3, 1.0),
-    "lmd_dtw/f_lmd_dtw": ("F-LMD (DTW)", 3, 1.0),
-    "action_dist/action_dist": ("Action dist.", 3, 1.0),
-    "action_dist_dtw/action_dist_dtw": ("Action dist. (DTW)", 3, 1.0),
-    "csim/csim": ("CSIM", 4, 1.0),
-    "avsync/avsync_peak": ("AV-sync peak", 3, 1.0),
-    "avsync/avsync_r": ("AV-sync r", 3, 1.0),
-    "lipleak/lipleak": ("Silent-mouth leak (%)", 1, 100.0),
-    "headmotion/headmotion_gap": ("Head-motion gap", 3, 1.0),
-    "headmotion/headmotion_energy": ("Head-motion energy (1 = real)", 2, 1.0),
-    "headvel/headvel_fd": ("Head-velocity FD", 1, 1.0),
-    "expfid/expfid_fd": ("Expression FD", 2, 1.0),
-    "blinkbrow/blinkbrow_gap": ("Blink/brow gap", 3, 1.0),
-    "blinkbrow/blink_rate": ("Blinks/min", 1, 1.0),
-    "blinkbrow/brow_energy": ("Brow energy (1 = real)", 2, 1.0),
-}
+DISPLAY: Mapping[str, tuple[str, int, float]] = _Columns()
 #: methods that are controls, not contenders: the ground truth (the real video: the upper bound of
 #: every fidelity metric), shifted (the real video with its audio offset: perfect frames, broken
 #: sync) and static (a still face: the lower bound of motion). Shown, marked, never ranked.

@@ -75,18 +75,44 @@ from __future__ import annotations
 
 import numpy as np
 
+from eadbench.errors import ChoiceError
 from eadbench.media import SAMPLES_PER_FRAME
-from eadbench.metrics.base import HIGHER, LOWER, Chunk, ClipMeta, Evaluator, MetricOption, register_metric
+from eadbench.metrics.base import (
+    HIGHER,
+    LOWER,
+    Chunk,
+    ClipMeta,
+    Column,
+    Evaluator,
+    MetricOption,
+    TorchMetric,
+    register_metric,
+)
 from eadbench.metrics.lse.core import Procedure, _check_audio, lse, lse_features
 from eadbench.metrics.lse.latentsync import LATENTSYNC, Detector, LatentSync
 from eadbench.metrics.lse.syncnet_v2 import PROTOCOL, SyncNetV2
-from eadbench.metrics.lse.wav2lip_lrs import WAV2LIP_LRS, Wav2LipLRS
-from eadbench.nets.syncnet import load_syncnet
+from eadbench.metrics.lse.wav2lip_lrs import WAV2LIP_LRS, Wav2LipLRS, whole_frames
+from eadbench.nets.syncnet import load_syncnet, lse_from_features
 
 __all__ = ["LATENTSYNC", "PROTOCOL", "WAV2LIP_LRS", "LSEEvaluator", "lse", "lse_features"]
 
 #: protocol name -> its procedure
 PROCEDURES: dict[str, type[Procedure]] = {p.protocol.name: p for p in (SyncNetV2, Wav2LipLRS, LatentSync)}
+
+
+def _class_nets(store, protocol, syncnet_path: str | None = None):
+    """What the LSE class holds: the sync expert, and whether its images are whole frames
+    (``wav2lip-lrs``) rather than ``syncnet`` crops (``syncnet-v2``). ``latentsync`` tracks the faces
+    of whole videos, which a per-batch class cannot: it is the evaluator's (``eadbench.score``)."""
+    if protocol.name == LATENTSYNC.name:
+        raise ChoiceError("the LSE class computes syncnet-v2 (update with syncnet crops) or wav2lip-lrs (whole "
+                          "frames); latentsync tracks faces over whole videos: use eadbench.score")
+    return load_syncnet(store, syncnet_path), protocol.name == WAV2LIP_LRS.name
+
+
+def _class_clip(nets, images: np.ndarray, audio: np.ndarray) -> dict:
+    net, whole = nets
+    return lse_from_features(*lse_features(net, whole_frames(images) if whole else images, audio))
 
 
 @register_metric(
@@ -99,6 +125,8 @@ PROCEDURES: dict[str, type[Procedure]] = {p.protocol.name: p for p in (SyncNetV2
                           "detections than this (default 50)", int, min=0, unit="frames")),
     description="SyncNet lip-sync confidence (LSE-C) and distance (LSE-D): syncnet-v2, wav2lip-lrs or "
                 "latentsync",
+    functional=lse, order=60, columns=(Column("lse_c", "Sync (LSE-C)", 2), Column("lse_d", "LSE-D", 2)),
+    torchmetric=TorchMetric("LSE", "update(syncnet_crops, audio_16k)", nets=_class_nets, clip_outputs=_class_clip),
 )
 class LSEEvaluator(Evaluator):
     def __init__(self, ctx):
