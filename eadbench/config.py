@@ -12,8 +12,8 @@ from typing import Any
 
 import yaml
 
+from eadbench.devices import check_device
 from eadbench.errors import ConfigError
-from eadbench.weights import check_device
 
 
 @dataclass

@@ -112,8 +112,8 @@ def test_tracking_protocols_are_named_and_recorded(data, tmp_path, monkeypatch):
 
 
 def test_device_choices_are_checked():
+    from eadbench.devices import resolve_device
     from eadbench.errors import ChoiceError
-    from eadbench.weights import resolve_device
 
     assert resolve_device("cpu") == "cpu"
     import torch

@@ -229,8 +229,8 @@ def test_malformed_device_names_the_accepted_forms(tmp_path, device):
 def test_well_formed_cuda_device_without_cuda_keeps_its_message():
     import torch
 
+    from eadbench.devices import resolve_device
     from eadbench.errors import ChoiceError
-    from eadbench.weights import resolve_device
 
     if torch.cuda.is_available():
         assert resolve_device("cuda:0") == "cuda:0"

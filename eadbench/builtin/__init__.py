@@ -392,7 +392,7 @@ def format_comparison(c: dict) -> str:
 
 def install(name: str, folder: Path) -> Path:
     """Replace the shipped ``name`` with ``folder``'s (file and recipe) and pin its new sha256
-    and size in the weight table's source (``eadbench/weights.py``)."""
+    and size in the weight table's source (``eadbench/weights/table.py``)."""
     import re
 
     from eadbench.atomic import atomic_write_text
@@ -402,7 +402,7 @@ def install(name: str, folder: Path) -> Path:
     digest, size = sha256(src), src.stat().st_size
     if size > MAX_BYTES:
         raise ConfigError(f"{src}: {size:,} bytes, over the {MAX_BYTES:,} a built-in model may ship with")
-    table = Path(__file__).resolve().parent.parent / "weights.py"
+    table = Path(__file__).resolve().parent.parent / "weights" / "table.py"
     text = table.read_text()
     pattern = re.compile(r'(name="' + re.escape(MODELS[name][0]) + r'".*?sha256=")[0-9a-f]{64}(".*?size=)[0-9_]+',
                          re.S)

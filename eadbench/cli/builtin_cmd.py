@@ -51,7 +51,7 @@ def train(
     steps: Optional[int] = count(None, "--steps", help="Override every recipe's step count (a quick check: the "
                                  "result is then not the recipe's, and --install refuses it)."),
     install: bool = typer.Option(False, "--install", help="Replace the shipped files with the retrained ones "
-                                 "and pin their sha256 and size in the weight table (eadbench/weights.py)."),
+                                 "and pin their sha256 and size in the weight table (eadbench/weights/table.py)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ):
     """Retrain built-in models from scratch with their recipe (the built-in data's training split,

@@ -200,7 +200,8 @@ class Session:
     @cached_property
     def store(self):
         """The study's one ``WeightStore``; metrics are computed exactly (no TF32) on its device."""
-        from eadbench.weights import WeightStore, exact_metrics_mode
+        from eadbench.devices import exact_metrics_mode
+        from eadbench.weights import WeightStore
 
         store = WeightStore(self.cfg.weights_dir, self.cfg.trust_weights, self.cfg.device)
         exact_metrics_mode(store.device)

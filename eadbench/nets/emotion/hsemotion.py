@@ -1,7 +1,7 @@
 """HSEmotion (Savchenko) EfficientNet-B0, 8 emotions (AffectNet order), as the hsemotion package
 runs it: PIL resize to 224x224, ToTensor, ImageNet mean/std; logits from the model's own
 classifier, softmax. The file is a whole pickled model: it is loaded only when its sha256 is
-a known one or with --trust-weights (eadbench.weights.load_pickled_model)."""
+a known one or with --trust-weights (eadbench.weights.files.load_pickled_model)."""
 
 from __future__ import annotations
 
