@@ -27,6 +27,7 @@ from eadbench import media
 from eadbench.faces.crop import CROP_PROTOCOLS
 from eadbench.faces.track import DEFAULT_TRACKING, TRACKING, StreamTracker, Track, TrackingProtocol
 from eadbench.media import FRAMES
+from eadbench.prefetch import prefetch
 from eadbench.weights import WeightStore, eadbench_cache, file_sha256
 
 #: glibc's mmap threshold, fixed (see ``_bounded_malloc``)
@@ -262,7 +263,7 @@ def stream_video(path: str | Path, views: set[str] | frozenset[str], store: Weig
             yield _make_chunk(part, views, protos)
 
     n = 0
-    frames_iter = media.prefetch(decoded(), depth=4)
+    frames_iter = prefetch(decoded(), depth=4)
     t0 = time.perf_counter()
     for frame in frames_iter:
         timer.add("decode-wait", time.perf_counter() - t0)

@@ -1,7 +1,7 @@
 """One place per concept (issue 27), checked over the source tree with ``ast``: the shared
 constants are assigned at module level in one module of eadbench/ and models/ only, and the
 run folder's file names are spelled only in eadbench/run/layout.py (everyone else takes them
-from there or from ``RunDir``). Video and audio are encoded only in eadbench/media.py (every
+from there or from ``RunDir``). Video and audio are encoded only in eadbench/media/encode.py (every
 stream added, every frame handed to an encoder) and Frechet distances are defined only in
 eadbench/metrics/frechet.py. A second definition or a stray literal fails here, naming where."""
 
@@ -20,9 +20,9 @@ ONCE = ("SAMPLES_PER_FRAME", "REAL", "FRAMES", "VIDEO_FPS", "AUDIO_RATE", "HEVC_
 #: layout.py file names that another folder legitimately shares: a prepared clip's audio.wav
 #: (eadbench/prepare.py) is not the run folder's
 SHARED = {"audio.wav"}
-MEDIA = ROOT / "eadbench" / "media.py"
+MEDIA = ROOT / "eadbench" / "media" / "encode.py"
 FRECHET = ROOT / "eadbench" / "metrics" / "frechet.py"
-#: the calls that encode: only media.py makes them
+#: the calls that encode: only media/encode.py makes them
 ENCODING_CALLS = ("add_stream", "add_stream_from_template")
 ENCODED_FRAMES = ("VideoFrame", "AudioFrame")
 
@@ -69,7 +69,7 @@ def stray_literals(sources: dict[Path, ast.Module], names: set[str]) -> list[str
 
 def encoder_calls(sources: dict[Path, ast.Module]) -> list[str]:
     """``x.add_stream(...)``, ``x.add_stream_from_template(...)`` and ``av.VideoFrame`` /
-    ``av.AudioFrame`` ``.from_ndarray(...)`` outside media.py."""
+    ``av.AudioFrame`` ``.from_ndarray(...)`` outside media/encode.py."""
     found = []
     for p, tree in sources.items():
         if p == MEDIA:
@@ -94,8 +94,8 @@ def test_encoders_live_in_media_and_frechet_in_metrics_frechet():
     sources = _sources()
     assert encoder_calls({MEDIA: sources[MEDIA]}) == [] and "add_video_stream" in _module_level_fns(sources[MEDIA])
     strays = encoder_calls(sources)
-    assert not strays, "encoding outside eadbench/media.py (use its Codec / rewrite / VideoWriter):\n" + "\n".join(
-        strays)
+    assert not strays, ("encoding outside eadbench/media/encode.py (use its Codec / rewrite / VideoWriter):\n"
+                        + "\n".join(strays))
     assert {"frechet_distance", "frechet_small"} <= _module_level_fns(sources[FRECHET])
     again = frechet_definitions(sources)
     assert not again, "a Frechet distance outside eadbench/metrics/frechet.py:\n" + "\n".join(again)

@@ -216,6 +216,8 @@ def _reencode(src: Path, dest: Path, fps, seconds: float) -> Path:
 
     import av
 
+    from eadbench.media.encode import _encode_audio
+
     frames = media.read_frames(src, fps=None)
     audio = media.read_audio(src)
     rate = Fraction(fps).limit_denominator(1001)
@@ -231,7 +233,7 @@ def _reencode(src: Path, dest: Path, fps, seconds: float) -> Path:
                 c.mux(p)
         for p in vs.encode(None):
             c.mux(p)
-        media._encode_audio(c, a, audio[: int(seconds * 16000)], 0, int(seconds * 16000), 16000)
+        _encode_audio(c, a, audio[: int(seconds * 16000)], 0, int(seconds * 16000), 16000)
         for p in a.encode(None):
             c.mux(p)
     return dest
