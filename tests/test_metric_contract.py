@@ -215,6 +215,17 @@ def test_every_registered_metric_declares_its_class_and_functional_twin_once():
         assert pickle.loads(pickle.dumps(cls)) is cls, name  # importable by its name, as pickling a metric needs
         assert info.columns and all(c.output in info.outputs for c in info.columns), name
     assert sorted(F.__all__) == sorted(i.functional.__name__ for _, i in M.METRICS.items())
+    # `eadbench metrics list` names both, as importable paths
+    from typer.testing import CliRunner
+
+    from eadbench.cli.main import app
+
+    r = CliRunner().invoke(app, ["metrics", "list", "--json"])
+    assert r.exit_code == 0, r.output
+    for row in json.loads(r.output):
+        for path in row["python"].values():
+            module, attr = path.rsplit(".", 1)
+            assert getattr(__import__(module, fromlist=[attr]), attr) is not None, path
 
 
 @pytest.mark.parametrize("name", _registered())

@@ -20,8 +20,8 @@ methods_app = group("The registered methods (generators) and their options.")
 def metrics_list(weights_dir: Optional[Path] = weights_dir_option(),
                  as_json: bool = typer.Option(False, "--json", help="Print JSON.")):
     """Every metric: level, direction of each output, what it needs, its protocols (the first is
-    the default; choose another with `run --protocol METRIC=NAME`), options, and its weight
-    files with whether they are present here."""
+    the default; choose another with `run --protocol METRIC=NAME`), options, its weight
+    files with whether they are present here, and its torchmetrics class and functional twin."""
     from eadbench.metrics import METRICS
     from eadbench.weights import is_available
 
@@ -34,6 +34,9 @@ def metrics_list(weights_dir: Optional[Path] = weights_dir_option(),
                            "outputs": list(info.outputs_of(p))} for p in info.protocols],
             "options": {o.name: o.help for o in info.options},
             "weights": {w: is_available(w, weights_dir) for w in info.weights},
+            "python": {"class": f"eadbench.metrics.{info.torchmetric.name}" if info.torchmetric else None,
+                       "functional": f"eadbench.metrics.functional.{info.functional.__name__}"
+                       if info.functional else None},
         })
     if as_json:
         typer.echo(dumps(rows, lenient=True, sort_keys=False))
@@ -52,6 +55,9 @@ def metrics_list(weights_dir: Optional[Path] = weights_dir_option(),
         if r["options"]:
             typer.echo("         options: " + "; ".join(f"{k}: {v}" for k, v in r["options"].items()))
         typer.echo(f"         weights: {weights}")
+        python = [v for v in r["python"].values() if v]
+        if python:
+            typer.echo(f"         python: {', '.join(python)}")
 
 
 @methods_app.command("list")

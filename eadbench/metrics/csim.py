@@ -22,11 +22,11 @@ from eadbench.metrics.base import (
     TorchMetric,
     register_metric,
 )
-from eadbench.nets.facenet import embed, facenet
+from eadbench.nets.facenet import INPUT_SIZE, embed, facenet
 
 PROTOCOL = MetricProtocol("facenet-vggface2-face256", "1", "face256", (("network", "facenet-vggface2"),
                                                                        ("reference", "first real frame"),
-                                                                       ("size", 160)),
+                                                                       ("size", INPUT_SIZE)),
                           "FaceNet cosine to the first real frame")
 
 

@@ -39,9 +39,14 @@ def facenet(store: WeightStore | None = None) -> torch.nn.Module:
     return store.network("facenet-vggface2", ("facenet-vggface2",), _build)
 
 
+#: the network's input side: faces are area-resized to INPUT_SIZE x INPUT_SIZE
+INPUT_SIZE = 160
+
+
 def embed(net: torch.nn.Module, faces: np.ndarray, batch: int = 32) -> torch.Tensor:
-    """(N, 512) embeddings of RGB face images (any size; area-resized to 160x160)."""
-    x = np.stack([cv2.resize(np.ascontiguousarray(f), (160, 160), interpolation=cv2.INTER_AREA) for f in faces])
+    """(N, 512) embeddings of RGB face images (any size; area-resized to INPUT_SIZE x INPUT_SIZE)."""
+    size = (INPUT_SIZE, INPUT_SIZE)
+    x = np.stack([cv2.resize(np.ascontiguousarray(f), size, interpolation=cv2.INTER_AREA) for f in faces])
     t = (torch.from_numpy(x).permute(0, 3, 1, 2).float() - 127.5) / 128.0
     device = next(net.parameters()).device
     with torch.inference_mode():
