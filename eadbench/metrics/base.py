@@ -370,6 +370,24 @@ class FrameValues:
         return float(torch.from_numpy(self.all()).mean())
 
 
+
+class FrameMeanEvaluator(Evaluator):
+    """A clip-level evaluator whose value is the mean of a per-frame score over the clip's frames
+    (SSIM, PSNR, LPIPS): a subclass sets ``frame_values(fake, real)`` on a chunk's paired frames."""
+
+    def frame_values(self, fake: np.ndarray, real: np.ndarray):
+        raise NotImplementedError
+
+    def begin(self, meta: ClipMeta) -> FrameValues:
+        return FrameValues()
+
+    def update(self, state: FrameValues, chunk: Chunk) -> None:
+        state.add(np.asarray(self.frame_values(chunk.fake, chunk.real)))
+
+    def end(self, state: FrameValues) -> dict:
+        return {self.outputs[0]: state.mean()}
+
+
 def register_metric(**kwargs) -> Callable[[type], type]:
     """Class decorator for an Evaluator subclass: records its MetricInfo (every fact about the
     metric, its functional twin and its class's recipe) in METRICS."""
@@ -481,6 +499,7 @@ class SetLandmarksEvaluator(Evaluator):
                 f"n_{self.counted}_real": len(ref)}
 
 
-__all__ = ["CLIP_MEAN", "Chunk", "ClipMeta", "Column", "Evaluator", "FRAME_MEAN", "FrameValues", "HIGHER", "LOWER",
-           "METRICS", "MetricContext", "MetricInfo", "MetricOption", "MetricProtocol", "PairedLandmarksEvaluator",
-           "SET", "SetLandmarksEvaluator", "TorchMetric", "check_metric_settings", "register_metric"]
+__all__ = ["CLIP_MEAN", "Chunk", "ClipMeta", "Column", "Evaluator", "FRAME_MEAN", "FrameMeanEvaluator", "FrameValues",
+           "HIGHER", "LOWER", "METRICS", "MetricContext", "MetricInfo", "MetricOption", "MetricProtocol",
+           "PairedLandmarksEvaluator", "SET", "SetLandmarksEvaluator", "TorchMetric", "check_metric_settings",
+           "register_metric"]

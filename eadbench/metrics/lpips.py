@@ -8,17 +8,7 @@ import numpy as np
 import torch
 
 from eadbench.metrics._frames import paired
-from eadbench.metrics.base import (
-    LOWER,
-    Chunk,
-    ClipMeta,
-    Column,
-    Evaluator,
-    FrameValues,
-    MetricProtocol,
-    TorchMetric,
-    register_metric,
-)
+from eadbench.metrics.base import LOWER, Column, FrameMeanEvaluator, MetricProtocol, TorchMetric, register_metric
 from eadbench.nets.lpips import lpips_alex
 
 PROTOCOL = MetricProtocol("lpips-alex-v0.1", "1", None, (("net", "alex"), ("version", "0.1"), ("range", "[-1, 1]")),
@@ -51,16 +41,10 @@ def lpips(fake, real, store=None) -> float:
     torchmetric=TorchMetric("LPIPS", "update(fake, real)", nets=lambda store, protocol: lpips_alex(store),
                             frame_values=lambda net, fake, real: lpips_frames(fake, real, net)),
 )
-class LPIPSEvaluator(Evaluator):
+class LPIPSEvaluator(FrameMeanEvaluator):
     def __init__(self, ctx):
         super().__init__(ctx)
         self.store.verified("alexnet")  # a missing or mismatching file: unavailable at once
 
-    def begin(self, meta: ClipMeta) -> FrameValues:
-        return FrameValues()
-
-    def update(self, state: FrameValues, chunk: Chunk) -> None:
-        state.add(lpips_frames(chunk.fake, chunk.real, lpips_alex(self.store)).numpy())
-
-    def end(self, state: FrameValues) -> dict:
-        return {"lpips": state.mean()}
+    def frame_values(self, fake, real):
+        return lpips_frames(fake, real, lpips_alex(self.store))

@@ -9,17 +9,7 @@ import numpy as np
 import torch
 
 from eadbench.metrics._frames import paired, per_frame, scratch
-from eadbench.metrics.base import (
-    HIGHER,
-    Chunk,
-    ClipMeta,
-    Column,
-    Evaluator,
-    FrameValues,
-    MetricProtocol,
-    TorchMetric,
-    register_metric,
-)
+from eadbench.metrics.base import HIGHER, Column, FrameMeanEvaluator, MetricProtocol, TorchMetric, register_metric
 
 PROTOCOL = MetricProtocol("psnr-frame-mean", "1", None, (("data_range", 255), ("cap_db", 100.0)),
                           "per frame, range 255, capped at 100 dB")
@@ -58,12 +48,6 @@ def psnr(fake, real) -> float:
     torchmetric=TorchMetric("PSNR", "update(fake, real)",
                             frame_values=lambda store, fake, real: psnr_frames(fake, real)),
 )
-class PSNREvaluator(Evaluator):
-    def begin(self, meta: ClipMeta) -> FrameValues:
-        return FrameValues()
-
-    def update(self, state: FrameValues, chunk: Chunk) -> None:
-        state.add(psnr_frames(chunk.fake, chunk.real).numpy())
-
-    def end(self, state: FrameValues) -> dict:
-        return {"psnr": state.mean()}
+class PSNREvaluator(FrameMeanEvaluator):
+    def frame_values(self, fake, real):
+        return psnr_frames(fake, real)

@@ -15,17 +15,7 @@ import torch
 
 from eadbench.errors import MetricInputError
 from eadbench.metrics._frames import paired, per_frame, scratch
-from eadbench.metrics.base import (
-    HIGHER,
-    Chunk,
-    ClipMeta,
-    Column,
-    Evaluator,
-    FrameValues,
-    MetricProtocol,
-    TorchMetric,
-    register_metric,
-)
+from eadbench.metrics.base import HIGHER, Column, FrameMeanEvaluator, MetricProtocol, TorchMetric, register_metric
 
 PROTOCOL = MetricProtocol("ssim-gauss11", "1", None, (("window", 11), ("sigma", 1.5), ("k1", 0.01),
                                                       ("k2", 0.03), ("data_range", 255), ("area", "valid")),
@@ -136,12 +126,6 @@ def ssim(fake, real) -> float:
     torchmetric=TorchMetric("SSIM", "update(fake, real)",
                             frame_values=lambda store, fake, real: ssim_frames(fake, real)),
 )
-class SSIMEvaluator(Evaluator):
-    def begin(self, meta: ClipMeta) -> FrameValues:
-        return FrameValues()
-
-    def update(self, state: FrameValues, chunk: Chunk) -> None:
-        state.add(ssim_frames(chunk.fake, chunk.real).numpy())
-
-    def end(self, state: FrameValues) -> dict:
-        return {"ssim": state.mean()}
+class SSIMEvaluator(FrameMeanEvaluator):
+    def frame_values(self, fake, real):
+        return ssim_frames(fake, real)
