@@ -178,3 +178,26 @@ def test_controls_are_marked_and_never_ranked_best(tmp_path):
     assert "| eadnet | **0.8500** |" in md
     assert any(f.startswith("controls, shown for reference and never ranked") for f in table.footnotes)
     assert "shifted (control)" in to_latex(table)
+
+
+def test_table_columns_come_from_the_metric_declarations(monkeypatch):
+    """The report's columns are each metric's declared ``columns``, metrics by ``order``; a metric
+    registered later (a plugin) that declares none shows its value under its output's name."""
+    from eadbench.metrics import METRICS
+    from eadbench.metrics.base import LOWER, Evaluator, MetricProtocol, register_metric
+    from eadbench.report.tables import DISPLAY
+
+    keys = list(DISPLAY)
+    for _, info in METRICS.items():
+        for c in info.columns:
+            assert DISPLAY[f"{info.name}/{c.output}"] == (c.label, c.decimals, c.scale)
+    orders = [METRICS.get(k.split("/")[0]).order for k in keys]
+    assert orders == sorted(orders) and keys.index("ssim/ssim") == 0
+    monkeypatch.setattr(METRICS, "_items", dict(METRICS._items))  # the registration below is undone after
+
+    @register_metric(name="plugin_mae", direction=LOWER, level="clip", outputs=("mae",), needs=("real",),
+                     weights=(), protocols=(MetricProtocol("mae", "1"),), description="a plugin")
+    class PluginMAE(Evaluator):
+        pass
+
+    assert list(DISPLAY)[-1] == "plugin_mae/mae" and DISPLAY["plugin_mae/mae"] == ("mae", 3, 1.0)

@@ -20,18 +20,23 @@ from eadbench.run.layout import RunRecord
 
 class _Columns(Mapping):
     """metric/output -> (column label, decimals, scale), in column order: every registered metric's
-    declared ``columns`` (``MetricInfo``), metrics by their ``order``. Read from the registry on first
-    use, so importing the report does not import the metrics."""
+    declared ``columns`` (``MetricInfo``; a metric that declares none shows its value under its output's
+    name, 3 decimals), metrics by their ``order``. Read from the registry on first use, so importing the
+    report does not import the metrics."""
 
     def __init__(self) -> None:
-        self._columns: dict[str, tuple[str, int, float]] | None = None
+        self._columns: dict[str, tuple[str, int, float]] = {}
+        self._of: tuple[str, ...] | None = None  # the metrics they were read from
 
     def _all(self) -> dict[str, tuple[str, int, float]]:
-        if self._columns is None:
-            from eadbench.metrics import METRICS
+        from eadbench.metrics import METRICS
+        from eadbench.metrics.base import Column
 
+        if self._of != tuple(METRICS.names()):  # again when a metric was registered since (a plugin)
             infos = sorted((info for _, info in METRICS.items()), key=lambda i: (i.order, i.name))
-            self._columns = {f"{i.name}/{c.output}": (c.label, c.decimals, c.scale) for i in infos for c in i.columns}
+            self._columns = {f"{i.name}/{c.output}": (c.label, c.decimals, c.scale) for i in infos
+                             for c in i.columns or (Column(i.outputs[0], i.outputs[0], 3),)}
+            self._of = tuple(METRICS.names())
         return self._columns
 
     def __getitem__(self, key: str) -> tuple[str, int, float]:
