@@ -290,33 +290,47 @@ def test_generators_get_the_whole_thread_budget(monkeypatch):
         torch.set_num_threads(before)
 
 
+HEAP_PROBE = """
+import json, resource
+import numpy as np
+from eadbench import streams
+
+size = (2 << 20) - (64 << 10)  # below numpy's 4 MiB, where it asks for transparent huge pages
+
+
+def faults(n=20):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(n):
+        a = np.ones(size, np.uint8)  # touches every page
+        del a
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+
+if streams._LIBC is None:
+    print(json.dumps(None))
+else:
+    with streams.heap_temporaries():
+        inside = faults()
+    print(json.dumps({"inside": inside, "outside": faults(), "pages": size // 4096}))
+"""
+
+
 def test_generation_temporaries_come_from_the_heap_and_the_flat_policy_returns():
     """Issue 24/25: inside ``heap_temporaries`` a large temporary allocated again and again is
     served from glibc's heap (its pages faulted in once); outside, the fixed 128 KB threshold makes
-    each a fresh mapping (faulted in every time), which keeps memory flat while streaming."""
-    import platform
-    import resource
+    each a fresh mapping (faulted in every time), which keeps memory flat while streaming. Measured
+    in a fresh process: what earlier tests left in this one's heap must not decide it."""
+    import json
+    import subprocess
+    import sys
 
-    import numpy as np
     import pytest
 
-    from eadbench import streams
-
-    if platform.system() != "Linux" or streams._LIBC is None:
+    r = subprocess.run([sys.executable, "-c", HEAP_PROBE], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    got = json.loads(r.stdout.strip().splitlines()[-1])
+    if got is None:
         pytest.skip("glibc only")
-
-    size = (2 << 20) - (64 << 10)  # below numpy's 4 MiB, where it asks for transparent huge pages
-
-    def faults(n=20):
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-        for _ in range(n):
-            a = np.ones(size, np.uint8)  # touches every page
-            del a
-        return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
-
-    with streams.heap_temporaries():
-        inside = faults()
-    outside = faults()
-    pages = size // 4096
+    inside, outside, pages = got["inside"], got["outside"], got["pages"]
     assert outside >= 5 * pages, (inside, outside)  # fresh mappings: faulted in again and again
     assert inside < 2 * pages, (inside, outside)  # reused heap memory: faulted in about once

@@ -206,6 +206,7 @@ def test_every_registered_metric_declares_its_class_and_functional_twin_once():
     from eadbench.metrics.base import HIGHER
 
     assert set(M.CLASS_OF) == set(M.METRICS.names())
+    assert set(M.MODULES) <= set(M.METRICS.names()), "a module of eadbench/metrics registers no metric of its name"
     for name, info in M.METRICS.items():
         assert info.functional is not None and info.torchmetric is not None, name
         assert getattr(F, info.functional.__name__) is info.functional, name

@@ -4,13 +4,13 @@
     from eadbench.metrics import HeadMotion, HeadVel, LMDDTW, ActionDist, ActionDistDTW, ExpFID, BlinkBrow
     from eadbench.metrics import functional as F   # ssim, psnr, lpips, fid, fvd, lse, ...
 
-Every module of this package except ``base``, ``classes`` and ``functional`` (and private ``_*``
-helpers) is a metric module, imported here; each declares its metric once (``base``'s docstring).
-The classes are ordinary ``torchmetrics.Metric`` subclasses built in ``eadbench.metrics.classes``
-from those declarations, imported on first access (torchmetrics costs seconds to import, which
-the command line and a cached run should not pay). Each metric module is imported defensively so
-one broken optional dependency never hides the others; ``import_errors`` records what failed and
-why.
+Every module of this package except ``base``, ``evaluators``, ``frechet``, ``classes`` and
+``functional`` (and private ``_*`` helpers) is a metric module, imported here; each declares its
+metric once (``base``'s docstring). The classes are ordinary ``torchmetrics.Metric`` subclasses
+built in ``eadbench.metrics.classes`` from those declarations, imported on first access
+(torchmetrics costs seconds to import, which the command line and a cached run should not pay).
+Each metric module is imported defensively so one broken optional dependency never hides the
+others; ``import_errors`` records what failed and why.
 """
 
 from __future__ import annotations
@@ -29,9 +29,10 @@ from eadbench.metrics.base import (
     register_metric,
 )
 
-#: the package's modules that are not metrics: the contract, the torchmetrics classes, the functional
-#: twins (each imports the metric modules, not the other way)
-_NOT_METRICS = ("base", "classes", "functional")
+#: the package's modules that are not metrics: the contract, the shared evaluator shapes, the one
+#: Frechet distance, the torchmetrics classes and the functional twins (the last two import the metric
+#: modules, not the other way)
+_NOT_METRICS = ("base", "evaluators", "frechet", "classes", "functional")
 #: every metric module, found in this package (a new metric is a new module; nothing lists it)
 MODULES = tuple(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_") and m.name not in
                 _NOT_METRICS)

@@ -21,7 +21,8 @@ from __future__ import annotations
 import numpy as np
 
 from eadbench.faces.actions import VECTOR, action_vector
-from eadbench.metrics.base import LOWER, Column, MetricProtocol, PairedLandmarksEvaluator, TorchMetric, register_metric
+from eadbench.metrics.base import LOWER, Column, MetricProtocol, TorchMetric, register_metric
+from eadbench.metrics.evaluators import PairedLandmarksEvaluator
 from eadbench.metrics.lmd_dtw import paired_frames
 
 #: what every action-vector protocol pins

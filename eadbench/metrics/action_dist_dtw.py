@@ -19,7 +19,8 @@ import numpy as np
 
 from eadbench.metrics._dtw import BAND, PARAMS, dtw
 from eadbench.metrics.action_dist import ACTION_PARAMS, frame_cost, paired_vectors
-from eadbench.metrics.base import LOWER, Column, MetricProtocol, PairedLandmarksEvaluator, TorchMetric, register_metric
+from eadbench.metrics.base import LOWER, Column, MetricProtocol, TorchMetric, register_metric
+from eadbench.metrics.evaluators import PairedLandmarksEvaluator
 
 PROTOCOL = MetricProtocol("action-vector-dtw-band", "1", "face256", ACTION_PARAMS + PARAMS,
                           f"RMS facial action-vector difference after plain DTW within +-{BAND} frames, "

@@ -42,16 +42,8 @@ import numpy as np
 
 from eadbench.errors import MetricInputError
 from eadbench.faces.actions import measure
-from eadbench.metrics.base import (
-    LOWER,
-    Chunk,
-    ClipMeta,
-    Column,
-    MetricProtocol,
-    PairedLandmarksEvaluator,
-    TorchMetric,
-    register_metric,
-)
+from eadbench.metrics.base import LOWER, Chunk, ClipMeta, Column, MetricProtocol, TorchMetric, register_metric
+from eadbench.metrics.evaluators import PairedLandmarksEvaluator
 from eadbench.metrics.headmotion import FPS, MIN_SAMPLES, SMOOTH, smooth
 
 #: a frame is closed below this fraction of the clip's median eye opening

@@ -17,11 +17,11 @@ from eadbench.metrics.base import (
     ClipMeta,
     Column,
     Evaluator,
-    FrameValues,
     MetricProtocol,
     TorchMetric,
     register_metric,
 )
+from eadbench.metrics.evaluators import FrameValues
 from eadbench.nets.facenet import INPUT_SIZE, embed, facenet
 
 PROTOCOL = MetricProtocol("facenet-vggface2-face256", "1", "face256", (("network", "facenet-vggface2"),

@@ -31,7 +31,8 @@ import numpy as np
 
 from eadbench.errors import MetricInputError
 from eadbench.faces.actions import frontalise, measure_frontal
-from eadbench.metrics.base import LOWER, Column, MetricProtocol, SetLandmarksEvaluator, TorchMetric, register_metric
+from eadbench.metrics.base import LOWER, Column, MetricProtocol, TorchMetric, register_metric
+from eadbench.metrics.evaluators import SetLandmarksEvaluator
 from eadbench.metrics.frechet import frechet_distance_from_features
 from eadbench.nets.face_mesh import face_mesh
 

@@ -36,7 +36,8 @@ import numpy as np
 
 from eadbench.errors import MetricInputError
 from eadbench.faces.headpose import head_angles, head_rotations
-from eadbench.metrics.base import LOWER, Column, MetricProtocol, PairedLandmarksEvaluator, TorchMetric, register_metric
+from eadbench.metrics.base import LOWER, Column, MetricProtocol, TorchMetric, register_metric
+from eadbench.metrics.evaluators import PairedLandmarksEvaluator
 
 #: frames of the centred moving mean applied to each angle before differencing (0.36 s at 25 fps)
 SMOOTH = 9

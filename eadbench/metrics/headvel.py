@@ -20,7 +20,8 @@ from __future__ import annotations
 import numpy as np
 
 from eadbench.errors import MetricInputError
-from eadbench.metrics.base import LOWER, Column, MetricProtocol, SetLandmarksEvaluator, TorchMetric, register_metric
+from eadbench.metrics.base import LOWER, Column, MetricProtocol, TorchMetric, register_metric
+from eadbench.metrics.evaluators import SetLandmarksEvaluator
 from eadbench.metrics.frechet import frechet_distance_from_features
 from eadbench.metrics.headmotion import _POSE, FPS, velocities
 from eadbench.nets.face_mesh import face_mesh

@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from eadbench.errors import MetricInputError
-from eadbench.metrics.base import LOWER, Column, MetricProtocol, PairedLandmarksEvaluator, TorchMetric, register_metric
+from eadbench.metrics.base import LOWER, Column, MetricProtocol, TorchMetric, register_metric
+from eadbench.metrics.evaluators import PairedLandmarksEvaluator
 from eadbench.nets.face_mesh import LIPS, face_mesh
 
 PROTOCOL = MetricProtocol("mesh468-face256", "1", "face256", (("landmarks", "mediapipe-468"), ("units", "px of 256")),

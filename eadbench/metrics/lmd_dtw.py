@@ -25,7 +25,8 @@ import numpy as np
 
 from eadbench.errors import MetricInputError
 from eadbench.metrics._dtw import BAND, PARAMS, dtw
-from eadbench.metrics.base import LOWER, Column, MetricProtocol, PairedLandmarksEvaluator, TorchMetric, register_metric
+from eadbench.metrics.base import LOWER, Column, MetricProtocol, TorchMetric, register_metric
+from eadbench.metrics.evaluators import PairedLandmarksEvaluator
 from eadbench.nets.face_mesh import LIPS, face_mesh
 
 PROTOCOL = MetricProtocol(

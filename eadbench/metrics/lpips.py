@@ -8,7 +8,8 @@ import numpy as np
 import torch
 
 from eadbench.metrics._frames import paired
-from eadbench.metrics.base import LOWER, Column, FrameMeanEvaluator, MetricProtocol, TorchMetric, register_metric
+from eadbench.metrics.base import LOWER, Column, MetricProtocol, TorchMetric, register_metric
+from eadbench.metrics.evaluators import FrameMeanEvaluator
 from eadbench.nets.lpips import lpips_alex
 
 PROTOCOL = MetricProtocol("lpips-alex-v0.1", "1", None, (("net", "alex"), ("version", "0.1"), ("range", "[-1, 1]")),

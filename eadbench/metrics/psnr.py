@@ -9,7 +9,8 @@ import numpy as np
 import torch
 
 from eadbench.metrics._frames import paired, per_frame, scratch
-from eadbench.metrics.base import HIGHER, Column, FrameMeanEvaluator, MetricProtocol, TorchMetric, register_metric
+from eadbench.metrics.base import HIGHER, Column, MetricProtocol, TorchMetric, register_metric
+from eadbench.metrics.evaluators import FrameMeanEvaluator
 
 PROTOCOL = MetricProtocol("psnr-frame-mean", "1", None, (("data_range", 255), ("cap_db", 100.0)),
                           "per frame, range 255, capped at 100 dB")

@@ -15,7 +15,8 @@ import torch
 
 from eadbench.errors import MetricInputError
 from eadbench.metrics._frames import paired, per_frame, scratch
-from eadbench.metrics.base import HIGHER, Column, FrameMeanEvaluator, MetricProtocol, TorchMetric, register_metric
+from eadbench.metrics.base import HIGHER, Column, MetricProtocol, TorchMetric, register_metric
+from eadbench.metrics.evaluators import FrameMeanEvaluator
 
 PROTOCOL = MetricProtocol("ssim-gauss11", "1", None, (("window", 11), ("sigma", 1.5), ("k1", 0.01),
                                                       ("k2", 0.03), ("data_range", 255), ("area", "valid")),
