@@ -28,7 +28,7 @@ from torchmetrics import Metric
 
 from eadbench.errors import EadbenchError
 from eadbench.metrics import METRICS
-from eadbench.metrics.base import CLIP_MEAN, FRAME_MEAN, HIGHER, MetricInfo, TorchMetric
+from eadbench.metrics.base import CLIP_MEAN, FRAME_MEAN, HIGHER, SET, MetricInfo, TorchMetric
 from eadbench.weights import WeightStore
 
 
@@ -141,13 +141,13 @@ class FeatureSets(_Declared):
         return torch.tensor(self.spec.distance(_cat(self.fake_feats), _cat(self.real_feats)))
 
 
-TEMPLATES = {FRAME_MEAN: FrameMean, CLIP_MEAN: ClipMean}
+TEMPLATES = {FRAME_MEAN: FrameMean, CLIP_MEAN: ClipMean, SET: FeatureSets}
 
 
 def build(info: MetricInfo) -> type:
     """The class of ``info``'s metric, named as its ``TorchMetric`` says, importable from here."""
     spec = info.torchmetric
-    base = TEMPLATES.get(spec.kind, FeatureSets)
+    base = TEMPLATES[spec.kind]
     doc = f"{info.description} ({', '.join(p.key for p in info.protocols)}): ``{spec.usage}``. {base.summary}"
     return type(spec.name, (base,), {"__module__": __name__, "__qualname__": spec.name, "__doc__": doc,
                                       "info": info, "spec": spec, "higher_is_better": info.direction == HIGHER})
